@@ -1,0 +1,115 @@
+"""The Python API that the command line and the batch runner use.
+
+>>> from insolegen import api
+>>> insert = api.build(settings={"heel_lift.height_mm": 6.0}, resolution=2.0)
+>>> round(insert.qa()["as_built"]["heel_lift_mm"], 3)
+6.0
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import export, prescription, readers, report, template
+from .build import Insert, build_insert, check_resolution
+from .errors import InputError
+from .outline import Outline, from_points
+
+
+def load_outline(
+    path: str | Path | None = None,
+    units: str | None = None,
+    side: str = "right",
+    foot_length_mm: float = 265.0,
+    foot_width_mm: float = 100.0,
+) -> Outline:
+    """An outline file in the output frame, or the built-in outline when ``path`` is None.
+
+    Units written in the file win; ``units`` serves files that carry none (default mm).
+    """
+    if path is None:
+        return template.builtin(foot_length_mm, foot_width_mm, side)
+    points, file_units, sha = readers.read(path)
+    return from_points(points, file_units or units or "mm", side, str(path), sha)
+
+
+def build(
+    outline: Outline | str | Path | None = None,
+    rx: prescription.Prescription | None = None,
+    *,
+    profile: str | None = None,
+    settings: dict[str, Any] | None = None,
+    side: str = "right",
+    units: str | None = None,
+    resolution: float = 1.0,
+) -> Insert:
+    """Build one insert. ``outline``: an :class:`Outline`, a file path, or None (built-in)."""
+    check_resolution(resolution)
+    if rx is None:
+        rx = prescription.resolve(profile, settings)
+    if not isinstance(outline, Outline):
+        outline = load_outline(outline, units, side)
+    return build_insert(outline, rx, resolution)
+
+
+def key_of(insert: Insert, keep_input_frame: bool = False) -> str:
+    """The build key: the same key always gives the same mesh bytes."""
+    rx_json = insert.prescription.model_dump_json()
+    return report.build_key(insert.outline.sha256, rx_json, insert.outline.side, insert.resolution_mm, f"kif={keep_input_frame}")
+
+
+def write(
+    insert: Insert,
+    path: str | Path,
+    report_path: str | Path | None = None,
+    *,
+    ascii_stl: bool = False,
+    keep_input_frame: bool = False,
+) -> dict:
+    """Write the mesh and its report (``<stem>.report.json`` beside it unless given), both atomically.
+
+    Returns the report. If the report cannot be written the mesh is removed again.
+    """
+    path = export.check_writable(path)
+    report_path = Path(report_path) if report_path else path.with_name(f"{path.stem}.report.json")
+    mesh_path = insert.export(path, ascii_stl=ascii_stl, keep_input_frame=keep_input_frame)
+    try:
+        doc = report.make_report(insert, mesh_path, keep_input_frame=keep_input_frame, build_key=key_of(insert, keep_input_frame))
+        export.write_bytes(report_path, report.encode(doc))
+    except BaseException:
+        mesh_path.unlink(missing_ok=True)
+        raise
+    return doc
+
+
+def pair_paths(path: str | Path) -> tuple[Path, Path]:
+    """``pair.stl`` -> (``pair-left.stl``, ``pair-right.stl``)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}-left{path.suffix}"), path.with_name(f"{path.stem}-right{path.suffix}")
+
+
+def build_pair(
+    short_side: str,
+    rx: prescription.Prescription,
+    *,
+    outline: Outline | None = None,
+    left: Outline | None = None,
+    right: Outline | None = None,
+    resolution: float = 1.0,
+) -> tuple[Insert, Insert]:
+    """Left and right inserts; the heel lift goes under ``short_side`` only.
+
+    Give one ``outline`` (the other side is its mirror) or both ``left`` and ``right``.
+    """
+    if short_side not in ("left", "right"):
+        raise InputError(f"--short-side '{short_side}' is not known; use left or right")
+    if outline is not None:
+        left = outline if outline.side == "left" else outline.mirrored()
+        right = outline if outline.side == "right" else outline.mirrored()
+    if left is None or right is None:
+        raise InputError("a pair needs --outline, or both --outline-left and --outline-right")
+    no_lift = rx.model_copy(update={"heel_lift": rx.heel_lift.model_copy(update={"height_mm": 0.0})})
+    return tuple(
+        build_insert(o, rx if o.side == short_side else no_lift, resolution) for o in (left, right)
+    )  # type: ignore[return-value]

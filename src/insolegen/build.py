@@ -1,0 +1,94 @@
+"""The Python API: outline + prescription -> insert (mesh, fields, report, export).
+
+>>> from insolegen import build, template, prescription
+>>> insert = build.build_insert(template.builtin(), prescription.Prescription(), resolution=2.0)
+>>> insert.qa()["watertight"]
+True
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from . import features, landmarks, mesh, triangulate
+from .outline import Outline
+from .prescription import Prescription
+
+MIN_RESOLUTION_MM, MAX_RESOLUTION_MM = 0.2, 5.0
+
+
+@dataclass
+class Insert:
+    """A built insert.
+
+    points: (n, 2) float, mm, the triangulated outline; rim: points[:rim] is the rim;
+    vertices: (2n, 3) float, mm; faces: (f, 3) int; fields: feature name -> (n,) float, mm.
+    """
+
+    outline: Outline
+    marks: landmarks.Landmarks
+    prescription: Prescription
+    resolution_mm: float
+    footprint: np.ndarray
+    points: np.ndarray
+    triangles: np.ndarray
+    rim: int
+    fields: dict[str, np.ndarray]
+    vertices: np.ndarray
+    faces: np.ndarray
+    build_seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def mesh(self):
+        """The solid as a ``trimesh.Trimesh`` (no vertex merging: vertices are already unique)."""
+        import trimesh
+
+        return trimesh.Trimesh(self.vertices, self.faces, process=False)
+
+    def qa(self) -> dict:
+        """QA figures measured on the solid (see :mod:`insolegen.qa`)."""
+        from . import qa
+
+        return qa.insert_qa(self)
+
+    def export(self, path: str | Path, ascii_stl: bool = False, keep_input_frame: bool = False) -> Path:
+        """Write the mesh atomically; the format follows the suffix (.stl .3mf .obj .ply .glb)."""
+        from . import export
+
+        vertices = self.vertices
+        if keep_input_frame:
+            vertices = export.to_input_frame(vertices, self.outline.transform)
+        return export.write_mesh(path, vertices, self.faces, ascii_stl=ascii_stl)
+
+
+def check_resolution(resolution: float) -> None:
+    from .errors import InputError
+
+    if not MIN_RESOLUTION_MM <= resolution <= MAX_RESOLUTION_MM:
+        raise InputError(f"--resolution {resolution:g} mm is out of range; allowed {MIN_RESOLUTION_MM:g} to {MAX_RESOLUTION_MM:g} mm")
+
+
+def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) -> Insert:
+    """Build the insert for ``outline`` and prescription ``rx`` at ``resolution`` mm."""
+    check_resolution(resolution)
+    start = time.perf_counter()
+    marks = landmarks.place(outline, rx)
+    footprint = mesh.trim(outline.points, marks, rx.shell.length)
+    # The landmark apexes are always vertices, so builds with a feature on and off share one
+    # triangulation and differ by exactly that feature's field.
+    extra = np.array([marks.met_pad_apex, marks.heel_centre])
+    points, triangles, rim = triangulate.triangulate(footprint, resolution, extra)
+    heights = features.fields(points, outline, marks, rx)
+    top = np.sum(list(heights.values()), axis=0)
+    vertices, faces = mesh.solid(points, triangles, rim, top)
+    return Insert(
+        outline=outline, marks=marks, prescription=rx, resolution_mm=resolution, footprint=footprint,
+        points=points, triangles=triangles, rim=rim, fields=heights, vertices=vertices, faces=faces,
+        build_seconds=time.perf_counter() - start, warnings=rx.warnings(),
+    )

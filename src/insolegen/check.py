@@ -1,0 +1,65 @@
+"""``insolegen check``: QA of any insert mesh file, ours or another tool's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import InputError
+
+MESH_SUFFIXES = (".stl", ".3mf", ".obj", ".ply")
+
+
+def load_mesh(path: str | Path):
+    """A mesh file as one ``trimesh.Trimesh`` with coincident vertices merged (STL stores none shared)."""
+    import trimesh
+
+    path = Path(path)
+    if path.suffix.lower() not in MESH_SUFFIXES:
+        raise InputError(f"{path}: unknown mesh format '{path.suffix}'; use one of {', '.join(MESH_SUFFIXES)}")
+    if not path.is_file():
+        raise InputError(f"{path}: mesh file not found; check the path")
+    try:
+        mesh = trimesh.load(path, force="mesh", process=False)
+    except Exception as exc:  # trimesh raises many types for a damaged file
+        raise InputError(f"{path}: cannot read the mesh ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
+        raise InputError(f"{path}: holds no triangles; give an insert mesh")
+    mesh.merge_vertices(digits_vertex=6)
+    return mesh
+
+
+def check_mesh(vertices, faces, min_thickness_mm: float = 2.0, ray_spacing: float = 1.0) -> dict:
+    """The QA figures and the reasons it fails, if any; ``passed`` is the verdict."""
+    from .qa import solid_report
+
+    result = solid_report(vertices, faces, ray_spacing)
+    rules = [
+        (result["watertight"], "not watertight (open edges or holes)"),
+        (result["winding_consistent"], "faces are not wound consistently (flipped faces)"),
+        (result["outward"], "faces are wound inward (negative volume)"),
+        (result["bodies"] == 1, f"{result['bodies']} separate bodies, expected 1"),
+        (result["degenerate_faces"] == 0, f"{result['degenerate_faces']} degenerate (zero-area) faces"),
+        (result["manifold3d"] == "NoError", f"manifold3d rejects the mesh ({result['manifold3d']})"),
+        (result["millable_from_above"], f"{result['undercut_rays']} vertical rays meet the solid other than twice (undercuts or open surface)"),
+        (result["min_thickness_mm"] is not None and result["min_thickness_mm"] >= min_thickness_mm - 1e-6,
+         f"thinner than {min_thickness_mm:g} mm (min {result['min_thickness_mm']})"),
+    ]
+    result["reasons"] = [reason for ok, reason in rules if not ok]
+    result["passed"] = not result["reasons"]
+    return result
+
+
+def check_file(path: str | Path, min_thickness_mm: float = 2.0, ray_spacing: float = 1.0) -> dict:
+    mesh = load_mesh(path)
+    result = check_mesh(mesh.vertices, mesh.faces, min_thickness_mm, ray_spacing)
+    return {"mesh": str(path), **result}
+
+
+def table(result: dict) -> str:
+    """The result as aligned lines for a person."""
+    keys = ["watertight", "winding_consistent", "outward", "bodies", "volume_mm3", "faces", "degenerate_faces",
+            "manifold3d", "millable_from_above", "undercut_rays", "min_thickness_mm", "max_thickness_mm", "bounds_mm"]
+    lines = [f"{result['mesh']}: {'PASS' if result['passed'] else 'FAIL'}"]
+    lines += [f"  {k:22s} {result[k]}" for k in keys]
+    lines += [f"  reason: {r}" for r in result["reasons"]]
+    return "\n".join(lines)

@@ -1,0 +1,168 @@
+"""The ``insolegen`` command line. Bad input: one line on stderr, exit 2; internal fault: exit 1."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import InputError, warn
+
+
+def _settings(pairs: tuple[str, ...], shortcuts: dict) -> dict:
+    from .prescription import parse_value
+
+    settings = {}
+    for item in pairs:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set '{item}' is not KEY=VALUE; write e.g. --set arch.height_mm=18")
+        settings[key.strip()] = parse_value(value)
+    settings.update({k: v for k, v in shortcuts.items() if v is not None})
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="insolegen")
+def cli() -> None:
+    """Foot outline + orthotic prescription -> watertight, millable 3D insert."""
+
+
+@cli.command()
+@click.option("--outline", type=click.Path(dir_okay=False, path_type=Path), help="outline file (.csv .json .geojson); default: built-in outline")
+@click.option("--units", type=click.Choice(["mm", "cm", "in"]), help="units of an outline file that names none (default mm)")
+@click.option("--side", type=click.Choice(["left", "right"]), default="right", show_default=True)
+@click.option("--foot-length", type=float, default=265.0, show_default=True, help="built-in outline length, mm")
+@click.option("--foot-width", type=float, default=100.0, show_default=True, help="built-in outline width, mm")
+@click.option("--profile", help="bundled profile name (see `insolegen profiles`) or a TOML file")
+@click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="any prescription field by dotted name, e.g. arch.height_mm=18")
+@click.option("--arch-height", type=float, help="= --set arch.height_mm")
+@click.option("--leg-length-offset", type=float, help="heel lift under this insert, mm (= --set heel_lift.height_mm)")
+@click.option("--met-pad/--no-met-pad", default=None, help="= --set met_pad.enabled")
+@click.option("--resolution", type=float, default=1.0, show_default=True, help="mesh spacing, mm")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="mesh file; the suffix picks the format [default: outputs/insert-<side>.stl]")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="report file [default: <output stem>.report.json]")
+@click.option("--keep-input-frame", is_flag=True, help="write the mesh in the outline's own position and rotation (mm)")
+@click.option("--ascii", "ascii_stl", is_flag=True, help="text STL instead of binary")
+@click.option("--pair", is_flag=True, help="build left and right (files NAME-left, NAME-right)")
+@click.option("--short-side", type=click.Choice(["left", "right"]), help="with --pair: the side that gets the heel lift")
+@click.option("--outline-left", type=click.Path(dir_okay=False, path_type=Path), help="with --pair: the left foot's outline")
+@click.option("--outline-right", type=click.Path(dir_okay=False, path_type=Path), help="with --pair: the right foot's outline")
+@click.option("-q", "--quiet", is_flag=True, help="no summary on stderr")
+def build(outline, units, side, foot_length, foot_width, profile, set_, arch_height, leg_length_offset, met_pad,
+          resolution, output, report_path, keep_input_frame, ascii_stl, pair, short_side, outline_left, outline_right, quiet):
+    """Build an insert (or a pair) and write the mesh and its JSON report."""
+    from . import api, export, prescription
+    from . import report as reports
+
+    settings = _settings(set_, {"arch.height_mm": arch_height, "heel_lift.height_mm": leg_length_offset, "met_pad.enabled": met_pad})
+    rx = prescription.resolve(profile, settings)
+    api.check_resolution(resolution)
+    if pair:
+        if short_side is None:
+            raise InputError("--pair needs --short-side left|right: the side that gets the heel lift")
+        if report_path:
+            raise InputError("--report names one file; with --pair each insert's report goes beside its mesh")
+        target = export.check_writable(output or Path("outputs/insert.stl"))
+        if outline_left or outline_right:
+            if not (outline_left and outline_right):
+                raise InputError("give both --outline-left and --outline-right, or one --outline to mirror")
+            left, right = api.load_outline(outline_left, units, "left"), api.load_outline(outline_right, units, "right")
+            _check_side(left), _check_side(right)
+            inserts = api.build_pair(short_side, rx, left=left, right=right, resolution=resolution)
+        else:
+            one = api.load_outline(outline, units, side, foot_length, foot_width)
+            _check_side(one)
+            inserts = api.build_pair(short_side, rx, outline=one, resolution=resolution)
+        jobs = list(zip(api.pair_paths(target), inserts))
+    else:
+        target = export.check_writable(output or Path(f"outputs/insert-{side}.stl"))
+        one = api.load_outline(outline, units, side, foot_length, foot_width)
+        _check_side(one)
+        jobs = [(target, api.build(one, rx, resolution=resolution))]
+    for message in rx.warnings():
+        warn(message)
+    written = []
+    try:
+        for path, insert in jobs:
+            doc = api.write(insert, path, report_path, ascii_stl=ascii_stl, keep_input_frame=keep_input_frame)
+            written.append((path, doc))
+            if not quiet:
+                click.echo(reports.summary(doc), err=True)
+    except BaseException:
+        for path, doc in written:  # a pair is delivered whole or not at all
+            Path(path).unlink(missing_ok=True)
+            Path(path).with_name(f"{Path(path).stem}.report.json").unlink(missing_ok=True)
+        raise
+
+
+def _check_side(outline) -> None:
+    if outline.source != "builtin" and outline.apparent_side() != outline.side:
+        warn(f"{outline.source}: the outline looks like a {outline.apparent_side()} foot but --side is {outline.side}; "
+             "check the side (the arch goes on the medial border of the declared side)")
+
+
+@cli.command()
+@click.argument("mesh", type=click.Path(path_type=Path))
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="also write the QA as JSON here")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+@click.option("--min-thickness", type=float, default=2.0, show_default=True, help="least thickness that passes, mm")
+@click.option("--ray-spacing", type=float, default=1.0, show_default=True, help="grid spacing of the vertical rays, mm")
+def check(mesh, report_path, as_json, min_thickness, ray_spacing):
+    """Independent QA of any insert mesh (STL, 3MF, OBJ, PLY): exit 0 when it passes."""
+    import json
+
+    from . import check as checks
+    from . import export
+
+    result = checks.check_file(mesh, min_thickness, ray_spacing)
+    if report_path:
+        export.write_bytes(report_path, (json.dumps(result, indent=2) + "\n").encode())
+    click.echo(json.dumps(result, indent=2) if as_json else checks.table(result))
+    if not result["passed"]:
+        sys.exit(4)
+
+
+@cli.command()
+def profiles():
+    """List the bundled prescriptions."""
+    from .prescription import profile_description, profile_names
+
+    for name in profile_names():
+        click.echo(f"{name:20s} {profile_description(name)}")
+
+
+@cli.command()
+def schema():
+    """Print the prescription's JSON Schema."""
+    import json
+
+    from .prescription import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: maps bad input to one stderr line and exit 2."""
+    try:
+        cli.main(args=argv, prog_name="insolegen", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        print("insolegen: interrupted; no output file was left half-written", file=sys.stderr)
+        return 130
+    except click.ClickException as exc:
+        print(f"insolegen: error: {exc.format_message()}".replace("\n", " "), file=sys.stderr)
+        return 2
+    except InputError as exc:
+        print(f"insolegen: error: {exc}".replace("\n", " "), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("insolegen: interrupted; no output file was left half-written", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

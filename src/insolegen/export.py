@@ -1,0 +1,121 @@
+"""Mesh files, written atomically: a temporary file in the target folder, then a rename.
+
+Formats by suffix: .stl (binary, or text with ascii_stl), .3mf (millimetres), .obj, .ply,
+.glb. glTF is metres and y-up by its own rules: the GLB is scaled by 0.001 and turned so that
+glTF's +y is our +z (x stays x, our y becomes glTF's -z).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+FORMATS = (".stl", ".3mf", ".obj", ".ply", ".glb")
+GLTF_FROM_MM = np.array([[1e-3, 0, 0, 0], [0, 0, 1e-3, 0], [0, -1e-3, 0, 0], [0, 0, 0, 1]])
+
+
+def to_input_frame(vertices: np.ndarray, transform: np.ndarray) -> np.ndarray:
+    """(n, 3) vertices moved back into the input's position and orientation, still in mm."""
+    rigid = transform.copy()
+    scale = np.linalg.norm(rigid[:3, 0])
+    rigid[:3, :3] /= scale
+    inverse = np.linalg.inv(rigid)
+    return vertices @ inverse[:3, :3].T + inverse[:3, 3]
+
+
+def encode(suffix: str, vertices: np.ndarray, faces: np.ndarray, ascii_stl: bool = False) -> bytes:
+    """The file's bytes; the same solid always gives the same bytes."""
+    import trimesh
+
+    m = trimesh.Trimesh(vertices, faces, process=False)
+    if suffix == ".stl":
+        return trimesh.exchange.stl.export_stl_ascii(m).encode() if ascii_stl else trimesh.exchange.stl.export_stl(m)
+    if suffix == ".3mf":
+        return encode_3mf(vertices, faces)
+    if suffix == ".obj":
+        return trimesh.exchange.obj.export_obj(m, include_normals=False, include_texture=False, header=None).encode()
+    if suffix == ".ply":
+        return trimesh.exchange.ply.export_ply(m, encoding="binary", include_attributes=False)
+    m.apply_transform(GLTF_FROM_MM)
+    return trimesh.exchange.gltf.export_glb(m, include_normals=True)
+
+
+_3MF_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="model" ContentType="application/vnd.ms-package.3dmanufacturing-3dmodel+xml"/>'
+    "</Types>"
+)
+_3MF_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Target="/3D/3dmodel.model" Id="rel0" '
+    'Type="http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"/>'
+    "</Relationships>"
+)
+
+
+def encode_3mf(vertices: np.ndarray, faces: np.ndarray) -> bytes:
+    """A 3MF package in millimetres with fixed zip timestamps (trimesh's writer adds a random UUID)."""
+    import io
+    import zipfile
+
+    verts = "".join(f'<vertex x="{x:.6f}" y="{y:.6f}" z="{z:.6f}"/>' for x, y, z in vertices.tolist())
+    tris = "".join(f'<triangle v1="{a}" v2="{b}" v3="{c}"/>' for a, b, c in faces.tolist())
+    model = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<model unit="millimeter" xml:lang="en-US" xmlns="http://schemas.microsoft.com/3dmanufacturing/core/2015/02">'
+        '<metadata name="Application">insolegen</metadata>'
+        f'<resources><object id="1" type="model" name="insert"><mesh><vertices>{verts}</vertices>'
+        f'<triangles>{tris}</triangles></mesh></object></resources>'
+        '<build><item objectid="1"/></build></model>'
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in (("[Content_Types].xml", _3MF_TYPES), ("_rels/.rels", _3MF_RELS), ("3D/3dmodel.model", model)):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, text)
+    return buffer.getvalue()
+
+
+def check_writable(path: str | Path) -> Path:
+    """The output path, or an :class:`InputError` if its suffix or folder is unusable."""
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise InputError(f"{path}: unknown output format '{path.suffix}'; use one of {', '.join(FORMATS)}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{path}: the output folder {folder} is a file; give a folder")
+    return path
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (creating the folder); no partial file on failure."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write to the output folder ({exc.strerror}); choose a writable -o path") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray, ascii_stl: bool = False) -> Path:
+    """Encode by suffix and write atomically."""
+    path = check_writable(path)
+    return write_bytes(path, encode(path.suffix.lower(), vertices, faces, ascii_stl))

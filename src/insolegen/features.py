@@ -1,0 +1,121 @@
+"""Corrective features, one small function each: a smooth height field over the outline.
+
+Every function takes xy (n, 2) float, mm, in the output frame, the outline, its landmarks and
+the prescription, and returns (n,) float, mm, added to the top surface:
+``top = shell + heel_lift + arch + met_pad + heel_cup + posting``. Switching a feature off
+changes the top by exactly its field. Transitions use the C2 smootherstep so no field has a
+crease.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .landmarks import Landmarks
+from .outline import Outline
+from .prescription import Prescription
+
+Field = Callable[[np.ndarray, Outline, Landmarks, Prescription], np.ndarray]
+
+
+def smootherstep(t: np.ndarray) -> np.ndarray:
+    """0 below t = 0, 1 above t = 1, C2 in between (6t^5 - 15t^4 + 10t^3)."""
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * t * (t * (6.0 * t - 15.0) + 10.0)
+
+
+def fade_out(x: np.ndarray, start: float, end: float) -> np.ndarray:
+    """1 before ``start``, smoothly down to 0 at ``end`` (x in mm)."""
+    return 1.0 - smootherstep((x - start) / (end - start))
+
+
+def shell(xy, outline, marks, rx):
+    """The plain insert: constant base thickness."""
+    return np.full(len(xy), rx.shell.thickness_mm)
+
+
+def heel_lift(xy, outline, marks, rx):
+    """Full height under the heel; tapers to the forefoot share before the metatarsal heads."""
+    length = marks.length_mm
+    start = marks.heel_centre[0] + 0.17 * length
+    end = max(marks.mtpj5[0] - 0.05 * length, start + 20.0)
+    keep = rx.heel_lift.forefoot_fraction
+    return rx.heel_lift.height_mm * (keep + (1.0 - keep) * fade_out(xy[:, 0], start, end))
+
+
+def arch(xy, outline, marks, rx):
+    """Medial arch: crest on the medial border at the apex, fading laterally and along x."""
+    x = xy[:, 0]
+    start, apex = marks.heel_centre[0], marks.arch_apex[0]
+    end = max(marks.mtpj1[0] - 0.04 * marks.length_mm, apex + 15.0)
+    along = np.where(x <= apex, smootherstep((x - start) / (apex - start)), smootherstep((end - x) / (end - apex)))
+    lateral, medial = outline.borders(x)
+    across = (xy[:, 1] * outline.medial_sign - lateral) / np.maximum(medial - lateral, 1.0)
+    return rx.arch.height_mm * along * smootherstep((across - 0.15) / 0.6)
+
+
+def met_pad(xy, outline, marks, rx):
+    """Teardrop behind the metatarsal heads: wide end forward, apex at the pad landmark."""
+    pad = rx.met_pad
+    if not pad.enabled:
+        return np.zeros(len(xy))
+    forward = marks.met_line_normal
+    rel = xy - marks.met_pad_apex
+    du = rel @ forward
+    dv = rel @ np.array([-forward[1], forward[0]])
+    half_len = np.where(du > 0, 0.4 * pad.length_mm, 0.6 * pad.length_mm)
+    half_wid = 0.5 * pad.width_mm * (1.0 - 0.25 * smootherstep(-du / (0.6 * pad.length_mm)))
+    r = np.minimum(np.hypot(du / half_len, dv / half_wid), 1.0)
+    return pad.height_mm * 0.5 * (1.0 + np.cos(np.pi * r))
+
+
+def heel_cup(xy, outline, marks, rx):
+    """Rim rising around the back and sides of the heel, fading out by the midfoot."""
+    depth = rx.heel_cup.depth_mm
+    out = np.zeros(len(xy))
+    length = marks.length_mm
+    near = xy[:, 0] < 0.45 * length
+    if depth <= 0 or not near.any():
+        return out
+    import shapely
+    from scipy.spatial import cKDTree
+
+    wall = float(np.clip(0.3 * marks.heel_width_mm, 12.0, 25.0))
+    # Opening the outline by the wall width rounds its corners, so the distance to the rim
+    # is smooth wherever the wall rises (a polygonal outline would otherwise crease it).
+    rounded = outline.polygon.buffer(-wall, quad_segs=64).buffer(wall, quad_segs=64)
+    ring = shapely.segmentize(rounded.exterior, 0.25)
+    dist, _ = cKDTree(np.asarray(ring.coords)).query(xy[near])
+    inside = shapely.contains_xy(rounded, xy[near, 0], xy[near, 1])
+    dist = np.where(inside, dist, 0.0)
+    out[near] = depth * smootherstep(1.0 - dist / wall) * fade_out(xy[near, 0], 0.22 * length, 0.42 * length)
+    return out
+
+
+def posting(xy, outline, marks, rx):
+    """Rearfoot post: tilts the heel seat up medially (positive, varus) or laterally."""
+    angle = rx.posting.rearfoot_deg
+    if angle == 0:
+        return np.zeros(len(xy))
+    length = marks.length_mm
+    rear = outline.points[outline.points[:, 0] <= 0.45 * length, 1] * outline.medial_sign
+    ym = xy[:, 1] * outline.medial_sign
+    rise = ym - rear.min() if angle > 0 else rear.max() - ym
+    return np.tan(np.radians(abs(angle))) * np.maximum(rise, 0.0) * fade_out(xy[:, 0], 0.25 * length, 0.45 * length)
+
+
+FEATURES: dict[str, Field] = {
+    "shell": shell,
+    "heel_lift": heel_lift,
+    "arch": arch,
+    "met_pad": met_pad,
+    "heel_cup": heel_cup,
+    "posting": posting,
+}
+
+
+def fields(xy: np.ndarray, outline: Outline, marks: Landmarks, rx: Prescription) -> dict[str, np.ndarray]:
+    """Every feature's field at xy (n, 2): name -> (n,) float, mm."""
+    return {name: f(xy, outline, marks, rx) for name, f in FEATURES.items()}

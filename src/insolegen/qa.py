@@ -1,0 +1,89 @@
+"""QA measured on a mesh: the checks a CAM engineer runs on a delivery.
+
+``solid_report`` works on any mesh (ours or another tool's); ``insert_qa`` adds what the
+build knows: the features as built and the footprint against the outline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import rays
+
+
+def manifold_status(vertices: np.ndarray, faces: np.ndarray) -> str:
+    """manifold3d's verdict on the mesh: ``"NoError"`` when it accepts it as a valid solid."""
+    import manifold3d
+
+    mesh = manifold3d.Mesh(vert_properties=np.asarray(vertices, np.float32), tri_verts=np.asarray(faces, np.uint32))
+    mesh.merge()
+    return manifold3d.Manifold(mesh).status().name
+
+
+def solid_report(vertices: np.ndarray, faces: np.ndarray, ray_spacing: float = 1.0) -> dict:
+    """Watertight, winding, bodies, volume, degenerate faces, manifold3d, thickness, undercuts.
+
+    vertices: (n, 3) float, mm, shared between faces (merge an STL's vertices first).
+    """
+    import trimesh
+
+    m = trimesh.Trimesh(vertices, faces, process=False)
+    hits = rays.grid_hits(m.vertices, m.faces, ray_spacing)
+    two = hits.count == 2
+    thickness = hits.top[two] - hits.bottom[two]
+    volume = float(m.volume)
+    return {
+        "watertight": bool(m.is_watertight),
+        "winding_consistent": bool(m.is_winding_consistent),
+        "outward": volume > 0,
+        "bodies": int(m.body_count),
+        "volume_mm3": round(volume, 3),
+        "faces": int(len(faces)),
+        "vertices": int(len(vertices)),
+        "degenerate_faces": int(np.count_nonzero(m.area_faces < 1e-8)),
+        "manifold3d": manifold_status(m.vertices, m.faces),
+        "bounds_mm": np.round(m.bounds, 4).tolist(),
+        "rays": int(len(hits.count)),
+        "undercut_rays": int(np.count_nonzero(hits.count != 2)),
+        "millable_from_above": bool(len(hits.count) and two.all()),
+        "min_thickness_mm": round(float(thickness.min()), 4) if two.any() else None,
+        "max_thickness_mm": round(float(thickness.max()), 4) if two.any() else None,
+    }
+
+
+def insert_qa(insert) -> dict:
+    """Everything in :func:`solid_report`, plus thickness at the vertices, features as built
+    (each feature's own field on the mesh vertices: exactly top with it minus top without
+    it), and the footprint's deviation from the outline."""
+    from shapely.geometry import Polygon
+
+    qa = solid_report(insert.vertices, insert.faces, max(insert.resolution_mm, 1.0))
+    n = len(insert.points)
+    top = insert.vertices[:n, 2] - insert.vertices[n:, 2]
+    qa["min_thickness_mm"] = round(float(top.min()), 4)
+    qa["max_thickness_mm"] = round(float(top.max()), 4)
+    marks, pts, length = insert.marks, insert.points, insert.marks.length_mm
+
+    def peak(name: str) -> dict:
+        i = int(np.argmax(insert.fields[name]))
+        return {
+            "height_mm": round(float(insert.fields[name][i]), 4),
+            "at_xy_mm": np.round(pts[i], 3).tolist(),
+            "at_pct_length": round(100 * float(pts[i, 0]) / length, 2),
+        }
+
+    heel = int(np.argmin(np.linalg.norm(pts - marks.heel_centre, axis=1)))
+    pad = peak("met_pad")
+    pad["behind_met_line_mm"] = round(float(marks.behind_met_line_mm(np.array(pad["at_xy_mm"]))), 3)
+    arch = peak("arch")
+    arch["medial"] = bool(arch["at_xy_mm"][1] * insert.outline.medial_sign > 0)
+    qa["as_built"] = {
+        "heel_lift_mm": round(float(insert.fields["heel_lift"][heel]), 4),
+        "arch": arch,
+        "met_pad": pad,
+        "heel_cup_mm": round(float(insert.fields["heel_cup"].max()), 4),
+        "posting_max_rise_mm": round(float(insert.fields["posting"].max()), 4),
+    }
+    rim = Polygon(pts[: insert.rim])
+    qa["footprint_deviation_mm"] = round(float(rim.hausdorff_distance(Polygon(insert.footprint))), 4)
+    return qa

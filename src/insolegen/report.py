@@ -1,0 +1,67 @@
+"""The JSON report beside each mesh, and its human summary."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from . import __version__
+
+
+def build_key(outline_sha256: str, rx_json: str, side: str, resolution: float, extra: str = "") -> str:
+    """sha256 over everything that decides the mesh: same key, same bytes."""
+    text = "|".join([__version__, outline_sha256, rx_json, side, repr(resolution), extra])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def make_report(insert, mesh_path: Path, *, keep_input_frame: bool = False, build_key: str = "") -> dict:
+    """Everything SPEC.md lists for the report, measured on the built mesh."""
+    outline = insert.outline
+    return {
+        "tool": "insolegen",
+        "version": __version__,
+        "mesh": str(mesh_path),
+        "format": mesh_path.suffix.lower().lstrip("."),
+        "units": "mm",
+        "build_key": build_key,
+        "input": {
+            "outline": outline.source,
+            "sha256": outline.sha256,
+            "foot_length_mm": round(outline.length_mm, 3),
+            "foot_width_mm": round(outline.width_mm, 3),
+        },
+        "side": outline.side,
+        "resolution_mm": insert.resolution_mm,
+        "prescription": insert.prescription.model_dump(mode="json"),
+        "transform_input_to_output": [[round(float(v), 9) for v in row] for row in outline.transform],
+        "keep_input_frame": keep_input_frame,
+        "landmarks": insert.marks.as_dict(),
+        "qa": insert.qa(),
+        "warnings": insert.warnings,
+        "build_seconds": round(insert.build_seconds, 4),
+    }
+
+
+def summary(report: dict) -> str:
+    """A few lines for a person reading the terminal."""
+    qa, built, rx = report["qa"], report["qa"]["as_built"], report["prescription"]
+    ok = qa["watertight"] and qa["winding_consistent"] and qa["bodies"] == 1 and qa["manifold3d"] == "NoError"
+    lines = [
+        f"{report['mesh']}: {report['side']} insert, {qa['faces']} faces, {qa['volume_mm3'] / 1000:.1f} cm3, "
+        f"{'watertight and valid' if ok else 'NOT VALID'}",
+        f"  thickness {qa['min_thickness_mm']:.2f}-{qa['max_thickness_mm']:.2f} mm; "
+        f"arch {built['arch']['height_mm']:.2f} mm at {built['arch']['at_pct_length']:.0f}% "
+        f"(prescribed {rx['arch']['height_mm']:g}); heel lift {built['heel_lift_mm']:.2f} mm "
+        f"(prescribed {rx['heel_lift']['height_mm']:g})",
+    ]
+    if rx["met_pad"]["enabled"]:
+        lines.append(
+            f"  metatarsal pad {built['met_pad']['height_mm']:.2f} mm, "
+            f"{built['met_pad']['behind_met_line_mm']:.1f} mm behind the head line"
+        )
+    return "\n".join(lines)
+
+
+def encode(report: dict) -> bytes:
+    return (json.dumps(report, indent=2) + "\n").encode()

@@ -1,0 +1,56 @@
+"""The built-in outline: a right or left foot from its length and width alone.
+
+A closed periodic spline through control points given as fractions of length (x) and width
+(y, medial positive). The proportions follow CLINICAL.md (heel width 0.27 L, ball of the foot
+at 0.72 L medially and 0.64 L laterally, big toe the most distal point) and were held against
+the FIND template and the OpenFO insole outlines (tests/test_template.py measures the overlap).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from .errors import InputError
+from .outline import MAX_LENGTH_MM, MIN_LENGTH_MM, Outline
+
+# (x / L, y / W) counter-clockwise for a right foot (medial = +y), starting at the heel.
+_CONTROL = np.array([
+    [0.000, 0.000],
+    [0.020, -0.215], [0.070, -0.330], [0.150, -0.365], [0.260, -0.380], [0.400, -0.420],
+    [0.540, -0.470], [0.640, -0.500], [0.730, -0.480], [0.820, -0.400], [0.900, -0.280],
+    [0.950, -0.150], [0.985, 0.000], [1.000, 0.170], [0.985, 0.330], [0.930, 0.460],
+    [0.830, 0.500], [0.730, 0.500], [0.600, 0.420], [0.460, 0.345], [0.320, 0.330],
+    [0.200, 0.345], [0.110, 0.335], [0.050, 0.270], [0.015, 0.160],
+])
+
+
+def builtin_points(length_mm: float = 265.0, width_mm: float = 100.0, n: int = 240) -> np.ndarray:
+    """(n, 2) float, mm: a right-foot outline exactly length_mm long and width_mm wide."""
+    from scipy.interpolate import CubicSpline
+
+    ring = np.vstack([_CONTROL, _CONTROL[:1]])
+    t = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(ring * [2.65, 1.0], axis=0), axis=1))]
+    spline = CubicSpline(t, ring, bc_type="periodic")
+    pts = spline(np.linspace(0.0, t[-1], n, endpoint=False))
+    pts = (pts - pts.min(axis=0)) / np.ptp(pts, axis=0)
+    return np.c_[pts[:, 0] * length_mm, (pts[:, 1] - 0.5) * width_mm]
+
+
+def builtin(length_mm: float = 265.0, width_mm: float = 100.0, side: str = "right") -> Outline:
+    """The built-in outline in the output frame (identity transform), for ``side``."""
+    if not MIN_LENGTH_MM <= length_mm <= MAX_LENGTH_MM:
+        raise InputError(f"--foot-length {length_mm:g} mm is not a plausible foot; give {MIN_LENGTH_MM:g}-{MAX_LENGTH_MM:g} mm")
+    if not 0.25 <= width_mm / length_mm <= 0.55:
+        raise InputError(
+            f"--foot-width {width_mm:g} mm for a {length_mm:g} mm foot is implausible; "
+            "a foot is about 0.35-0.40 times as wide as it is long"
+        )
+    if side not in ("left", "right"):
+        raise InputError(f"side '{side}' is not known; use left or right")
+    points = builtin_points(length_mm, width_mm)
+    if side == "left":
+        points = points[::-1] * [1.0, -1.0]
+    sha = hashlib.sha256(f"builtin {length_mm!r} {width_mm!r}".encode()).hexdigest()
+    return Outline(points, np.eye(4), side, "builtin", sha)

@@ -1,0 +1,107 @@
+"""A quality triangulation of the outline: its rim, then a triangular lattice inside.
+
+The rim keeps every outline vertex and adds points so no rim segment is longer than the
+resolution; interior points lie on an equilateral lattice at the resolution. The Delaunay
+triangulation of both is conforming: no interior point sits in a rim segment's diametral
+circle, and any rim segment the triangulation still misses is split until it is present.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from scipy.spatial import Delaunay, cKDTree
+from shapely.geometry import Polygon
+
+from .errors import InputError
+
+MAX_SPLIT_ROUNDS = 24
+
+
+def resample_ring(ring: np.ndarray, spacing: float) -> np.ndarray:
+    """(m, 2): ``ring`` (n, 2) with points added so that no segment exceeds ``spacing``."""
+    seg = np.roll(ring, -1, axis=0) - ring
+    parts = np.maximum(np.ceil(np.linalg.norm(seg, axis=1) / spacing).astype(int), 1)
+    owner = np.repeat(np.arange(len(ring)), parts)
+    step = np.arange(len(owner)) - np.repeat(np.cumsum(parts) - parts, parts)
+    return ring[owner] + seg[owner] * (step / parts[owner])[:, None]
+
+
+def lattice(bounds: tuple[float, float, float, float], spacing: float) -> np.ndarray:
+    """(n, 2) equilateral lattice points anchored at the origin, covering ``bounds``."""
+    xmin, ymin, xmax, ymax = bounds
+    row = spacing * np.sqrt(3.0) / 2.0
+    j = np.arange(np.floor(ymin / row) - 1, np.ceil(ymax / row) + 2)
+    i = np.arange(np.floor(xmin / spacing) - 1, np.ceil(xmax / spacing) + 2)
+    ii, jj = np.meshgrid(i, j)
+    x = (ii + 0.5 * (jj % 2)) * spacing
+    return np.c_[x.ravel(), (jj * row).ravel()]
+
+
+def _clear_of(points: np.ndarray, centres: np.ndarray, radius: np.ndarray | float) -> np.ndarray:
+    """(n,) bool: points farther than radius from every centre."""
+    if len(points) == 0 or len(centres) == 0:
+        return np.ones(len(points), bool)
+    tree = cKDTree(points)
+    radius = np.broadcast_to(radius, (len(centres),))
+    near = tree.query_ball_point(centres, radius)
+    hit = np.zeros(len(points), bool)
+    hit[np.fromiter((i for group in near for i in group), dtype=int)] = True
+    return ~hit
+
+
+def _edge_keys(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    return np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b)
+
+
+def triangulate(ring: np.ndarray, resolution: float, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Triangulate the polygon ``ring`` (n, 2), counter-clockwise, mm.
+
+    extra: (k, 2) points to include as vertices when inside (landmark apexes).
+    Returns points (p, 2) float, triangles (t, 3) int counter-clockwise, and the rim size r:
+    points[:r] are the rim in ring order, starting with ring[0].
+    """
+    polygon = Polygon(ring)
+    rim = resample_ring(ring, resolution)
+    inner = lattice(polygon.bounds, resolution)
+    inner = inner[shapely.contains_xy(polygon, inner[:, 0], inner[:, 1])]
+    if extra is not None and len(extra):
+        extra = extra[shapely.contains_xy(polygon, extra[:, 0], extra[:, 1])]
+        inner = np.vstack([extra, inner[_clear_of(inner, extra, 0.5 * resolution)]])
+    mids = 0.5 * (rim + np.roll(rim, -1, axis=0))
+    inner = inner[_clear_of(inner, np.vstack([rim, mids]), 0.55 * resolution)]
+    for _ in range(MAX_SPLIT_ROUNDS):
+        points = np.vstack([rim, inner])
+        tri = Delaunay(points).simplices
+        r, n = len(rim), len(points)
+        rim_keys = _edge_keys(np.arange(r), (np.arange(r) + 1) % r, n)
+        tri_keys = np.concatenate([_edge_keys(tri[:, i], tri[:, (i + 1) % 3], n) for i in range(3)])
+        missing = np.flatnonzero(~np.isin(rim_keys, tri_keys))
+        if len(missing) == 0:
+            return points, _inside(points, tri, r, polygon), r
+        # Split each missing rim segment and clear its diametral circle (conforming Delaunay).
+        nxt = np.roll(rim, -1, axis=0)[missing]
+        mid = 0.5 * (rim[missing] + nxt)
+        inner = inner[_clear_of(inner, mid, 0.55 * np.linalg.norm(nxt - rim[missing], axis=1))]
+        rim = np.insert(rim, missing + 1, mid, axis=0)
+    raise InputError(
+        f"the outline has a part narrower than --resolution {resolution:g} mm that cannot be meshed; "
+        "use a finer --resolution or smooth the outline"
+    )
+
+
+def _inside(points: np.ndarray, tri: np.ndarray, rim_size: int, polygon: Polygon) -> np.ndarray:
+    """Triangles inside the polygon, counter-clockwise, none degenerate."""
+    a, b, c = points[tri[:, 0]], points[tri[:, 1]], points[tri[:, 2]]
+    area2 = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    # With every rim segment an edge, a triangle touching an interior point lies inside;
+    # only triangles of rim points alone need the point-in-polygon test.
+    keep = (tri >= rim_size).any(axis=1)
+    rim_only = np.flatnonzero(~keep)
+    centre = (a[rim_only] + b[rim_only] + c[rim_only]) / 3.0
+    keep[rim_only] = shapely.contains_xy(polygon, centre[:, 0], centre[:, 1])
+    keep &= np.abs(area2) > 1e-12 * max(np.abs(area2).max(), 1.0)
+    tri = tri[keep]
+    flip = area2[keep] < 0
+    tri[flip] = tri[flip][:, [0, 2, 1]]
+    return tri
