@@ -80,10 +80,9 @@ def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) ->
     start = time.perf_counter()
     marks = landmarks.place(outline, rx)
     footprint = mesh.trim(outline.points, marks, rx.shell.length)
-    # The landmark apexes are always vertices, so builds with a feature on and off share one
-    # triangulation and differ by exactly that feature's field.
-    extra = np.array([marks.met_pad_apex, marks.heel_centre])
-    points, triangles, rim = triangulate.triangulate(footprint, resolution, extra)
+    # The lattice runs through the pad apex whether the pad is on or not: builds with a feature
+    # on and off share one triangulation and differ by exactly that feature's field.
+    points, triangles, rim = triangulate.triangulate(footprint, resolution, marks.met_pad_apex)
     heights = features.fields(points, outline, marks, rx)
     top = np.sum(list(heights.values()), axis=0)
     vertices, faces = mesh.solid(points, triangles, rim, top)

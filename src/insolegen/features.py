@@ -56,6 +56,9 @@ def arch(xy, outline, marks, rx):
     return rx.arch.height_mm * along * smootherstep((across - 0.15) / 0.6)
 
 
+FRONT_SHARE = 0.45  # of the pad's length ahead of its apex: the wide, rounded end
+
+
 def met_pad(xy, outline, marks, rx):
     """Teardrop behind the metatarsal heads: wide end forward, apex at the pad landmark."""
     pad = rx.met_pad
@@ -65,8 +68,9 @@ def met_pad(xy, outline, marks, rx):
     rel = xy - marks.met_pad_apex
     du = rel @ forward
     dv = rel @ np.array([-forward[1], forward[0]])
-    half_len = np.where(du > 0, 0.4 * pad.length_mm, 0.6 * pad.length_mm)
-    half_wid = 0.5 * pad.width_mm * (1.0 - 0.25 * smootherstep(-du / (0.6 * pad.length_mm)))
+    half_len = np.where(du > 0, FRONT_SHARE * pad.length_mm, (1.0 - FRONT_SHARE) * pad.length_mm)
+    half_wid = 0.5 * pad.width_mm * (1.0 - 0.15 * smootherstep(-du / ((1.0 - FRONT_SHARE) * pad.length_mm)))
+    # cos^2 in r: the least peak curvature of the usual dome profiles, slope 0 at apex and rim
     r = np.minimum(np.hypot(du / half_len, dv / half_wid), 1.0)
     return pad.height_mm * 0.5 * (1.0 + np.cos(np.pi * r))
 

@@ -91,12 +91,11 @@ class Outline:
         return (ylo, yhi) if self.medial_sign > 0 else (-yhi, -ylo)
 
     def apparent_side(self) -> str:
-        """Which foot the shape looks like: the big toe (the most distal point) sits medially."""
-        x, y = self.points[:, 0], self.points[:, 1]
-        tip = self.points[np.argmax(x)]
-        ball = (x > 0.6 * self.length_mm) & (x < 0.75 * self.length_mm)
-        mid = 0.5 * (y[ball].min() + y[ball].max()) if ball.any() else 0.0
-        return "right" if tip[1] > mid else "left"
+        """Which foot the shape looks like: the toes' area sits medial of the ball's."""
+        length, (y0, y1) = self.length_mm, (self.points[:, 1].min() - 1, self.points[:, 1].max() + 1)
+        toes = self.polygon.intersection(shapely.box(0.88 * length, y0, length + 1, y1))
+        ball = self.polygon.intersection(shapely.box(0.60 * length, y0, 0.80 * length, y1))
+        return "right" if toes.centroid.y > ball.centroid.y else "left"
 
     def mirrored(self) -> "Outline":
         """The same outline for the other foot (mirrored across the long axis)."""
@@ -189,7 +188,7 @@ def from_points(points: np.ndarray, units: str = "mm", side: str = "right", sour
     raw = _clean(points, source)
     _check_closed(raw, source)
     scale = UNIT_MM[units]
-    pts = raw * scale
+    pts = _ccw(raw * scale)
     poly = Polygon(pts)
     if not poly.is_valid:
         reason = shapely.validation.explain_validity(poly)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .errors import InputError
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
+MAX_PAD_STEEPNESS = 0.065 # greatest pad height / (smaller half-size)^2, 1/mm
 
 
 class _Section(BaseModel):
@@ -90,6 +91,14 @@ class Prescription(_Section):
             raise ValueError(
                 f"shell.thickness_mm {self.shell.thickness_mm:g} is below shell.min_thickness_mm "
                 f"{self.shell.min_thickness_mm:g}; raise the thickness or lower the minimum"
+            )
+        pad = self.met_pad
+        # Steeper domes bend more than 10 degrees between faces at 0.5 mm (cos^2 peak curvature 4.93 h/r^2).
+        radius = min(pad.width_mm / 2, 0.45 * pad.length_mm)
+        if pad.enabled and pad.height_mm > MAX_PAD_STEEPNESS * radius**2:
+            raise ValueError(
+                f"met_pad.height_mm {pad.height_mm:g} is too high for a {pad.width_mm:g} x {pad.length_mm:g} mm pad; "
+                f"lower it to {MAX_PAD_STEEPNESS * radius**2:.1f} mm or make the pad wider and longer"
             )
         if self.landmarks.mtpj5_pct >= self.landmarks.mtpj1_pct:
             raise ValueError("landmarks.mtpj5_pct must be below landmarks.mtpj1_pct (the 5th head sits behind the 1st)")

@@ -3,7 +3,7 @@
 A closed periodic spline through control points given as fractions of length (x) and width
 (y, medial positive). The proportions follow CLINICAL.md (heel width 0.27 L, ball of the foot
 at 0.72 L medially and 0.64 L laterally, big toe the most distal point) and were held against
-the FIND template and the OpenFO insole outlines (tests/test_template.py measures the overlap).
+the FIND template and the OpenFO insole outlines (tests/test_outline.py measures the overlap).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from .outline import MAX_LENGTH_MM, MIN_LENGTH_MM, Outline
 # (x / L, y / W) counter-clockwise for a right foot (medial = +y), starting at the heel.
 _CONTROL = np.array([
     [0.000, 0.000],
-    [0.020, -0.215], [0.070, -0.330], [0.150, -0.365], [0.260, -0.380], [0.400, -0.420],
-    [0.540, -0.470], [0.640, -0.500], [0.730, -0.480], [0.820, -0.400], [0.900, -0.280],
-    [0.950, -0.150], [0.985, 0.000], [1.000, 0.170], [0.985, 0.330], [0.930, 0.460],
-    [0.830, 0.500], [0.730, 0.500], [0.600, 0.420], [0.460, 0.345], [0.320, 0.330],
-    [0.200, 0.345], [0.110, 0.335], [0.050, 0.270], [0.015, 0.160],
+    [0.015, -0.150], [0.050, -0.240], [0.100, -0.290], [0.200, -0.320], [0.300, -0.345],
+    [0.400, -0.385], [0.500, -0.430], [0.600, -0.475], [0.680, -0.500], [0.760, -0.485],
+    [0.840, -0.440], [0.900, -0.370], [0.950, -0.260], [0.985, -0.110],
+    [1.000, 0.040], [0.990, 0.170], [0.960, 0.300], [0.900, 0.410], [0.800, 0.460],
+    [0.700, 0.440], [0.600, 0.400], [0.500, 0.370], [0.400, 0.355], [0.300, 0.350],
+    [0.200, 0.345], [0.100, 0.310], [0.050, 0.250], [0.015, 0.150],
 ])
 
 

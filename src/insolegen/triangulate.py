@@ -27,15 +27,15 @@ def resample_ring(ring: np.ndarray, spacing: float) -> np.ndarray:
     return ring[owner] + seg[owner] * (step / parts[owner])[:, None]
 
 
-def lattice(bounds: tuple[float, float, float, float], spacing: float) -> np.ndarray:
-    """(n, 2) equilateral lattice points anchored at the origin, covering ``bounds``."""
-    xmin, ymin, xmax, ymax = bounds
+def lattice(bounds: tuple[float, float, float, float], spacing: float, anchor: np.ndarray) -> np.ndarray:
+    """(n, 2) equilateral lattice points through ``anchor`` (2,), covering ``bounds``."""
+    xmin, ymin, xmax, ymax = np.asarray(bounds) - np.r_[anchor, anchor]
     row = spacing * np.sqrt(3.0) / 2.0
     j = np.arange(np.floor(ymin / row) - 1, np.ceil(ymax / row) + 2)
     i = np.arange(np.floor(xmin / spacing) - 1, np.ceil(xmax / spacing) + 2)
     ii, jj = np.meshgrid(i, j)
     x = (ii + 0.5 * (jj % 2)) * spacing
-    return np.c_[x.ravel(), (jj * row).ravel()]
+    return np.c_[x.ravel(), (jj * row).ravel()] + anchor
 
 
 def _clear_of(points: np.ndarray, centres: np.ndarray, radius: np.ndarray | float) -> np.ndarray:
@@ -54,20 +54,18 @@ def _edge_keys(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     return np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b)
 
 
-def triangulate(ring: np.ndarray, resolution: float, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+def triangulate(ring: np.ndarray, resolution: float, anchor: np.ndarray = np.zeros(2)) -> tuple[np.ndarray, np.ndarray, int]:
     """Triangulate the polygon ``ring`` (n, 2), counter-clockwise, mm.
 
-    extra: (k, 2) points to include as vertices when inside (landmark apexes).
+    anchor: (2,) a point the interior lattice passes through (a feature's apex, so that the
+    apex is a vertex of a regular neighbourhood).
     Returns points (p, 2) float, triangles (t, 3) int counter-clockwise, and the rim size r:
     points[:r] are the rim in ring order, starting with ring[0].
     """
     polygon = Polygon(ring)
     rim = resample_ring(ring, resolution)
-    inner = lattice(polygon.bounds, resolution)
+    inner = lattice(polygon.bounds, resolution, anchor)
     inner = inner[shapely.contains_xy(polygon, inner[:, 0], inner[:, 1])]
-    if extra is not None and len(extra):
-        extra = extra[shapely.contains_xy(polygon, extra[:, 0], extra[:, 1])]
-        inner = np.vstack([extra, inner[_clear_of(inner, extra, 0.5 * resolution)]])
     mids = 0.5 * (rim + np.roll(rim, -1, axis=0))
     inner = inner[_clear_of(inner, np.vstack([rim, mids]), 0.55 * resolution)]
     for _ in range(MAX_SPLIT_ROUNDS):
