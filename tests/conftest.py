@@ -118,5 +118,5 @@ needs_feet = pytest.mark.skipif(not FEET.is_dir(), reason="../shared/data/feet i
 
 
 def write_csv(path: Path, points: np.ndarray) -> Path:
-    path.write_text("x,y\n" + "".join(f"{x!r},{y!r}\n" for x, y in points))
+    path.write_text("x,y\n" + "".join(f"{x!r},{y!r}\n" for x, y in np.asarray(points, float).tolist()))
     return path

@@ -90,8 +90,10 @@ def heel_cup(xy, outline, marks, rx):
     # Opening the outline by the wall width rounds its corners, so the distance to the rim
     # is smooth wherever the wall rises (a polygonal outline would otherwise crease it).
     rounded = outline.polygon.buffer(-wall, quad_segs=64).buffer(wall, quad_segs=64)
-    ring = shapely.segmentize(rounded.exterior, 0.25)
-    dist, _ = cKDTree(np.asarray(ring.coords)).query(xy[near])
+    if rounded.is_empty:  # narrower than two walls everywhere: measure from the outline itself
+        rounded = outline.polygon
+    rim = shapely.get_coordinates(shapely.segmentize(rounded.boundary, 0.25))
+    dist, _ = cKDTree(rim).query(xy[near])
     inside = shapely.contains_xy(rounded, xy[near, 0], xy[near, 1])
     dist = np.where(inside, dist, 0.0)
     out[near] = depth * smootherstep(1.0 - dist / wall) * fade_out(xy[near, 0], 0.22 * length, 0.42 * length)

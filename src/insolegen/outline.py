@@ -191,7 +191,7 @@ def from_points(points: np.ndarray, units: str = "mm", side: str = "right", sour
     pts = _ccw(raw * scale)
     poly = Polygon(pts)
     if not poly.is_valid:
-        reason = shapely.validation.explain_validity(poly)
+        reason = shapely.is_valid_reason(poly)
         raise InputError(f"{source}: the outline is not a simple polygon ({reason}); give an outline that does not cross itself")
     if poly.area <= 0:
         raise InputError(f"{source}: the outline encloses no area; give a closed foot outline")
