@@ -16,6 +16,7 @@ from shapely.geometry import Polygon
 from .errors import InputError
 
 MAX_SPLIT_ROUNDS = 24
+DEEP = 3.0  # lattice points this many spacings from the rim are meshed as the plain lattice
 
 
 def resample_ring(ring: np.ndarray, spacing: float) -> np.ndarray:
@@ -27,15 +28,37 @@ def resample_ring(ring: np.ndarray, spacing: float) -> np.ndarray:
     return ring[owner] + seg[owner] * (step / parts[owner])[:, None]
 
 
-def lattice(bounds: tuple[float, float, float, float], spacing: float, anchor: np.ndarray) -> np.ndarray:
-    """(n, 2) equilateral lattice points through ``anchor`` (2,), covering ``bounds``."""
+def lattice(bounds: tuple[float, float, float, float], spacing: float, anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Equilateral lattice through ``anchor`` (2,) covering ``bounds``.
+
+    Returns points (n, 2) float, mm, and their integer (column, row) indices (n, 2); odd rows
+    are shifted by half a spacing.
+    """
     xmin, ymin, xmax, ymax = np.asarray(bounds) - np.r_[anchor, anchor]
     row = spacing * np.sqrt(3.0) / 2.0
-    j = np.arange(np.floor(ymin / row) - 1, np.ceil(ymax / row) + 2)
-    i = np.arange(np.floor(xmin / spacing) - 1, np.ceil(xmax / spacing) + 2)
-    ii, jj = np.meshgrid(i, j)
-    x = (ii + 0.5 * (jj % 2)) * spacing
-    return np.c_[x.ravel(), (jj * row).ravel()] + anchor
+    j = np.arange(np.floor(ymin / row) - 1, np.ceil(ymax / row) + 2).astype(np.int64)
+    i = np.arange(np.floor(xmin / spacing) - 1, np.ceil(xmax / spacing) + 2).astype(np.int64)
+    ii, jj = (a.ravel() for a in np.meshgrid(i, j))
+    return np.c_[(ii + 0.5 * (jj % 2)) * spacing, jj * row] + anchor, np.c_[ii, jj]
+
+
+def lattice_triangles(index: np.ndarray) -> np.ndarray:
+    """(t, 3) counter-clockwise elementary triangles whose three corners are all in ``index``.
+
+    index: (n, 2) int (column, row) of the points present; the result indexes its rows.
+    """
+    lo = index.min(axis=0)
+    cols, rows = index.max(axis=0) - lo + 2
+    grid = np.full((rows, cols), -1, dtype=np.int64)
+    grid[index[:, 1] - lo[1], index[:, 0] - lo[0]] = np.arange(len(index))
+    a, b = grid[:-1, :-1], grid[:-1, 1:]  # (i, j), (i + 1, j)
+    c, d = grid[1:, :-1], grid[1:, 1:]  # (i, j + 1), (i + 1, j + 1)
+    odd = ((np.arange(rows - 1) + lo[1]) % 2 == 1)[:, None]
+    # Even rows: up (a, b, c), down (b, d, c). Odd rows (shifted right): up (a, b, d), down (a, d, c).
+    up = np.stack([a, b, np.where(odd, d, c)], axis=-1).reshape(-1, 3)
+    down = np.stack([np.where(odd, a, b), d, c], axis=-1).reshape(-1, 3)
+    tri = np.vstack([up, down])
+    return tri[(tri >= 0).all(axis=1)]
 
 
 def _clear_of(points: np.ndarray, centres: np.ndarray, radius: np.ndarray | float) -> np.ndarray:
@@ -61,31 +84,59 @@ def triangulate(ring: np.ndarray, resolution: float, anchor: np.ndarray = np.zer
     apex is a vertex of a regular neighbourhood).
     Returns points (p, 2) float, triangles (t, 3) int counter-clockwise, and the rim size r:
     points[:r] are the rim in ring order, starting with ring[0].
+
+    Deep inside, the Delaunay triangulation of a lattice is the lattice's own triangles, so
+    only a band along the rim goes through Delaunay; the deep triangles are taken directly.
     """
     polygon = Polygon(ring)
     rim = resample_ring(ring, resolution)
-    inner = lattice(polygon.bounds, resolution, anchor)
-    inner = inner[shapely.contains_xy(polygon, inner[:, 0], inner[:, 1])]
+    inner, index = lattice(polygon.bounds, resolution, anchor)
+    keep = shapely.contains_xy(polygon, inner[:, 0], inner[:, 1])
+    inner, index = inner[keep], index[keep]
     mids = 0.5 * (rim + np.roll(rim, -1, axis=0))
-    inner = inner[_clear_of(inner, np.vstack([rim, mids]), 0.55 * resolution)]
+    keep = _clear_of(inner, np.vstack([rim, mids]), 0.55 * resolution)
+    inner, index = inner[keep], index[keep]
     for _ in range(MAX_SPLIT_ROUNDS):
-        points = np.vstack([rim, inner])
+        depth = cKDTree(rim).query(inner)[0] / resolution
+        deep = depth >= DEEP
+        band = np.flatnonzero(depth < DEEP + 2.5)  # overlaps the deep part by two rows
+        points = np.vstack([rim, inner[band]])
         tri = Delaunay(points).simplices
         r, n = len(rim), len(points)
         rim_keys = _edge_keys(np.arange(r), (np.arange(r) + 1) % r, n)
         tri_keys = np.concatenate([_edge_keys(tri[:, i], tri[:, (i + 1) % 3], n) for i in range(3)])
         missing = np.flatnonzero(~np.isin(rim_keys, tri_keys))
         if len(missing) == 0:
-            return points, _inside(points, tri, r, polygon), r
+            break
         # Split each missing rim segment and clear its diametral circle (conforming Delaunay).
         nxt = np.roll(rim, -1, axis=0)[missing]
         mid = 0.5 * (rim[missing] + nxt)
-        inner = inner[_clear_of(inner, mid, 0.55 * np.linalg.norm(nxt - rim[missing], axis=1))]
+        keep = _clear_of(inner, mid, 0.55 * np.linalg.norm(nxt - rim[missing], axis=1))
+        inner, index = inner[keep], index[keep]
         rim = np.insert(rim, missing + 1, mid, axis=0)
-    raise InputError(
-        f"the outline has a part narrower than --resolution {resolution:g} mm that cannot be meshed; "
-        "use a finer --resolution or smooth the outline"
-    )
+    else:
+        raise InputError(
+            f"the outline has a part narrower than --resolution {resolution:g} mm that cannot be meshed; "
+            "use a finer --resolution or smooth the outline"
+        )
+    # Band triangles in global numbering (rim, then all inner points); drop those of deep
+    # points alone: the lattice supplies them.
+    to_global = np.r_[np.arange(r), r + band]
+    tri = _inside(points, tri, r, polygon)
+    tri = to_global[tri[~np.r_[np.zeros(r, bool), deep[band]][tri].all(axis=1)]]
+    core = np.flatnonzero(deep)
+    tri = np.vstack([tri, r + core[lattice_triangles(index[core])]]) if len(core) else tri
+    points = np.vstack([rim, inner])
+    a, b, c = points[tri[:, 0]], points[tri[:, 1]], points[tri[:, 2]]
+    area = 0.5 * np.sum((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+    if abs(area - polygon.area) > 1e-6 * polygon.area:
+        raise RuntimeError(f"triangulation covers {area:.6f} mm2 of a {polygon.area:.6f} mm2 outline")
+    used = np.zeros(len(points), bool)
+    used[tri] = True
+    if not used.all():  # a lattice point cut off from every triangle: renumber without it
+        remap = np.cumsum(used) - 1
+        points, tri = points[used], remap[tri]
+    return points, tri, r
 
 
 def _inside(points: np.ndarray, tri: np.ndarray, rim_size: int, polygon: Polygon) -> np.ndarray:
