@@ -1,0 +1,64 @@
+"""Speed and memory of insolegen on this machine; prints a table (no assertions).
+
+    python benchmarks/bench.py
+
+Warm: per insert in one process (build = outline -> mesh; +export = binary STL bytes;
++report = QA measured on the mesh). Cold: the whole `insolegen build` command, import
+included. Peak memory: max RSS of a `insolegen build` process at each resolution.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from insolegen import api, export
+
+RESOLUTIONS = (1.0, 0.5, 0.25)
+PEAK_RSS = "import resource,sys; from insolegen.cli import main; main(sys.argv[1:]); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+
+
+def warm(resolution: float, repeats: int) -> tuple[float, float, float, int]:
+    build, export_s, qa = [], [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        insert = api.build(resolution=resolution, settings={"met_pad.enabled": True, "heel_lift.height_mm": 6.0})
+        t1 = time.perf_counter()
+        export.encode(".stl", insert.vertices, insert.faces)
+        t2 = time.perf_counter()
+        insert.qa()
+        t3 = time.perf_counter()
+        build.append(t1 - t0)
+        export_s.append(t2 - t0)
+        qa.append(t3 - t0)
+    return statistics.median(build), statistics.median(export_s), statistics.median(qa), len(insert.faces)
+
+
+def command(args: list[str], code: str | None = None) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "insolegen.cli", *args]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return time.perf_counter() - t0, out.stdout.strip()
+
+
+def main() -> None:
+    api.build(resolution=2.0)  # warm the imports
+    print(f"{'resolution':>10} {'faces':>9} {'build s':>8} {'+export s':>10} {'+report s':>10} {'peak MB':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for res in RESOLUTIONS:
+            b, e, q, faces = warm(res, 5 if res >= 0.5 else 3)
+            _, rss = command(["build", "-q", "--resolution", str(res), "-o", str(Path(tmp) / "m.stl")], PEAK_RSS)
+            print(f"{res:>10} {faces:>9} {b:>8.3f} {e:>10.3f} {q:>10.3f} {int(rss) / 1024:>8.0f}")
+        cold = [command(["build", "-q", "-o", str(Path(tmp) / "c.stl")])[0] for _ in range(3)]
+        print(f"cold `insolegen build` (1.0 mm, import included, report included): {statistics.median(cold):.3f} s median of 3")
+        batch = Path(__file__).with_name("batch_bench.py")
+        if batch.is_file():
+            print(subprocess.run([sys.executable, str(batch), tmp], capture_output=True, text=True).stdout.strip())
+
+
+if __name__ == "__main__":
+    main()
