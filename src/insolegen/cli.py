@@ -125,6 +125,16 @@ def check(mesh, report_path, as_json, min_thickness, ray_spacing):
 
 
 @cli.command()
+@click.argument("mesh", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="FILE.png or FILE.html [default: beside the mesh, .png]")
+def preview(mesh, output):
+    """A picture (.png) or a page to turn in a browser (.html) of an insert mesh."""
+    from .preview import preview as make
+
+    click.echo(str(make(mesh, output or mesh.with_suffix(".png"))))
+
+
+@cli.command()
 def profiles():
     """List the bundled prescriptions."""
     from .prescription import profile_description, profile_names

@@ -1,0 +1,179 @@
+"""Pictures of an insert: a PNG an orthotist reads at a glance, a self-contained HTML viewer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+
+def height_grid(mesh, spacing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top surface sampled by vertical rays: xs (nx,), ys (ny,), z (ny, nx) with NaN outside."""
+    from . import rays
+
+    hits = rays.grid_hits(mesh.vertices, mesh.faces, spacing)
+    origin = hits.xy.min(axis=0)
+    ij = np.round((hits.xy - origin) / spacing).astype(int)
+    z = np.full(ij.max(axis=0)[::-1] + 1, np.nan)
+    z[ij[:, 1], ij[:, 0]] = hits.top
+    return origin[0] + spacing * np.arange(z.shape[1]), origin[1] + spacing * np.arange(z.shape[0]), z
+
+
+def _report_beside(mesh_path: Path) -> dict:
+    path = mesh_path.with_name(f"{mesh_path.stem}.report.json")
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _prescription_text(report: dict) -> str:
+    rx = report.get("prescription")
+    if not rx:
+        return "no report beside the mesh"
+    lines = [f"{report.get('side', '?')} insert, {report.get('resolution_mm', '?')} mm mesh"]
+    for section, values in rx.items():
+        if section == "landmarks":
+            continue
+        lines.append(f"{section}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+    qa = report.get("qa", {})
+    if qa:
+        lines.append(f"QA: watertight={qa.get('watertight')}, manifold3d={qa.get('manifold3d')}, "
+                     f"thickness {qa.get('min_thickness_mm')}-{qa.get('max_thickness_mm')} mm")
+    return "\n".join(lines)
+
+
+def png(mesh, report: dict, out: Path) -> bytes:
+    """Top view coloured by height with contours and landmarks, medial profile, shaded 3D view."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LightSource
+
+    xs, ys, z = height_grid(mesh, 1.0)
+    fig = plt.figure(figsize=(16, 9), dpi=100)
+    top = fig.add_axes([0.04, 0.42, 0.6, 0.54])
+    im = top.pcolormesh(xs, ys, z, shading="nearest", cmap="viridis")
+    top.contour(xs, ys, z, levels=np.arange(np.nanmin(z) + 0.5, np.nanmax(z), 1.0), colors="k", linewidths=0.4)
+    fig.colorbar(im, ax=top, label="top height, mm", fraction=0.03)
+    for name, mark in report.get("landmarks", {}).items():
+        if isinstance(mark, dict) and "xy_mm" in mark:
+            top.plot(*mark["xy_mm"], "o", color="red", ms=5)
+            top.annotate(name, mark["xy_mm"], textcoords="offset points", xytext=(4, 4), fontsize=8, color="darkred")
+    line = report.get("landmarks", {}).get("met_head_line")
+    if line:
+        top.plot(*np.array(line).T, "--", color="red", lw=1)
+    top.set_aspect("equal")
+    top.set_title("top view (x heel to toe, y to the wearer's left), contours every 1 mm")
+    side = fig.add_axes([0.04, 0.06, 0.6, 0.28])
+    medial = 1 if report.get("side", "right") == "right" else -1
+    half = (ys * medial > 0)
+    side.plot(xs, np.nanmax(np.where(half[:, None], z, np.nan), axis=0), label="medial half (highest)")
+    side.plot(xs, np.nanmin(z, axis=0), label="lowest across")
+    side.fill_between(xs, 0, np.nanmin(z, axis=0), color="0.85")
+    side.set_xlabel("x, mm")
+    side.set_ylabel("z, mm")
+    side.set_aspect("equal")
+    side.legend(fontsize=8)
+    side.set_title("medial side profile")
+    view = fig.add_axes([0.66, 0.42, 0.33, 0.54], projection="3d")
+    gx, gy = np.meshgrid(xs, ys)
+    shade = LightSource(azdeg=315, altdeg=45).shade(np.nan_to_num(z, nan=0.0), cmap=plt.cm.viridis, blend_mode="soft")
+    view.plot_surface(gx, gy, np.where(np.isnan(z), np.nan, z), facecolors=shade, rstride=2, cstride=2, linewidth=0, antialiased=False)
+    view.set_box_aspect((np.ptp(xs), np.ptp(ys), max(np.nanmax(z), 1) * 2))
+    view.view_init(elev=35, azim=-120)
+    view.set_axis_off()
+    fig.text(0.66, 0.36, _prescription_text(report), fontsize=9, va="top", family="monospace", wrap=True)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>insolegen preview</title>
+<style>body{font-family:sans-serif;margin:0;display:flex}canvas{background:#f4f4f4;cursor:grab}
+pre{padding:12px;font-size:12px;max-width:34em;white-space:pre-wrap}</style></head>
+<body><canvas id="c" width="900" height="700"></canvas><pre id="info"></pre>
+<script>
+const DATA = __DATA__;
+const info = document.getElementById("info"); info.textContent = DATA.text + "\\n\\ndrag to turn, wheel to zoom";
+const c = document.getElementById("c"), g = c.getContext("2d");
+const V = DATA.vertices, F = DATA.faces, zmax = DATA.zmax;
+let yaw = -0.6, pitch = 0.9, zoom = 2.6, drag = null;
+function colour(z, light) {
+  const t = Math.max(0, Math.min(1, z / zmax));
+  const r = 68 + t * 185, gg = 1 + t * 230, b = 84 + (1 - t) * 60;
+  return `rgb(${r * light | 0},${gg * light | 0},${b * light | 0})`;
+}
+function draw() {
+  g.clearRect(0, 0, c.width, c.height);
+  const cy = Math.cos(yaw), sy = Math.sin(yaw), cp = Math.cos(pitch), sp = Math.sin(pitch);
+  const P = V.map(([x, y, z]) => { x -= DATA.cx; y -= DATA.cy;
+    const x1 = cy * x - sy * y, y1 = sy * x + cy * y;
+    return [x1, cp * y1 - sp * z, sp * y1 + cp * z]; });
+  const order = F.map((f, i) => [P[f[0]][2] + P[f[1]][2] + P[f[2]][2], i]).sort((a, b) => a[0] - b[0]);
+  for (const [, i] of order) {
+    const [a, b, d] = F[i].map(k => P[k]);
+    const ux = b[0] - a[0], uy = b[1] - a[1], uz = b[2] - a[2], vx = d[0] - a[0], vy = d[1] - a[1], vz = d[2] - a[2];
+    const nx = uy * vz - uz * vy, ny = uz * vx - ux * vz, nz = ux * vy - uy * vx;
+    const light = 0.35 + 0.65 * Math.abs(nz) / Math.hypot(nx, ny, nz);
+    g.fillStyle = g.strokeStyle = colour((V[F[i][0]][2] + V[F[i][1]][2] + V[F[i][2]][2]) / 3, light);
+    g.beginPath();
+    for (const p of [a, b, d]) g.lineTo(c.width / 2 + zoom * p[0], c.height / 2 - zoom * p[1]);
+    g.closePath(); g.fill(); g.stroke();
+  }
+}
+c.onmousedown = e => drag = [e.clientX, e.clientY, yaw, pitch];
+window.onmouseup = () => drag = null;
+window.onmousemove = e => { if (!drag) return; yaw = drag[2] + (e.clientX - drag[0]) / 200;
+  pitch = Math.max(0, Math.min(3.1, drag[3] + (e.clientY - drag[1]) / 200)); draw(); };
+c.onwheel = e => { e.preventDefault(); zoom *= e.deltaY < 0 ? 1.1 : 0.9; draw(); };
+draw();
+document.title = "insolegen preview: " + F.length + " faces";
+</script></body></html>
+"""
+
+
+def html(mesh, report: dict) -> bytes:
+    """A page that turns and zooms the insert with no network request (viewer code inlined)."""
+    xs, ys, z = height_grid(mesh, 2.5)
+    index = -np.ones(z.shape, int)
+    inside = ~np.isnan(z)
+    index[inside] = np.arange(inside.sum())
+    gx, gy = np.meshgrid(xs, ys)
+    vertices = np.c_[gx[inside], gy[inside], z[inside]]
+    a, b, c, d = index[:-1, :-1], index[:-1, 1:], index[1:, :-1], index[1:, 1:]
+    faces = np.vstack([np.stack([a, b, d], -1).reshape(-1, 3), np.stack([a, d, c], -1).reshape(-1, 3)])
+    faces = faces[(faces >= 0).all(axis=1)]
+    data = {
+        "vertices": np.round(vertices, 2).tolist(), "faces": faces.tolist(), "zmax": float(np.nanmax(z)),
+        "cx": float(np.mean(xs)), "cy": float(np.mean(ys)), "text": _prescription_text(report),
+    }
+    return _HTML.replace("__DATA__", json.dumps(data)).encode()
+
+
+def preview(mesh_path: str | Path, out: str | Path) -> Path:
+    """Write ``out`` (.png or .html) for the mesh at ``mesh_path`` (its report beside it, if any)."""
+    from .check import load_mesh
+    from .export import write_bytes
+
+    mesh_path, out = Path(mesh_path), Path(out)
+    if out.suffix.lower() not in (".png", ".html"):
+        raise InputError(f"{out}: a preview is .png or .html, not '{out.suffix}'")
+    mesh = load_mesh(mesh_path)
+    report = _report_beside(mesh_path)
+    if out.suffix.lower() == ".png":
+        try:
+            data = png(mesh, report, out)
+        except ModuleNotFoundError:
+            raise InputError("a PNG preview needs matplotlib: pip install 'insolegen[preview]'") from None
+    else:
+        data = html(mesh, report)
+    return write_bytes(out, data)

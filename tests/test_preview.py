@@ -1,0 +1,56 @@
+"""Previews: a real picture, and a page that needs no network."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from conftest import run
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory):
+    from insolegen import api
+
+    folder = tmp_path_factory.mktemp("preview")
+    path = folder / "p.stl"
+    api.write(api.build(settings={"met_pad.enabled": True}, resolution=2.0), path)
+    return path
+
+
+def test_png_is_a_real_picture(mesh, capsys):
+    import matplotlib.image
+
+    out = mesh.with_name("p.png")
+    assert run(["preview", mesh, "-o", out], capsys)[0] == 0
+    image = matplotlib.image.imread(out)
+    assert image.shape[0] > 500 and image.shape[1] > 800
+    assert image[..., :3].std() > 0.1  # not blank
+    assert len(np.unique(image[..., :3].reshape(-1, 3).round(2), axis=0)) > 100
+
+
+def test_html_is_self_contained(mesh, capsys):
+    out = mesh.with_name("p.html")
+    assert run(["preview", mesh, "-o", out], capsys)[0] == 0
+    page = out.read_text()
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", page)
+    assert "http://" not in page.replace("http://schemas", "") and "https://" not in page
+    assert "<canvas" in page and "DATA" in page
+
+
+@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")), reason="no headless Chromium")
+def test_html_renders_in_chromium(mesh, capsys, tmp_path):
+    out = mesh.with_name("p.html")
+    run(["preview", mesh, "-o", out], capsys)
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
+                    "--window-size=1200,800", out.as_uri()], capture_output=True, timeout=120)
+    import matplotlib.image
+
+    image = matplotlib.image.imread(shot)
+    assert image[..., :3].std() > 0.05
