@@ -135,6 +135,36 @@ def preview(mesh, output):
 
 
 @cli.command()
+@click.argument("manifest", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("outputs"), show_default=True)
+@click.option("--jobs", type=click.IntRange(1, 256), help="parallel processes [default: the number of cores]")
+@click.option("--force", is_flag=True, help="rebuild rows already built from the same inputs")
+def batch(manifest, out_dir, jobs, force):
+    """Build every row of a CSV or JSON Lines manifest; exit 3 when any row failed."""
+    import os
+
+    from . import batch as batches
+
+    batches.read_manifest(manifest)  # a bad manifest fails before the progress bar starts
+    with click.progressbar(length=0, label="building", file=sys.stderr) as bar:
+        def progress(items):
+            bar.length = None
+            for item in items:
+                bar.update(1)
+                yield item
+
+        results = batches.run(manifest, out_dir, jobs or os.cpu_count() or 1, force, progress)
+    counts = {s: sum(r["status"] == s for r in results) for s in ("built", "skipped", "failed")}
+    click.echo(f"{counts['built']} built, {counts['skipped']} skipped, {counts['failed']} failed; "
+               f"summary in {out_dir / 'batch-summary.csv'}", err=True)
+    for r in results:
+        if r["status"] == "failed":
+            click.echo(f"  {r['id']}: {r['error']}", err=True)
+    if counts["failed"]:
+        sys.exit(3)
+
+
+@cli.command()
 def profiles():
     """List the bundled prescriptions."""
     from .prescription import profile_description, profile_names

@@ -1,0 +1,130 @@
+"""``insolegen batch``: many inserts from a manifest, in parallel processes.
+
+A manifest is CSV or JSON Lines, one insert per row: ``id`` (the output stem), ``outline``
+(a path relative to the manifest; empty for the built-in), ``units``, ``side``, ``profile``,
+``resolution`` and any prescription field by its dotted name. Each worker writes its own
+mesh and report and returns a one-line summary; a bad row fails alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .errors import InputError
+
+COLUMNS = {"id", "outline", "units", "side", "profile", "resolution"}
+SUMMARY_FIELDS = ["id", "status", "error", "seconds"]
+
+
+def read_manifest(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a CSV or JSON Lines manifest, with empty CSV cells left out."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{path}: manifest not found; check the path") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the manifest ({exc})") from None
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        rows = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path}: line {number} is not JSON ({exc.msg})") from None
+                if not isinstance(row, dict):
+                    raise InputError(f"{path}: line {number} is not a JSON object")
+                rows.append(row)
+    elif path.suffix.lower() == ".csv":
+        rows = [{k.strip(): v for k, v in row.items() if k and v not in (None, "")} for row in csv.DictReader(io.StringIO(text))]
+    else:
+        raise InputError(f"{path}: a manifest is .csv or .jsonl, not '{path.suffix}'")
+    if not rows:
+        raise InputError(f"{path}: the manifest has no rows")
+    return rows
+
+
+def build_row(row: dict[str, Any], base: str, out_dir: str, force: bool = False) -> dict[str, Any]:
+    """Build one manifest row; never raises for bad input: the summary carries the error."""
+    from . import api, prescription
+
+    start = time.perf_counter()
+    name = str(row.get("id", "")).strip()
+    try:
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise InputError(f"id {name!r} is not a usable file name")
+        unknown = [k for k in row if k not in COLUMNS and k not in prescription.FIELDS]
+        if unknown:
+            raise InputError(f"unknown column '{unknown[0]}'; use {', '.join(sorted(COLUMNS))} or a prescription field")
+        settings = {k: prescription.parse_value(v) if isinstance(v, str) else v for k, v in row.items() if k in prescription.FIELDS}
+        rx = prescription.resolve(row.get("profile"), settings)
+        outline_path = Path(base) / row["outline"] if row.get("outline") else None
+        outline = api.load_outline(outline_path, row.get("units"), str(row.get("side", "right")))
+        resolution = float(row.get("resolution", 1.0))
+        mesh_path = Path(out_dir) / f"{name}.stl"
+        report_path = mesh_path.with_name(f"{name}.report.json")
+        insert = None
+        key = None
+        if not force and mesh_path.is_file() and report_path.is_file():
+            from . import report
+
+            key = report.build_key(outline.sha256, rx.model_dump_json(), outline.side, resolution, "kif=False")
+            try:
+                if json.loads(report_path.read_text()).get("build_key") == key:
+                    return {"id": name, "status": "skipped", "error": "", "seconds": round(time.perf_counter() - start, 3)}
+            except ValueError:
+                pass
+        insert = api.build(outline, rx, resolution=resolution)
+        api.write(insert, mesh_path)
+        return {"id": name, "status": "built", "error": "", "seconds": round(time.perf_counter() - start, 3)}
+    except (InputError, ValueError) as exc:
+        return {"id": name, "status": "failed", "error": str(exc).replace("\n", " "), "seconds": round(time.perf_counter() - start, 3)}
+
+
+def run(manifest: str | Path, out_dir: str | Path, jobs: int, force: bool = False,
+        progress: Callable[[Iterable], Iterable] | None = None) -> list[dict[str, Any]]:
+    """Build every row with ``jobs`` processes; write ``batch-summary.csv``; return the summaries."""
+    from .export import write_bytes
+
+    manifest = Path(manifest)
+    rows = read_manifest(manifest)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seen: set[str] = set()
+    results: dict[int, dict[str, Any]] = {}
+    todo = []
+    for i, row in enumerate(rows):
+        name = str(row.get("id", ""))
+        if name in seen:
+            results[i] = {"id": name, "status": "failed", "error": f"id '{name}' appears twice in the manifest", "seconds": 0.0}
+        else:
+            seen.add(name)
+            todo.append(i)
+    base = str(manifest.parent)
+    if jobs <= 1:
+        done: Iterable = ((i, build_row(rows[i], base, str(out_dir), force)) for i in todo)
+        for i, summary in (progress or iter)(done):
+            results[i] = summary
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(build_row, rows[i], base, str(out_dir), force): i for i in todo}
+            try:
+                for future in (progress or iter)(as_completed(futures)):
+                    results[futures[future]] = future.result()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+    ordered = [results[i] for i in range(len(rows))]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(ordered)
+    write_bytes(out_dir / "batch-summary.csv", text.getvalue().encode())
+    return ordered

@@ -1,0 +1,66 @@
+"""`insolegen batch`: good and bad rows, every field, re-runs rebuild nothing."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from conftest import load, run, write_csv
+
+from insolegen.template import builtin_points
+
+
+def test_batch_mixes_good_and_bad_rows(tmp_path, capsys):
+    write_csv(tmp_path / "foot.csv", builtin_points(250, 95)[::-1] * [1, -1])
+    every_field = {"id": "all", "outline": "foot.csv", "side": "left", "shell.thickness_mm": 4.0, "shell.min_thickness_mm": 2.5,
+                   "shell.length": "sulcus", "arch.height_mm": 14.0, "arch.apex_pct": 45.0, "met_pad.enabled": True,
+                   "met_pad.height_mm": 5.0, "met_pad.offset_mm": 7.0, "met_pad.length_mm": 28.0, "met_pad.width_mm": 22.0,
+                   "met_pad.across_pct": 50.0, "heel_lift.height_mm": 6.0, "heel_lift.forefoot_fraction": 0.2,
+                   "heel_cup.depth_mm": 15.0, "posting.rearfoot_deg": 4.0, "landmarks.heel_centre_pct": 14.0,
+                   "landmarks.mtpj1_pct": 72.0, "landmarks.mtpj5_pct": 63.0, "landmarks.sulcus_pct": 81.0}
+    rows = [
+        every_field,
+        {"id": "default"},
+        {"id": "profile", "profile": "overpronation", "resolution": 2.0},
+        {"id": "bad_range", "arch.height_mm": 99},
+        {"id": "bad_outline", "outline": "missing.csv"},
+        {"id": "bad_field", "arch.colour": "red"},
+    ]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exc:
+        run(["batch", manifest, "-o", out, "--jobs", "2"], capsys)
+    assert exc.value.code == 3
+    summary = list(csv.DictReader((out / "batch-summary.csv").open()))
+    status = {r["id"]: r["status"] for r in summary}
+    assert status == {"all": "built", "default": "built", "profile": "built",
+                      "bad_range": "failed", "bad_outline": "failed", "bad_field": "failed"}
+    errors = {r["id"]: r["error"] for r in summary}
+    assert "arch.height_mm" in errors["bad_range"] and "missing.csv" in errors["bad_outline"] and "arch.colour" in errors["bad_field"]
+    for name in ("all", "default", "profile"):
+        assert load(out / f"{name}.stl").is_watertight
+    rep = json.loads((out / "all.report.json").read_text())
+    assert rep["prescription"]["posting"]["rearfoot_deg"] == 4.0 and rep["side"] == "left"
+    before = {p: p.stat().st_mtime_ns for p in out.glob("*.stl")}
+    with pytest.raises(SystemExit):
+        run(["batch", manifest, "-o", out, "--jobs", "1"], capsys)
+    summary = list(csv.DictReader((out / "batch-summary.csv").open()))
+    assert {r["id"]: r["status"] for r in summary if r["status"] != "failed"} == {"all": "skipped", "default": "skipped", "profile": "skipped"}
+    assert before == {p: p.stat().st_mtime_ns for p in out.glob("*.stl")}
+
+
+def test_batch_csv_all_good(tmp_path, capsys):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("id,side,arch.height_mm,met_pad.enabled\na,left,12,true\nb,right,8,false\n")
+    code, _, err = run(["batch", manifest, "-o", tmp_path / "o", "--jobs", "1"], capsys)
+    assert code == 0, err
+    assert load(tmp_path / "o" / "a.stl").is_watertight
+
+
+def test_bad_manifest(tmp_path, capsys):
+    bad = tmp_path / "m.txt"
+    bad.write_text("x")
+    code, _, err = run(["batch", bad], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
