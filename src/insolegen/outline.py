@@ -204,7 +204,7 @@ def from_points(points: np.ndarray, units: str = "mm", side: str = "right", sour
             f"{source}: the outline is {length:.4g} mm long in {units}, not a plausible foot "
             f"({MIN_LENGTH_MM:g}-{MAX_LENGTH_MM:g} mm){_suggest_units(length, units)}"
         )
-    xmin, xmax = local[:, 0].min(), local[:, 0].max()
+    xmin = local[:, 0].min()
     rear = _slab_width(local, xmin + 0.15 * length, xmin + 0.35 * length)
     fore = _slab_width(local, xmin + 0.60 * length, xmin + 0.80 * length)
     if rear > fore:  # the forefoot is the wider end: turn so the heel comes first
