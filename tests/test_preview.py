@@ -54,3 +54,17 @@ def test_html_renders_in_chromium(mesh, capsys, tmp_path):
 
     image = matplotlib.image.imread(shot)
     assert image[..., :3].std() > 0.05
+
+
+def test_preview_from_an_outline(tmp_path, capsys):
+    from conftest import write_csv
+
+    from insolegen.template import builtin_points
+
+    src = write_csv(tmp_path / "foot.csv", builtin_points())
+    out = tmp_path / "o.png"
+    code, _, err = run(["preview", "--outline", src, "--set", "arch.height_mm=14", "-o", out], capsys)
+    assert code == 0, err
+    assert out.stat().st_size > 10000
+    code, _, err = run(["preview", "-o", out], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1

@@ -125,13 +125,29 @@ def check(mesh, report_path, as_json, min_thickness, ray_spacing):
 
 
 @cli.command()
-@click.argument("mesh", type=click.Path(path_type=Path))
+@click.argument("mesh", type=click.Path(path_type=Path), required=False)
+@click.option("--outline", type=click.Path(dir_okay=False, path_type=Path), help="preview an insert built from this outline instead of a mesh")
+@click.option("--side", type=click.Choice(["left", "right"]), default="right", show_default=True, help="with --outline")
+@click.option("--profile", help="with --outline: bundled profile name or TOML file")
+@click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="with --outline: any prescription field")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="FILE.png or FILE.html [default: beside the mesh, .png]")
-def preview(mesh, output):
-    """A picture (.png) or a page to turn in a browser (.html) of an insert mesh."""
+def preview(mesh, outline, side, profile, set_, output):
+    """A picture (.png) or a page to turn in a browser (.html) of an insert mesh, or of an outline's insert."""
+    import tempfile
+
+    from . import api, prescription
     from .preview import preview as make
 
-    click.echo(str(make(mesh, output or mesh.with_suffix(".png"))))
+    if (mesh is None) == (outline is None):
+        raise InputError("give a MESH file or --outline FILE to preview (one of them)")
+    if mesh is not None:
+        click.echo(str(make(mesh, output or mesh.with_suffix(".png"))))
+        return
+    insert = api.build(outline, prescription.resolve(profile, _settings(set_, {})), side=side)
+    with tempfile.TemporaryDirectory() as tmp:
+        built = Path(tmp) / f"{outline.stem}.stl"
+        api.write(insert, built)
+        click.echo(str(make(built, output or Path("outputs") / f"{outline.stem}-preview.png")))
 
 
 @cli.command()
