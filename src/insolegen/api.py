@@ -53,10 +53,14 @@ def build(
     return build_insert(outline, rx, resolution)
 
 
-def key_of(insert: Insert, keep_input_frame: bool = False) -> str:
+def key_for(outline: Outline, rx: prescription.Prescription, resolution: float, keep_input_frame: bool = False) -> str:
     """The build key: the same key always gives the same mesh bytes."""
-    rx_json = insert.prescription.model_dump_json()
-    return report.build_key(insert.outline.sha256, rx_json, insert.outline.side, insert.resolution_mm, f"kif={keep_input_frame}")
+    return report.build_key(outline.sha256, rx.model_dump_json(), outline.side, resolution, f"kif={keep_input_frame}")
+
+
+def key_of(insert: Insert, keep_input_frame: bool = False) -> str:
+    """:func:`key_for` of a built insert."""
+    return key_for(insert.outline, insert.prescription, insert.resolution_mm, keep_input_frame)
 
 
 def write(

@@ -70,14 +70,9 @@ def build_row(row: dict[str, Any], base: str, out_dir: str, force: bool = False)
         resolution = float(row.get("resolution", 1.0))
         mesh_path = Path(out_dir) / f"{name}.stl"
         report_path = mesh_path.with_name(f"{name}.report.json")
-        insert = None
-        key = None
         if not force and mesh_path.is_file() and report_path.is_file():
-            from . import report
-
-            key = report.build_key(outline.sha256, rx.model_dump_json(), outline.side, resolution, "kif=False")
             try:
-                if json.loads(report_path.read_text()).get("build_key") == key:
+                if json.loads(report_path.read_text()).get("build_key") == api.key_for(outline, rx, resolution):
                     return {"id": name, "status": "skipped", "error": "", "seconds": round(time.perf_counter() - start, 3)}
             except ValueError:
                 pass

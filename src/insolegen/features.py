@@ -15,6 +15,7 @@ import numpy as np
 
 from .landmarks import Landmarks
 from .outline import Outline
+from .prescription import PAD_FRONT_SHARE as FRONT_SHARE
 from .prescription import Prescription
 
 Field = Callable[[np.ndarray, Outline, Landmarks, Prescription], np.ndarray]
@@ -54,9 +55,6 @@ def arch(xy, outline, marks, rx):
     lateral, medial = outline.borders(x)
     across = (xy[:, 1] * outline.medial_sign - lateral) / np.maximum(medial - lateral, 1.0)
     return rx.arch.height_mm * along * smootherstep((across - 0.15) / 0.6)
-
-
-FRONT_SHARE = 0.45  # of the pad's length ahead of its apex: the wide, rounded end
 
 
 def met_pad(xy, outline, marks, rx):

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .errors import InputError
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
-MAX_PAD_STEEPNESS = 0.065 # greatest pad height / (smaller half-size)^2, 1/mm
+MAX_PAD_STEEPNESS = 0.065  # greatest pad height / (smaller half-size)^2, 1/mm
+PAD_FRONT_SHARE = 0.45  # of the pad's length ahead of its apex: the wide, rounded end
 
 
 class _Section(BaseModel):
@@ -94,7 +95,7 @@ class Prescription(_Section):
             )
         pad = self.met_pad
         # Steeper domes bend more than 10 degrees between faces at 0.5 mm (cos^2 peak curvature 4.93 h/r^2).
-        radius = min(pad.width_mm / 2, 0.45 * pad.length_mm)
+        radius = min(pad.width_mm / 2, PAD_FRONT_SHARE * pad.length_mm)
         if pad.enabled and pad.height_mm > MAX_PAD_STEEPNESS * radius**2:
             raise ValueError(
                 f"met_pad.height_mm {pad.height_mm:g} is too high for a {pad.width_mm:g} x {pad.length_mm:g} mm pad; "

@@ -3,7 +3,7 @@
 A closed periodic spline through control points given as fractions of length (x) and width
 (y, medial positive). The proportions follow CLINICAL.md (heel width 0.27 L, ball of the foot
 at 0.72 L medially and 0.64 L laterally, big toe the most distal point) and were held against
-the FIND template and the OpenFO insole outlines (tests/test_outline.py measures the overlap).
+the FIND template and the OpenFO insole outlines (tests/test_inputs.py measures the overlap).
 """
 
 from __future__ import annotations

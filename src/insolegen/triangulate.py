@@ -73,6 +73,12 @@ def _clear_of(points: np.ndarray, centres: np.ndarray, radius: np.ndarray | floa
     return ~hit
 
 
+def _area2(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """(t,) twice the signed area of each triangle; positive when counter-clockwise."""
+    a, b, c = points[tri[:, 0]], points[tri[:, 1]], points[tri[:, 2]]
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+
+
 def _edge_keys(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
     return np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b)
 
@@ -127,8 +133,7 @@ def triangulate(ring: np.ndarray, resolution: float, anchor: np.ndarray = np.zer
     core = np.flatnonzero(deep)
     tri = np.vstack([tri, r + core[lattice_triangles(index[core])]]) if len(core) else tri
     points = np.vstack([rim, inner])
-    a, b, c = points[tri[:, 0]], points[tri[:, 1]], points[tri[:, 2]]
-    area = 0.5 * np.sum((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+    area = 0.5 * np.sum(_area2(points, tri))
     if abs(area - polygon.area) > 1e-6 * polygon.area:
         raise RuntimeError(f"triangulation covers {area:.6f} mm2 of a {polygon.area:.6f} mm2 outline")
     used = np.zeros(len(points), bool)
@@ -141,13 +146,12 @@ def triangulate(ring: np.ndarray, resolution: float, anchor: np.ndarray = np.zer
 
 def _inside(points: np.ndarray, tri: np.ndarray, rim_size: int, polygon: Polygon) -> np.ndarray:
     """Triangles inside the polygon, counter-clockwise, none degenerate."""
-    a, b, c = points[tri[:, 0]], points[tri[:, 1]], points[tri[:, 2]]
-    area2 = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    area2 = _area2(points, tri)
     # With every rim segment an edge, a triangle touching an interior point lies inside;
     # only triangles of rim points alone need the point-in-polygon test.
     keep = (tri >= rim_size).any(axis=1)
     rim_only = np.flatnonzero(~keep)
-    centre = (a[rim_only] + b[rim_only] + c[rim_only]) / 3.0
+    centre = points[tri[rim_only]].mean(axis=1)
     keep[rim_only] = shapely.contains_xy(polygon, centre[:, 0], centre[:, 1])
     keep &= np.abs(area2) > 1e-12 * max(np.abs(area2).max(), 1.0)
     tri = tri[keep]
