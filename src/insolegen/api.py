@@ -11,10 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import export, prescription, readers, report, template
+from . import export, footprint, prescription, readers, report, template
 from .build import Insert, build_insert, check_resolution
 from .errors import InputError
-from .outline import Outline, from_points
+from .outline import UNIT_MM, Outline, from_points
+
+KINDS = ("outline", "footprint")
 
 
 def load_outline(
@@ -23,15 +25,32 @@ def load_outline(
     side: str = "right",
     foot_length_mm: float = 265.0,
     foot_width_mm: float = 100.0,
+    kind: str = "outline",
 ) -> Outline:
     """An outline file in the output frame, or the built-in outline when ``path`` is None.
 
     Units written in the file win; ``units`` serves files that carry none (default mm).
+    ``kind``: ``"outline"`` (the file is the insole outline) or ``"footprint"`` (a pressure or
+    ink footprint: its contact patches become an insole outline, see :mod:`insolegen.footprint`).
     """
     if path is None:
         return template.builtin(foot_length_mm, foot_width_mm, side)
-    points, file_units, sha = readers.read(path)
-    return from_points(points, file_units or units or "mm", side, str(path), sha)
+    if kind not in KINDS:
+        raise InputError(f"outline kind '{kind}' is not known; use {' or '.join(KINDS)}")
+    rings, file_units, sha = readers.read(path)
+    units = file_units or units or "mm"
+    if units not in UNIT_MM:
+        raise InputError(f"{path}: unknown units '{units}'; use one of {', '.join(UNIT_MM)}")
+    if kind == "footprint":
+        ring = footprint.insole_ring(rings, UNIT_MM[units], str(path))
+    elif len(rings) == 1:
+        ring = rings[0]
+    else:
+        raise InputError(
+            f"{path}: the file holds {len(rings)} separate outlines; give one closed outline, "
+            "or pass --outline-kind footprint if it is a footprint with separate toe prints"
+        )
+    return from_points(ring, units, side, str(path), sha, kind)
 
 
 def build(
@@ -55,7 +74,7 @@ def build(
 
 def key_for(outline: Outline, rx: prescription.Prescription, resolution: float, keep_input_frame: bool = False) -> str:
     """The build key: the same key always gives the same mesh bytes."""
-    return report.build_key(outline.sha256, rx.model_dump_json(), outline.side, resolution, f"kif={keep_input_frame}")
+    return report.build_key(outline.digest, rx.model_dump_json(), outline.side, resolution, f"kif={keep_input_frame}")
 
 
 def key_of(insert: Insert, keep_input_frame: bool = False) -> str:

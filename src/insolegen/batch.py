@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 
 from .errors import InputError
 
-COLUMNS = {"id", "outline", "units", "side", "profile", "resolution"}
+COLUMNS = {"id", "outline", "outline_kind", "units", "side", "profile", "resolution"}
 SUMMARY_FIELDS = ["id", "status", "error", "seconds"]
 
 
@@ -66,7 +66,7 @@ def build_row(row: dict[str, Any], base: str, out_dir: str, force: bool = False)
         settings = {k: prescription.parse_value(v) if isinstance(v, str) else v for k, v in row.items() if k in prescription.FIELDS}
         rx = prescription.resolve(row.get("profile"), settings)
         outline_path = Path(base) / row["outline"] if row.get("outline") else None
-        outline = api.load_outline(outline_path, row.get("units"), str(row.get("side", "right")))
+        outline = api.load_outline(outline_path, row.get("units"), str(row.get("side", "right")), kind=str(row.get("outline_kind") or "outline"))
         resolution = float(row.get("resolution", 1.0))
         mesh_path = Path(out_dir) / f"{name}.stl"
         report_path = mesh_path.with_name(f"{name}.report.json")

@@ -23,6 +23,11 @@ def _settings(pairs: tuple[str, ...], shortcuts: dict) -> dict:
     return settings
 
 
+OUTLINE_KIND = click.option("--outline-kind", type=click.Choice(["outline", "footprint"]), default="outline", show_default=True,
+                            help="footprint: a pressure or ink footprint; its contact patches become an insole outline")
+UNITS = click.option("--units", type=click.Choice(["mm", "cm", "in"]), help="units of an outline file that names none (default mm)")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="insolegen")
 def cli() -> None:
@@ -30,8 +35,9 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--outline", type=click.Path(dir_okay=False, path_type=Path), help="outline file (.csv .json .geojson); default: built-in outline")
-@click.option("--units", type=click.Choice(["mm", "cm", "in"]), help="units of an outline file that names none (default mm)")
+@click.option("--outline", type=click.Path(dir_okay=False, path_type=Path), help="outline file (.csv .txt .json .geojson .svg .dxf); default: built-in outline")
+@OUTLINE_KIND
+@UNITS
 @click.option("--side", type=click.Choice(["left", "right"]), default="right", show_default=True)
 @click.option("--foot-length", type=float, default=265.0, show_default=True, help="built-in outline length, mm")
 @click.option("--foot-width", type=float, default=100.0, show_default=True, help="built-in outline width, mm")
@@ -50,7 +56,7 @@ def cli() -> None:
 @click.option("--outline-left", type=click.Path(dir_okay=False, path_type=Path), help="with --pair: the left foot's outline")
 @click.option("--outline-right", type=click.Path(dir_okay=False, path_type=Path), help="with --pair: the right foot's outline")
 @click.option("-q", "--quiet", is_flag=True, help="no summary on stderr")
-def build(outline, units, side, foot_length, foot_width, profile, set_, arch_height, leg_length_offset, met_pad,
+def build(outline, outline_kind, units, side, foot_length, foot_width, profile, set_, arch_height, leg_length_offset, met_pad,
           resolution, output, report_path, keep_input_frame, ascii_stl, pair, short_side, outline_left, outline_right, quiet):
     """Build an insert (or a pair) and write the mesh and its JSON report."""
     from . import api, export, prescription
@@ -68,18 +74,18 @@ def build(outline, units, side, foot_length, foot_width, profile, set_, arch_hei
         if outline_left or outline_right:
             if not (outline_left and outline_right):
                 raise InputError("give both --outline-left and --outline-right, or one --outline to mirror")
-            left, right = api.load_outline(outline_left, units, "left"), api.load_outline(outline_right, units, "right")
-            _check_side(left), _check_side(right)
+            left, right = api.load_outline(outline_left, units, "left", kind=outline_kind), api.load_outline(outline_right, units, "right", kind=outline_kind)
+            _check_shape(left), _check_shape(right)
             inserts = api.build_pair(short_side, rx, left=left, right=right, resolution=resolution)
         else:
-            one = api.load_outline(outline, units, side, foot_length, foot_width)
-            _check_side(one)
+            one = api.load_outline(outline, units, side, foot_length, foot_width, outline_kind)
+            _check_shape(one)
             inserts = api.build_pair(short_side, rx, outline=one, resolution=resolution)
         jobs = list(zip(api.pair_paths(target), inserts))
     else:
         target = export.check_writable(output or Path(f"outputs/insert-{side}.stl"))
-        one = api.load_outline(outline, units, side, foot_length, foot_width)
-        _check_side(one)
+        one = api.load_outline(outline, units, side, foot_length, foot_width, outline_kind)
+        _check_shape(one)
         jobs = [(target, api.build(one, rx, resolution=resolution))]
     for message in rx.warnings():
         warn(message)
@@ -97,10 +103,19 @@ def build(outline, units, side, foot_length, foot_width, profile, set_, arch_hei
         raise
 
 
-def _check_side(outline) -> None:
-    if outline.source != "builtin" and outline.apparent_side() != outline.side:
+FOOTPRINT_SHARE = 0.45  # midfoot/forefoot width below which a plain outline is surely a footprint (real outlines: 0.53+)
+
+
+def _check_shape(outline) -> None:
+    """Warn when the outline's shape disagrees with what was declared (side, outline kind)."""
+    if outline.source == "builtin":
+        return
+    if outline.apparent_side() != outline.side:
         warn(f"{outline.source}: the outline looks like a {outline.apparent_side()} foot but --side is {outline.side}; "
              "check the side (the arch goes on the medial border of the declared side)")
+    if outline.kind == "outline" and outline.midfoot_share() < FOOTPRINT_SHARE:
+        warn(f"{outline.source}: the midfoot is only {outline.midfoot_share():.0%} as wide as the forefoot, as in a footprint; "
+             "pass --outline-kind footprint to build a whole insole outline from it")
 
 
 @cli.command()
@@ -127,11 +142,13 @@ def check(mesh, report_path, as_json, min_thickness, ray_spacing):
 @cli.command()
 @click.argument("mesh", type=click.Path(path_type=Path), required=False)
 @click.option("--outline", type=click.Path(dir_okay=False, path_type=Path), help="preview an insert built from this outline instead of a mesh")
+@OUTLINE_KIND
+@UNITS
 @click.option("--side", type=click.Choice(["left", "right"]), default="right", show_default=True, help="with --outline")
 @click.option("--profile", help="with --outline: bundled profile name or TOML file")
 @click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="with --outline: any prescription field")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="FILE.png or FILE.html [default: beside the mesh, .png]")
-def preview(mesh, outline, side, profile, set_, output):
+def preview(mesh, outline, outline_kind, units, side, profile, set_, output):
     """A picture (.png) or a page to turn in a browser (.html) of an insert mesh, or of an outline's insert."""
     import tempfile
 
@@ -143,7 +160,8 @@ def preview(mesh, outline, side, profile, set_, output):
     if mesh is not None:
         click.echo(str(make(mesh, output or mesh.with_suffix(".png"))))
         return
-    insert = api.build(outline, prescription.resolve(profile, _settings(set_, {})), side=side)
+    shape = api.load_outline(outline, units, side, kind=outline_kind)
+    insert = api.build(shape, prescription.resolve(profile, _settings(set_, {})))
     with tempfile.TemporaryDirectory() as tmp:
         built = Path(tmp) / f"{outline.stem}.stl"
         api.write(insert, built)

@@ -18,7 +18,8 @@ from .errors import InputError
 
 MIN_LENGTH_MM, MAX_LENGTH_MM = 100.0, 400.0
 SIMPLIFY_MM = 0.02  # drops collinear and sub-micron vertices; far inside the 0.2 mm footprint budget
-UNIT_MM = {"mm": 1.0, "cm": 10.0, "in": 25.4, "m": 1000.0}
+UNIT_MM = {"mm": 1.0, "cm": 10.0, "in": 25.4, "m": 1000.0, "ft": 304.8}
+DENSE_POINTS = 20_000  # beyond this, thin the raw trace first (shapely's Douglas-Peucker is O(n log n))
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Outline:
     points: (n, 2) float, mm, counter-clockwise, not closed (first != last).
     transform: (4, 4) float, input coordinates (input units) -> output frame (mm).
     side: ``"left"`` or ``"right"``; the medial border is +y on a right foot, -y on a left.
+    kind: ``"outline"`` or ``"footprint"`` (the points are the insole made from a footprint).
     """
 
     points: np.ndarray
@@ -35,6 +37,14 @@ class Outline:
     side: str
     source: str = "builtin"
     sha256: str = ""
+    kind: str = "outline"
+
+    @cached_property
+    def digest(self) -> str:
+        """sha256 of the placed points and transform: what decides the mesh, whatever the file said."""
+        import hashlib
+
+        return hashlib.sha256(np.ascontiguousarray(self.points).tobytes() + self.transform.tobytes()).hexdigest()
 
     @property
     def medial_sign(self) -> int:
@@ -90,6 +100,14 @@ class Outline:
         ylo, yhi = np.interp(x, xs, lo), np.interp(x, xs, hi)
         return (ylo, yhi) if self.medial_sign > 0 else (-yhi, -ylo)
 
+    def midfoot_share(self) -> float:
+        """Narrowest midfoot width over widest forefoot width: about 0.5-0.85 for an insole outline,
+        far less for a footprint, which has no contact under the medial arch."""
+        xs = np.linspace(0.0, 1.0, 61) * self.length_mm
+        lateral, medial = self.borders(xs)
+        width = medial - lateral
+        return float(width[(xs > 0.35 * self.length_mm) & (xs < 0.6 * self.length_mm)].min() / width[xs > 0.6 * self.length_mm].max())
+
     def apparent_side(self) -> str:
         """Which foot the shape looks like: the toes' area sits medial of the ball's."""
         length, (y0, y1) = self.length_mm, (self.points[:, 1].min() - 1, self.points[:, 1].max() + 1)
@@ -101,7 +119,7 @@ class Outline:
         """The same outline for the other foot (mirrored across the long axis)."""
         pts = self.points[::-1] * [1.0, -1.0]
         flip = np.diag([1.0, -1.0, 1.0, 1.0])
-        return Outline(pts, flip @ self.transform, "left" if self.side == "right" else "right", self.source, self.sha256)
+        return Outline(pts, flip @ self.transform, "left" if self.side == "right" else "right", self.source, self.sha256, self.kind)
 
 
 def _ccw(points: np.ndarray) -> np.ndarray:
@@ -168,17 +186,28 @@ def _slab_width(pts: np.ndarray, lo: float, hi: float) -> float:
 
 
 def _suggest_units(length_mm: float, units: str) -> str:
-    for name, factor in UNIT_MM.items():
+    for name in ("mm", "cm", "in"):  # the choices of --units
+        factor = UNIT_MM[name]
         candidate = length_mm / UNIT_MM[units] * factor
         if name != units and MIN_LENGTH_MM <= candidate <= MAX_LENGTH_MM:
             return f"; if the file is in {name}, pass --units {name}"
     return "; check the file's units and scale"
 
 
-def from_points(points: np.ndarray, units: str = "mm", side: str = "right", source: str = "outline", sha256: str = "") -> Outline:
+def _thin(pts: np.ndarray) -> np.ndarray:
+    """A dense scanner trace (n > DENSE_POINTS) thinned within SIMPLIFY_MM, so validation stays fast."""
+    if len(pts) <= DENSE_POINTS:
+        return pts
+    line = shapely.LineString(np.vstack([pts, pts[:1]])).simplify(SIMPLIFY_MM, preserve_topology=False)
+    return np.asarray(line.coords)[:-1]
+
+
+def from_points(
+    points: np.ndarray, units: str = "mm", side: str = "right", source: str = "outline", sha256: str = "", kind: str = "outline"
+) -> Outline:
     """Validate an input outline and place it in the output frame.
 
-    points: (n, 2) float in ``units`` (mm, cm, in or m), any position and rotation, open or
+    points: (n, 2) float in ``units`` (mm, cm, in, m or ft), any position and rotation, open or
     closed ring. Raises :class:`InputError` naming ``source`` when the outline is unusable.
     """
     if units not in UNIT_MM:
@@ -188,11 +217,12 @@ def from_points(points: np.ndarray, units: str = "mm", side: str = "right", sour
     raw = _clean(points, source)
     _check_closed(raw, source)
     scale = UNIT_MM[units]
-    pts = _ccw(raw * scale)
+    pts = _ccw(_thin(raw * scale))
     poly = Polygon(pts)
     if not poly.is_valid:
         reason = shapely.is_valid_reason(poly)
-        raise InputError(f"{source}: the outline is not a simple polygon ({reason}); give an outline that does not cross itself")
+        hint = "" if kind == "footprint" else "; if it is a traced footprint, pass --outline-kind footprint"
+        raise InputError(f"{source}: the outline is not a simple polygon ({reason}); give an outline that does not cross itself{hint}")
     if poly.area <= 0:
         raise InputError(f"{source}: the outline encloses no area; give a closed foot outline")
     centre, axis = _long_axis(poly)
@@ -221,4 +251,4 @@ def from_points(points: np.ndarray, units: str = "mm", side: str = "right", sour
     transform[2, 2] = scale
     simple = Polygon(local).simplify(SIMPLIFY_MM, preserve_topology=True)
     ring = _ccw(np.asarray(simple.exterior.coords)[:-1])
-    return Outline(ring, transform, side, source, sha256)
+    return Outline(ring, transform, side, source, sha256, kind)

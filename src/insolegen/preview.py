@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import json
 from pathlib import Path
 
@@ -74,9 +76,12 @@ def png(mesh, report: dict, out: Path) -> bytes:
     side = fig.add_axes([0.04, 0.06, 0.6, 0.28])
     medial = 1 if report.get("side", "right") == "right" else -1
     half = (ys * medial > 0)
-    side.plot(xs, np.nanmax(np.where(half[:, None], z, np.nan), axis=0), label="medial half (highest)")
-    side.plot(xs, np.nanmin(z, axis=0), label="lowest across")
-    side.fill_between(xs, 0, np.nanmin(z, axis=0), color="0.85")
+    with warnings.catch_warnings():  # columns the insert does not reach (a narrow midfoot) stay blank
+        warnings.simplefilter("ignore", RuntimeWarning)
+        highest, lowest = np.nanmax(np.where(half[:, None], z, np.nan), axis=0), np.nanmin(z, axis=0)
+    side.plot(xs, highest, label="medial half (highest)")
+    side.plot(xs, lowest, label="lowest across")
+    side.fill_between(xs, 0, lowest, color="0.85")
     side.set_xlabel("x, mm")
     side.set_ylabel("z, mm")
     side.set_aspect("equal")

@@ -1,7 +1,9 @@
-"""Outline files -> points in the file's units. One reader per format, chosen by suffix.
+"""Outline files -> rings of points in the file's units. One reader per format, chosen by suffix.
 
-Each reader returns ``(points, units)``: points (n, 2) float, units a name from
+Each reader returns ``(rings, units)``: rings a list of (n, 2) float arrays (one per closed
+outline in the file; curves already flattened), units a name from
 :data:`insolegen.outline.UNIT_MM` when the file says so, else None (``--units`` decides).
+XML entities are refused before parsing and nothing a file refers to is ever fetched.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,8 @@ import numpy as np
 from .errors import InputError
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # an outline, even a dense scanner trace, is far smaller
+MAX_POINTS = 2_000_000  # about 0.1 um apart on a foot outline: more is not an outline
+FLATTEN = 2e-5  # curve flattening tolerance as a share of the drawing's size: 0.005 mm on a foot
 
 
 def _text(path: Path, data: bytes) -> str:
@@ -28,7 +33,10 @@ def _text(path: Path, data: bytes) -> str:
         raise InputError(f"{path}: not UTF-8 text; save the outline as UTF-8 CSV or JSON") from None
 
 
-def read_csv(path: Path, data: bytes) -> tuple[np.ndarray, str | None]:
+Rings = list[np.ndarray]
+
+
+def read_csv(path: Path, data: bytes) -> tuple[Rings, str | None]:
     """x,y per row; an optional header; lines starting with # are comments."""
     rows = []
     lines = [ln for ln in _text(path, data).splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
@@ -43,11 +51,11 @@ def read_csv(path: Path, data: bytes) -> tuple[np.ndarray, str | None]:
             raise InputError(f"{path}: row {number} is not an x,y pair of numbers ({','.join(row)!r})") from None
     if not rows:
         raise InputError(f"{path}: no x,y rows found; give one point per row as x,y")
-    return np.array(rows, dtype=float), None
+    return [np.array(rows, dtype=float)], None
 
 
-def read_json(path: Path, data: bytes) -> tuple[np.ndarray, str | None]:
-    """``{"units": "mm", "points": [[x, y], ...]}``; GeoJSON Polygon geometry, Feature or collection."""
+def read_json(path: Path, data: bytes) -> tuple[Rings, str | None]:
+    """``{"units": "mm", "points": [[x, y], ...]}``; GeoJSON (Multi)Polygon geometry, Feature or collection."""
     try:
         doc = json.loads(_text(path, data))
     except json.JSONDecodeError as exc:
@@ -59,7 +67,7 @@ def read_json(path: Path, data: bytes) -> tuple[np.ndarray, str | None]:
     units = doc.get("units")
     if units is not None and not isinstance(units, str):
         raise InputError(f"{path}: 'units' must be a string such as \"mm\", got {units!r}")
-    return _pairs(path, doc["points"]), units
+    return [_pairs(path, doc["points"])], units
 
 
 def _pairs(path: Path, value) -> np.ndarray:
@@ -72,29 +80,120 @@ def _pairs(path: Path, value) -> np.ndarray:
     return pts[:, :2]
 
 
-def _geojson(path: Path, doc: dict) -> np.ndarray:
+def _geojson(path: Path, doc: dict) -> Rings:
+    """The outer ring of every Polygon (holes are not part of a foot outline)."""
     kind = doc.get("type")
     if kind == "FeatureCollection":
-        polys = [f.get("geometry") for f in doc.get("features", []) if isinstance(f, dict)]
-        polys = [g for g in polys if isinstance(g, dict) and g.get("type") == "Polygon"]
-        if len(polys) != 1:
-            raise InputError(f"{path}: the FeatureCollection holds {len(polys)} Polygons; give exactly one foot outline")
-        return _geojson(path, polys[0])
+        features = doc.get("features")
+        if not isinstance(features, list):
+            raise InputError(f"{path}: the FeatureCollection has no 'features' list")
+        rings = [r for f in features if isinstance(f, dict) for r in _geojson(path, f.get("geometry") or {})]
+        if not rings:
+            raise InputError(f"{path}: the FeatureCollection holds no Polygon; give the foot outline as a Polygon")
+        return rings
     if kind == "Feature":
         return _geojson(path, doc.get("geometry") or {})
-    if kind != "Polygon":
+    polygons = doc.get("coordinates")
+    if kind == "Polygon":
+        polygons = [polygons]
+    elif kind != "MultiPolygon":
         raise InputError(f"{path}: GeoJSON type {kind!r} is not an outline; give a Polygon")
-    rings = doc.get("coordinates")
-    if not isinstance(rings, list) or not rings:
-        raise InputError(f"{path}: the Polygon has no coordinates")
-    return _pairs(path, rings[0])
+    if not isinstance(polygons, list) or not all(isinstance(p, list) and p for p in polygons) or not polygons:
+        raise InputError(f"{path}: the {kind} has no coordinates; give [[[x, y], ...]]")
+    return [_pairs(path, p[0]) for p in polygons]
 
 
-READERS = {".csv": read_csv, ".txt": read_csv, ".json": read_json, ".geojson": read_json}
+_SVG_LENGTH = re.compile(r"^\s*([-+0-9.eE]+)\s*(mm|cm|in|pt|pc|px|q)?\s*$", re.IGNORECASE)
 
 
-def read(path: str | Path) -> tuple[np.ndarray, str | None, str]:
-    """(points, units or None, sha256 of the file) from an outline file of any known format."""
+def read_svg(path: Path, data: bytes) -> tuple[Rings, str | None]:
+    """Every closed shape of an SVG, y turned to point up; mm when width/height carry units."""
+    from svgelements import SVG, Move, Path as SvgPath, Shape
+
+    text = _text(path, data)
+    if "<!ENTITY" in text:
+        raise InputError(f"{path}: the SVG declares XML entities, which insolegen never expands; save it without a DOCTYPE")
+    try:
+        # ppi 25.4: one svgelements pixel is one millimetre, so physical widths come out in mm.
+        svg = SVG.parse(io.BytesIO(text.encode()), ppi=25.4, on_error="raise")
+    except Exception as exc:  # the XML parser and svgelements raise many kinds
+        raise InputError(f"{path}: not a readable SVG ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    units = _svg_units(svg.values.get("width"), svg.values.get("height"))
+    scale = 25.4 / 96 if units == "px" else 1.0
+    rings = []
+    for element in svg.elements():
+        if not isinstance(element, Shape):
+            continue
+        for sub in SvgPath(element).as_subpaths():
+            segments = [seg for seg in SvgPath(sub) if not isinstance(seg, Move)]
+            if segments:
+                rings.append(_flatten_svg(segments) * [scale, -scale])
+    if not rings:
+        raise InputError(f"{path}: the SVG holds no path or shape; draw the outline as one closed path")
+    return rings, ("mm" if units else None)
+
+
+def _svg_units(width, height) -> str | None:
+    """'mm' for absolute CSS units, 'px' for px, None for unitless or missing sizes."""
+    found = [_SVG_LENGTH.match(str(v)) for v in (width, height) if v is not None]
+    if not found or not all(found) or not all(m.group(2) for m in found):
+        return None
+    return "px" if all(m.group(2).lower() == "px" for m in found) else "mm"
+
+
+def _flatten_svg(segments) -> np.ndarray:
+    """(n, 2) points along the segments, curves sampled within :data:`FLATTEN` of the drawing size."""
+    probes = [np.asarray(seg.npoint(np.linspace(0, 1, 17)), dtype=float) for seg in segments]
+    allp = np.concatenate(probes)
+    step = max(float(np.ptp(allp, axis=0).max()), 1e-9) * FLATTEN * 40  # chord error ~ step^2 / 8R
+    out = []
+    for seg, probe in zip(segments, probes):
+        if type(seg).__name__ in ("Line", "Close"):
+            out.append(probe[:1])
+            continue
+        length = float(np.linalg.norm(np.diff(probe, axis=0), axis=1).sum())
+        n = int(min(max(8, np.ceil(length / step)), 100_000))
+        out.append(np.asarray(seg.npoint(np.linspace(0, 1, n + 1)[:-1]), dtype=float))
+    return np.concatenate(out)
+
+
+DXF_UNITS = {1: "in", 2: "ft", 4: "mm", 5: "cm", 6: "m"}  # $INSUNITS codes
+
+
+def read_dxf(path: Path, data: bytes) -> tuple[Rings, str | None]:
+    """Every LWPOLYLINE, 2D POLYLINE and SPLINE in model space; units from $INSUNITS."""
+    import ezdxf
+    from ezdxf import recover
+    from ezdxf import path as dxfpath
+
+    try:
+        doc, _ = recover.read(io.BytesIO(data))
+    except Exception as exc:  # ezdxf raises DXFStructureError and plain I/O errors for junk
+        raise InputError(f"{path}: not a readable DXF ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    rings = []
+    for entity in doc.modelspace():
+        kind = entity.dxftype()
+        if kind not in ("LWPOLYLINE", "POLYLINE", "SPLINE") or (kind == "POLYLINE" and not entity.is_2d_polyline):
+            continue
+        try:
+            outline = dxfpath.make_path(entity)
+            corners = np.array([(v.x, v.y) for v in outline.control_vertices()], dtype=float)
+            if len(corners) < 2:
+                continue
+            tolerance = max(float(np.ptp(corners, axis=0).max()), 1e-9) * FLATTEN
+            rings.append(np.array([(v.x, v.y) for v in outline.flattening(tolerance)], dtype=float))
+        except (ezdxf.DXFError, ValueError, ZeroDivisionError) as exc:
+            raise InputError(f"{path}: the {kind} entity {entity.dxf.handle} cannot be read ({exc})") from None
+    if not rings:
+        raise InputError(f"{path}: the DXF holds no LWPOLYLINE, POLYLINE or SPLINE; draw the outline as one closed polyline")
+    return rings, DXF_UNITS.get(doc.header.get("$INSUNITS", 0))
+
+
+READERS = {".csv": read_csv, ".txt": read_csv, ".json": read_json, ".geojson": read_json, ".svg": read_svg, ".dxf": read_dxf}
+
+
+def read(path: str | Path) -> tuple[Rings, str | None, str]:
+    """(rings, units or None, sha256 of the file) from an outline file of any known format."""
     path = Path(path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
@@ -109,5 +208,7 @@ def read(path: str | Path) -> tuple[np.ndarray, str | None, str]:
         raise InputError(f"{path}: is a folder; give an outline file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the outline ({exc.strerror})") from None
-    points, units = reader(path, data)
-    return points, units, hashlib.sha256(data).hexdigest()
+    rings, units = reader(path, data)
+    if sum(len(r) for r in rings) > MAX_POINTS:
+        raise InputError(f"{path}: {sum(len(r) for r in rings)} points is too many for an outline (limit {MAX_POINTS}); thin the scan first")
+    return rings, units, hashlib.sha256(data).hexdigest()

@@ -28,6 +28,7 @@ def make_report(insert, mesh_path: Path, *, keep_input_frame: bool = False, buil
         "input": {
             "outline": outline.source,
             "sha256": outline.sha256,
+            "kind": outline.kind,
             "foot_length_mm": round(outline.length_mm, 3),
             "foot_width_mm": round(outline.width_mm, 3),
         },
