@@ -1,0 +1,123 @@
+"""Every outline format, in every unit, anywhere on the page, gives the insert the CSV in mm gives."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import footprint, load, report_of, run, to_output_frame
+from outline_files import MM, WRITERS, write_csv
+from shapely.geometry import Polygon
+
+from insolegen.template import builtin_points
+from conftest import real_outlines
+
+OUTLINES = {name: pts for name, pts in real_outlines().items() if not name.startswith("emed")} or {"builtin": builtin_points()}
+NAMES = sorted(OUTLINES)
+
+
+def _placed(pts: np.ndarray, seed: int) -> np.ndarray:
+    """The outline turned and moved somewhere on the page, as a tracing tablet might leave it."""
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0, 2 * np.pi)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    return pts @ rot.T + rng.uniform(-500, 500, 2)
+
+
+def _build(tmp_path, capsys, src, extra, stem):
+    out = tmp_path / f"{stem}.stl"
+    code, _, err = run(["build", "--outline", src, "--side", "left", "--resolution", "2", "-q", "-o", out, *extra], capsys)
+    assert code == 0, err
+    return out
+
+
+@pytest.mark.parametrize("units", ["mm", "cm", "in"])
+@pytest.mark.parametrize("suffix", sorted(WRITERS))
+def test_format_and_units_give_the_csv_insert(tmp_path, capsys, suffix, units):
+    index = sorted(WRITERS).index(suffix) * 3 + list(MM).index(units)
+    name = NAMES[index % len(NAMES)]
+    pts = _placed(OUTLINES[name], index)
+    ref = _build(tmp_path, capsys, tmp_path / "ref.csv", write_csv(tmp_path / "ref.csv", pts, "mm"), "ref")
+    src = tmp_path / f"foot{suffix}"
+    out = _build(tmp_path, capsys, src, WRITERS[suffix](src, pts, units), "foot")
+    ours, theirs = footprint(load(out)), footprint(load(ref))
+    assert ours.hausdorff_distance(theirs) <= 0.2, name
+    # The recorded transform maps the file's own coordinates onto the footprint.
+    file_pts = pts / MM[units] * ([1, -1] if suffix == ".svg" else [1, 1])
+    if suffix != ".svg":  # SVG user units also carry the viewBox and group transform
+        assert ours.hausdorff_distance(Polygon(to_output_frame(file_pts, report_of(out)))) <= 0.2
+    assert load(out).volume == pytest.approx(load(ref).volume, rel=1e-3)
+    assert report_of(out)["qa"]["manifold3d"] == "NoError"
+
+
+def _bezier_outline() -> tuple[str, np.ndarray]:
+    """An SVG path of cubic Beziers (Catmull-Rom through 24 outline points) and its true curve, mm."""
+    knots = builtin_points()[:: max(1, len(builtin_points()) // 24)]
+    prev, nxt, after = np.roll(knots, 1, 0), np.roll(knots, -1, 0), np.roll(knots, -2, 0)
+    c1, c2 = knots + (nxt - prev) / 6, nxt - (after - knots) / 6
+    t = np.linspace(0, 1, 400, endpoint=False)[:, None, None]
+    curve = ((1 - t) ** 3 * knots + 3 * (1 - t) ** 2 * t * c1 + 3 * (1 - t) * t**2 * c2 + t**3 * nxt).transpose(1, 0, 2).reshape(-1, 2)
+    d = f"M {float(knots[0, 0])!r},{-float(knots[0, 1])!r} " + " ".join(
+        f"C {a[0]!r},{-a[1]!r} {b[0]!r},{-b[1]!r} {c[0]!r},{-c[1]!r}" for a, b, c in zip(c1.tolist(), c2.tolist(), nxt.tolist())) + " Z"
+    return d, curve
+
+
+def test_svg_curves_are_flattened_within_tolerance(tmp_path, capsys):
+    d, curve = _bezier_outline()
+    src = tmp_path / "curves.svg"
+    src.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" width="300mm" height="150mm" viewBox="-10 -75 300 150">'
+                   f'<path d="{d}"/></svg>')
+    out = _build(tmp_path, capsys, src, [], "curves")
+    page = curve + [10, -75]  # the reader's frame: mm from the viewBox origin, y up
+    assert footprint(load(out)).hausdorff_distance(Polygon(to_output_frame(page, report_of(out)))) <= 0.2
+
+
+@pytest.mark.parametrize("entity", ["SPLINE", "POLYLINE"])
+def test_dxf_spline_and_polyline(tmp_path, capsys, entity):
+    import ezdxf
+
+    doc = ezdxf.new()
+    doc.header["$INSUNITS"] = 5  # cm
+    pts = builtin_points()[::6] / 10
+    if entity == "SPLINE":
+        tool = doc.modelspace().add_spline_control_frame(np.vstack([pts, pts[:1]]).tolist()).construction_tool()
+        curve = np.array([(v.x, v.y) for v in tool.points(np.linspace(0, tool.max_t, 20000))])
+    else:
+        doc.modelspace().add_polyline2d(pts.tolist(), close=True)
+        curve = pts
+    src = tmp_path / "foot.dxf"
+    doc.saveas(src)
+    out = _build(tmp_path, capsys, src, ["--units", "in"], "dxf")  # $INSUNITS wins over --units
+    assert load(out).bounds[1, 0] == pytest.approx(np.ptp(curve[:, 0]) * 10, abs=1.0)
+    assert footprint(load(out)).hausdorff_distance(Polygon(to_output_frame(curve, report_of(out)))) <= 0.2
+
+
+def test_svg_pixels_and_unitless(tmp_path, capsys):
+    pts = builtin_points()
+    d = "M " + " L ".join(f"{x!r},{-y!r}" for x, y in pts.tolist()) + " Z"
+    px = tmp_path / "px.svg"
+    scale = 96 / 25.4
+    px.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" width="{300 * scale}px" height="{150 * scale}px" '
+                  f'viewBox="0 -75 300 150"><path d="{d}"/></svg>')
+    bare = tmp_path / "bare.svg"
+    bare.write_text(f'<svg xmlns="http://www.w3.org/2000/svg"><path transform="scale(0.1)" d="{d}"/></svg>')
+    assert load(_build(tmp_path, capsys, px, [], "px")).bounds[1, 0] == pytest.approx(265.0, abs=0.05)
+    assert load(_build(tmp_path, capsys, bare, ["--units", "cm"], "bare")).bounds[1, 0] == pytest.approx(265.0, abs=0.05)
+
+
+def test_dense_noisy_scan_is_thinned_within_tolerance(tmp_path, capsys):
+    """A scanner trace of 400,000 points with 0.01 mm jitter builds, footprint within 0.2 mm."""
+    pts = builtin_points()
+    closed = np.vstack([pts, pts[:1]])
+    seg = np.linalg.norm(np.diff(closed, axis=0), axis=1)
+    s = np.r_[0, np.cumsum(seg)]
+    t = np.linspace(0, s[-1], 400_000, endpoint=False)
+    dense = np.c_[np.interp(t, s, closed[:, 0]), np.interp(t, s, closed[:, 1])]
+    dense += np.random.default_rng(3).normal(0, 0.01, dense.shape)
+    src = tmp_path / "scan.json"
+    src.write_text(json.dumps({"units": "mm", "points": dense.round(4).tolist()}))
+    out = _build(tmp_path, capsys, src, [], "scan")
+    rim = footprint(load(out))
+    assert len(rim.exterior.coords) < 20_000
+    assert rim.hausdorff_distance(Polygon(to_output_frame(dense[::50], report_of(out)))) <= 0.2
