@@ -43,7 +43,10 @@ def read_csv(path: Path, data: bytes) -> tuple[Rings, str | None]:
     if fast is not None:
         return [fast], None
     rows = []
-    dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t ") if lines else csv.excel
+    try:
+        dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t ") if lines else csv.excel
+    except csv.Error:  # one word, no delimiter: the row check below names the line
+        dialect = csv.excel
     for number, row in enumerate(csv.reader(io.StringIO("\n".join(lines)), dialect), start=1):
         cells = [c.strip() for c in row if c.strip()]
         try:
@@ -78,6 +81,8 @@ def read_json(path: Path, data: bytes) -> tuple[Rings, str | None]:
         doc = json.loads(_text(path, data))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); give {{\"units\": \"mm\", \"points\": [[x, y], ...]}}") from None
+    except RecursionError:
+        raise InputError(f"{path}: the JSON is nested too deeply to be an outline; give {{\"units\": \"mm\", \"points\": [[x, y], ...]}}") from None
     if isinstance(doc, dict) and "type" in doc:
         return _geojson(path, doc), doc.get("units") if isinstance(doc.get("units"), str) else None
     if not isinstance(doc, dict) or "points" not in doc:
