@@ -71,3 +71,23 @@ def test_real_pressure_plate_footprint(tmp_path, capsys):
     rim = footprint(mesh)
     assert contact.difference(rim.buffer(0.2)).area < 1.0
     assert rim.area > 1.2 * contact.area  # the arch gap is filled
+
+
+@needs_feet
+def test_raw_emed_plate_export(tmp_path, capsys):
+    """The plate's own ASCII export: every sensor that saw pressure, toe prints apart, read as printed."""
+    from insolegen import readers
+
+    src = FEET / "emed" / "emed_test.lst"
+    patches, units, _ = readers.read(src)
+    assert units == "mm" and len(patches) > 1
+    code, _, err = run(["build", "--outline", src, "-o", tmp_path / "plain.stl"], capsys)
+    assert code == 2 and "--outline-kind footprint" in err
+    out = tmp_path / "plate.stl"
+    code, _, err = run(["build", "--outline", src, "--outline-kind", "footprint", "--side", "right", "-o", out], capsys)
+    assert code == 0 and "warning" not in err, err  # the shape agrees: a right foot
+    rep = report_of(out)
+    rim = footprint(load(out))
+    contact = shapely.union_all([Polygon(to_output_frame(p, rep)) for p in patches])
+    assert contact.difference(rim.buffer(0.2)).area < 1.0
+    assert rim.bounds[2] == pytest.approx(contact.bounds[2] - contact.bounds[0], abs=0.5)  # the rounding shaves sensor corners

@@ -36,6 +36,8 @@ HOSTILE = {
         [builtin_points().tolist()], [(builtin_points() + [0, 300]).tolist()]]}),
     "point.geojson": json.dumps({"type": "Point", "coordinates": [0, 0]}),
     # Found by the fuzz tests below, kept:
+    "not_a_plate.lst": "Pict-No.: 1\n\t1\t2\tForce\n1\t0.0\t9.0\t0\n",
+    "no_pressure.lst": "Sensor size: 0.500x0.500 cm\n\t1\t2\tForce\n1\t0.00\t0.00\t0\n",
     "deep.json": "[" * 100_000 + "]" * 100_000,  # RecursionError in json
     "one_char.csv": b"\x01",  # csv.Sniffer could not determine a delimiter
 }

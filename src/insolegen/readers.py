@@ -212,7 +212,42 @@ def read_dxf(path: Path, data: bytes) -> tuple[Rings, str | None]:
     return rings, DXF_UNITS.get(doc.header.get("$INSUNITS", 0))
 
 
-READERS = {".csv": read_csv, ".txt": read_csv, ".json": read_json, ".geojson": read_json, ".svg": read_svg, ".dxf": read_dxf}
+_SENSOR = re.compile(r"Sensor size:\s*([0-9.]+)\s*x\s*([0-9.]+)\s*(mm|cm)")
+
+
+def read_emed(path: Path, data: bytes) -> tuple[Rings, str | None]:
+    """A novel emed pressure-plate ASCII export (.lst): the outline of every sensor that saw pressure
+    in any frame, one ring per contact patch, in mm. The table is read as printed (row 1 at the top),
+    as seen from above. A footprint: build it with ``--outline-kind footprint``.
+    """
+    text = data.decode("latin-1")  # the export writes "cm²" in Latin-1
+    size = _SENSOR.search(text)
+    if size is None or b"\x00" in data[:4096]:
+        raise InputError(f"{path}: not a novel emed export (no 'Sensor size: AxB cm' line); export the plate as ASCII .lst")
+    dx, dy = (float(size.group(i)) * (10.0 if size.group(3) == "cm" else 1.0) for i in (1, 2))
+    peak: dict[tuple[int, int], float] = {}
+    columns: list[int] = []
+    for line in text.splitlines():
+        cells = line.split()
+        if cells and cells[-1] == "Force" and all(c.isdigit() for c in cells[:-1]):
+            columns = [int(c) for c in cells[:-1]]
+        elif cells and cells[0].isdigit() and columns:
+            for col, value in zip(columns, cells[1:1 + len(columns)]):
+                try:
+                    pressure = float(value)
+                except ValueError:
+                    raise InputError(f"{path}: row {cells[0]} holds {value!r}, not a pressure; give the plain ASCII export") from None
+                if pressure > 0:
+                    peak[int(cells[0]), col] = max(pressure, peak.get((int(cells[0]), col), 0.0))
+    if not peak:
+        raise InputError(f"{path}: no sensor saw pressure; give the export of a step on the plate")
+    import shapely
+
+    touched = shapely.union_all([shapely.box(c * dx, -(r + 1) * dy, (c + 1) * dx, -r * dy) for r, c in sorted(peak)])
+    return [np.asarray(g.exterior.coords)[:-1] for g in getattr(touched, "geoms", [touched])], "mm"
+
+
+READERS = {".csv": read_csv, ".txt": read_csv, ".json": read_json, ".geojson": read_json, ".svg": read_svg, ".dxf": read_dxf, ".lst": read_emed}
 
 
 def read(path: str | Path) -> tuple[Rings, str | None, str]:
