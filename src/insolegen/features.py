@@ -91,7 +91,7 @@ def heel_cup(xy, outline, marks, rx):
     if rounded.is_empty:  # narrower than two walls everywhere: measure from the outline itself
         rounded = outline.polygon
     rim = shapely.get_coordinates(shapely.segmentize(rounded.boundary, 0.25))
-    dist, _ = cKDTree(rim).query(xy[near])
+    dist, _ = cKDTree(rim).query(xy[near], distance_upper_bound=wall)  # farther: no wall (inf)
     inside = shapely.contains_xy(rounded, xy[near, 0], xy[near, 1])
     dist = np.where(inside, dist, 0.0)
     out[near] = depth * smootherstep(1.0 - dist / wall) * fade_out(xy[near, 0], 0.22 * length, 0.42 * length)

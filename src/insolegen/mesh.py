@@ -6,7 +6,12 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon
 
+from . import triangulate
+from .errors import InputError
 from .landmarks import Landmarks
+
+
+BOTTOM_SPACING_MM = 6.0  # the flat bottom needs no fine mesh: its interior is meshed this coarsely
 
 
 def solid(points: np.ndarray, triangles: np.ndarray, rim_size: int, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -14,14 +19,34 @@ def solid(points: np.ndarray, triangles: np.ndarray, rim_size: int, top: np.ndar
 
     points: (n, 2) float, mm; triangles: (t, 3) int, counter-clockwise; points[:rim_size] is
     the rim in counter-clockwise order; top: (n,) float, mm, the top surface's height.
-    Returns vertices (2n, 3) float (top first, then bottom at z = 0) and faces (2t + 2r, 3) int.
+    Returns vertices (n + b, 3) float (top first, then the bottom at z = 0: its rim, the same
+    points as the top's, then a coarse interior) and faces (t + bottom + 2 * rim_size, 3) int.
     """
     n = len(points)
-    vertices = np.vstack([np.c_[points, top], np.c_[points, np.zeros(n)]])
+    flat, flat_tri = _bottom(points[:rim_size], triangles, points)
+    vertices = np.vstack([np.c_[points, top], np.c_[flat, np.zeros(len(flat))]])
     rim = np.arange(rim_size)
     nxt = np.roll(rim, -1)
     walls = np.vstack([np.c_[rim + n, nxt + n, nxt], np.c_[rim + n, nxt, rim]])
-    return vertices, np.vstack([triangles, triangles[:, ::-1] + n, walls])
+    return vertices, np.vstack([triangles, flat_tri[:, ::-1] + n, walls])
+
+
+def _bottom(rim: np.ndarray, triangles: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The bottom's points (b, 2) and counter-clockwise triangles: the same rim, a coarse inside.
+
+    Where the rim is already coarser than the bottom spacing, or the coarse mesh would have to
+    split the rim, the top's own triangulation serves.
+    """
+    spacing = BOTTOM_SPACING_MM
+    if len(rim) < 3 or np.linalg.norm(np.roll(rim, -1, axis=0) - rim, axis=1).max() >= spacing:
+        return points, triangles
+    try:
+        flat, tri, size = triangulate.triangulate(rim, spacing)
+    except (InputError, RuntimeError):
+        return points, triangles
+    if size != len(rim):
+        return points, triangles
+    return flat, tri
 
 
 def trim(ring: np.ndarray, marks: Landmarks, length: str) -> np.ndarray:

@@ -27,9 +27,14 @@ class Hits:
 
 def grid_hits(vertices: np.ndarray, faces: np.ndarray, spacing: float) -> Hits:
     """Cast a vertical ray through every grid point ``spacing`` mm apart over the mesh bounds."""
-    tri = vertices[faces]
     origin = vertices[:, :2].min(axis=0) + np.array(GRID_PHASE) * spacing
-    p = (tri[:, :, :2] - origin) / spacing
+    grid = (vertices[:, :2] - origin) / spacing
+    # Faces finer than the grid mostly hold no grid point: drop them on integer bounds first.
+    lo = np.ceil(grid).astype(np.int64)[faces].min(axis=1)
+    hi = np.floor(grid).astype(np.int64)[faces].max(axis=1)
+    faces = faces[(hi >= lo).all(axis=1)]
+    tri = vertices[faces]
+    p = grid[faces]
     area2 = (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 1, 1] - p[:, 0, 1]) * (p[:, 2, 0] - p[:, 0, 0])
     flat = np.abs(area2) > 1e-12  # vertical faces (walls) cannot be hit by a vertical ray
     tri, p, area2 = tri[flat], p[flat], area2[flat]

@@ -61,14 +61,18 @@ def lattice_triangles(index: np.ndarray) -> np.ndarray:
     return tri[(tri >= 0).all(axis=1)]
 
 
-def _clear_of(points: np.ndarray, centres: np.ndarray, radius: np.ndarray | float) -> np.ndarray:
-    """(n,) bool: points farther than radius from every centre."""
+def _clear_of(points: np.ndarray, centres: np.ndarray, radius: float) -> np.ndarray:
+    """(n,) bool: points farther than ``radius`` from every centre."""
     if len(points) == 0 or len(centres) == 0:
         return np.ones(len(points), bool)
+    return cKDTree(centres).query(points, distance_upper_bound=radius)[0] > radius
+
+
+def _clear_of_circles(points: np.ndarray, centres: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """(n,) bool: points outside every circle (centres (c, 2), radius (c,)); few circles, any points."""
     tree = cKDTree(points)
-    radius = np.broadcast_to(radius, (len(centres),))
-    near = tree.query_ball_point(centres, radius)
     hit = np.zeros(len(points), bool)
+    near = tree.query_ball_point(centres, radius)
     hit[np.fromiter((i for group in near for i in group), dtype=int)] = True
     return ~hit
 
@@ -103,7 +107,8 @@ def triangulate(ring: np.ndarray, resolution: float, anchor: np.ndarray = np.zer
     keep = _clear_of(inner, np.vstack([rim, mids]), 0.55 * resolution)
     inner, index = inner[keep], index[keep]
     for _ in range(MAX_SPLIT_ROUNDS):
-        depth = cKDTree(rim).query(inner)[0] / resolution
+        # Depth in spacings; points beyond the band only need to be known as deep.
+        depth = cKDTree(rim).query(inner, distance_upper_bound=(DEEP + 2.5) * resolution)[0] / resolution
         deep = depth >= DEEP
         band = np.flatnonzero(depth < DEEP + 2.5)  # overlaps the deep part by two rows
         points = np.vstack([rim, inner[band]])
@@ -117,7 +122,9 @@ def triangulate(ring: np.ndarray, resolution: float, anchor: np.ndarray = np.zer
         # Split each missing rim segment and clear its diametral circle (conforming Delaunay).
         nxt = np.roll(rim, -1, axis=0)[missing]
         mid = 0.5 * (rim[missing] + nxt)
-        keep = _clear_of(inner, mid, 0.55 * np.linalg.norm(nxt - rim[missing], axis=1))
+        # Diametral circles are smaller than a spacing: only band points can lie in them.
+        keep = np.ones(len(inner), bool)
+        keep[band] = _clear_of_circles(inner[band], mid, 0.55 * np.linalg.norm(nxt - rim[missing], axis=1))
         inner, index = inner[keep], index[keep]
         rim = np.insert(rim, missing + 1, mid, axis=0)
     else:
