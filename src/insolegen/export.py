@@ -28,15 +28,33 @@ def to_input_frame(vertices: np.ndarray, transform: np.ndarray) -> np.ndarray:
     return vertices @ inverse[:3, :3].T + inverse[:3, 3]
 
 
+_STL_RECORD = np.dtype([("normal", "<f4", (3,)), ("corners", "<f4", (3, 3)), ("attribute", "<u2")])
+_STL_HEADER = b"insolegen binary STL, millimetres".ljust(80, b" ")
+
+
+def encode_stl(vertices: np.ndarray, faces: np.ndarray) -> bytes:
+    """Binary STL with unit face normals and a fixed header (numpy-stl writes the clock time into
+    its header, which would make two builds of the same insert differ)."""
+    corners = vertices[faces]
+    normal = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    length = np.linalg.norm(normal, axis=1, keepdims=True)
+    records = np.zeros(len(faces), _STL_RECORD)
+    records["normal"] = np.divide(normal, length, out=np.zeros_like(normal), where=length > 0)
+    records["corners"] = corners
+    return _STL_HEADER + np.uint32(len(faces)).tobytes() + records.tobytes()
+
+
 def encode(suffix: str, vertices: np.ndarray, faces: np.ndarray, ascii_stl: bool = False) -> bytes:
     """The file's bytes; the same solid always gives the same bytes."""
+    if suffix == ".stl" and not ascii_stl:
+        return encode_stl(vertices, faces)
+    if suffix == ".3mf":
+        return encode_3mf(vertices, faces)
     import trimesh
 
     m = trimesh.Trimesh(vertices, faces, process=False)
     if suffix == ".stl":
-        return trimesh.exchange.stl.export_stl_ascii(m).encode() if ascii_stl else trimesh.exchange.stl.export_stl(m)
-    if suffix == ".3mf":
-        return encode_3mf(vertices, faces)
+        return trimesh.exchange.stl.export_stl_ascii(m).encode()
     if suffix == ".obj":
         return trimesh.exchange.obj.export_obj(m, include_normals=False, include_texture=False, header=None).encode()
     if suffix == ".ply":

@@ -10,6 +10,10 @@ import numpy as np
 
 from . import rays
 
+# Rays in a build's report: 5,000 on a foot, enough to find an undercut or a hole in the top
+# (thickness comes from every vertex); `insolegen check` casts them 1 mm apart by default.
+REPORT_RAY_SPACING_MM = 2.0
+
 
 def _manifold(vertices: np.ndarray, faces: np.ndarray):
     """The mesh as a ``manifold3d.Manifold`` (vertices must already be shared between faces)."""
@@ -64,6 +68,7 @@ def solid_report(vertices: np.ndarray, faces: np.ndarray, ray_spacing: float = 1
         "manifold3d": status,
         "bounds_mm": np.round([vertices.min(axis=0), vertices.max(axis=0)], 4).tolist(),
         "rays": int(len(hits.count)),
+        "ray_spacing_mm": ray_spacing,
         "undercut_rays": int(np.count_nonzero(hits.count != 2)),
         "millable_from_above": bool(len(hits.count) and two.all()),
         "min_thickness_mm": round(float(thickness.min()), 4) if two.any() else None,
@@ -77,7 +82,7 @@ def insert_qa(insert) -> dict:
     it), and the footprint's deviation from the outline."""
     from shapely.geometry import Polygon
 
-    qa = solid_report(insert.vertices, insert.faces, max(insert.resolution_mm, 1.0))
+    qa = solid_report(insert.vertices, insert.faces, REPORT_RAY_SPACING_MM)
     top = insert.vertices[: len(insert.points), 2]  # the bottom is flat at z = 0
     qa["min_thickness_mm"] = round(float(top.min()), 4)
     qa["max_thickness_mm"] = round(float(top.max()), 4)

@@ -29,18 +29,20 @@ def grid_hits(vertices: np.ndarray, faces: np.ndarray, spacing: float) -> Hits:
     """Cast a vertical ray through every grid point ``spacing`` mm apart over the mesh bounds."""
     origin = vertices[:, :2].min(axis=0) + np.array(GRID_PHASE) * spacing
     grid = (vertices[:, :2] - origin) / spacing
-    # Faces finer than the grid mostly hold no grid point: drop them on integer bounds first.
-    lo = np.ceil(grid).astype(np.int64)[faces].min(axis=1)
-    hi = np.floor(grid).astype(np.int64)[faces].max(axis=1)
-    faces = faces[(hi >= lo).all(axis=1)]
-    tri = vertices[faces]
+    # Integer bounds of the grid points each face's box holds; faces finer than the grid
+    # mostly hold none and are dropped before any float work.
+    up, down = np.ceil(grid).astype(np.int32), np.floor(grid).astype(np.int32)
+    a, b, c = faces[:, 0], faces[:, 1], faces[:, 2]
+    lo = np.minimum(np.minimum(up[a], up[b]), up[c])
+    hi = np.maximum(np.maximum(down[a], down[b]), down[c])
+    some = (hi >= lo).all(axis=1)
+    faces, lo, hi = faces[some], lo[some], hi[some]
     p = grid[faces]
     area2 = (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 1, 1] - p[:, 0, 1]) * (p[:, 2, 0] - p[:, 0, 0])
     flat = np.abs(area2) > 1e-12  # vertical faces (walls) cannot be hit by a vertical ray
-    tri, p, area2 = tri[flat], p[flat], area2[flat]
-    lo = np.ceil(p.min(axis=1)).astype(np.int64)
-    hi = np.floor(p.max(axis=1)).astype(np.int64)
-    span = np.maximum(hi - lo + 1, 0)
+    faces, p, area2, lo, hi = faces[flat], p[flat], area2[flat], lo[flat], hi[flat]
+    zs = vertices[:, 2][faces]
+    span = hi - lo + 1
     per_face = span[:, 0] * span[:, 1]
     face = np.repeat(np.arange(len(p)), per_face)
     k = np.arange(len(face)) - np.repeat(np.cumsum(per_face) - per_face, per_face)
@@ -52,7 +54,7 @@ def grid_hits(vertices: np.ndarray, faces: np.ndarray, spacing: float) -> Hits:
     w1 = ((c[:, 0] - q[:, 0]) * (a[:, 1] - q[:, 1]) - (c[:, 1] - q[:, 1]) * (a[:, 0] - q[:, 0])) / area2[face]
     w2 = 1.0 - w0 - w1
     inside = (w0 >= -1e-9) & (w1 >= -1e-9) & (w2 >= -1e-9)
-    z = (w0 * tri[face, 0, 2] + w1 * tri[face, 1, 2] + w2 * tri[face, 2, 2])[inside]
+    z = (w0 * zs[face, 0] + w1 * zs[face, 1] + w2 * zs[face, 2])[inside]
     ix, iy = ix[inside], iy[inside]
     ray = (iy - iy.min(initial=0)) * (ix.max(initial=0) + 1) + ix if len(ix) else ix
     order = np.lexsort((z, ray))
