@@ -64,3 +64,32 @@ def test_bad_manifest(tmp_path, capsys):
     bad.write_text("x")
     code, _, err = run(["batch", bad], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_dask_cluster_gives_the_same_files(tmp_path, capsys):
+    """--scheduler on a local Dask cluster started here: byte-identical meshes, same summary."""
+    distributed = pytest.importorskip("distributed")
+    write_csv(tmp_path / "foot.csv", builtin_points(240, 90))
+    rows = [{"id": "plain"}, {"id": "file", "outline": "foot.csv", "side": "left", "heel_lift.height_mm": 6},
+            {"id": "pad", "met_pad.enabled": True, "profile": "mortons_neuroma"}, {"id": "bad", "arch.height_mm": -1}]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(SystemExit):
+        run(["batch", manifest, "-o", tmp_path / "local", "--jobs", "2"], capsys)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with pytest.raises(SystemExit) as exc:
+            run(["batch", manifest, "-o", tmp_path / "dask", "--scheduler", cluster.scheduler_address], capsys)
+    assert exc.value.code == 3
+    summary = {r["id"]: (r["status"], r["error"]) for r in csv.DictReader((tmp_path / "dask" / "batch-summary.csv").open())}
+    assert summary == {r["id"]: (r["status"], r["error"]) for r in csv.DictReader((tmp_path / "local" / "batch-summary.csv").open())}
+    for name in ("plain", "file", "pad"):
+        assert (tmp_path / "dask" / f"{name}.stl").read_bytes() == (tmp_path / "local" / f"{name}.stl").read_bytes()
+        assert load(tmp_path / "dask" / f"{name}.stl").is_watertight
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("id\na\n")
+    code, _, err = run(["batch", manifest, "--scheduler", "tcp://127.0.0.1:9", "-o", tmp_path / "o"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "scheduler" in err

@@ -1,4 +1,4 @@
-"""``insolegen batch``: many inserts from a manifest, in parallel processes.
+"""``insolegen batch``: many inserts from a manifest, in parallel processes or on a Dask cluster.
 
 A manifest is CSV or JSON Lines, one insert per row: ``id`` (the output stem), ``outline``
 (a path relative to the manifest; empty for the built-in), ``units``, ``side``, ``profile``,
@@ -14,7 +14,7 @@ import json
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .errors import InputError
 
@@ -84,13 +84,15 @@ def build_row(row: dict[str, Any], base: str, out_dir: str, force: bool = False)
 
 
 def run(manifest: str | Path, out_dir: str | Path, jobs: int, force: bool = False,
-        progress: Callable[[Iterable], Iterable] | None = None) -> list[dict[str, Any]]:
-    """Build every row with ``jobs`` processes; write ``batch-summary.csv``; return the summaries."""
+        progress: Callable[[Iterable], Iterable] | None = None, scheduler=None) -> list[dict[str, Any]]:
+    """Build every row with ``jobs`` processes, or on a Dask cluster (``scheduler``: its address
+    or a connected ``distributed.Client``); write ``batch-summary.csv``; return the summaries
+    in manifest order."""
     from .export import write_bytes
 
-    manifest = Path(manifest)
+    manifest = Path(manifest).resolve()
     rows = read_manifest(manifest)
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
     results: dict[int, dict[str, Any]] = {}
@@ -102,20 +104,15 @@ def run(manifest: str | Path, out_dir: str | Path, jobs: int, force: bool = Fals
         else:
             seen.add(name)
             todo.append(i)
-    base = str(manifest.parent)
-    if jobs <= 1:
-        done: Iterable = ((i, build_row(rows[i], base, str(out_dir), force)) for i in todo)
-        for i, summary in (progress or iter)(done):
-            results[i] = summary
+    args = [(rows[i], str(manifest.parent), str(out_dir), force) for i in todo]
+    if scheduler:
+        done = _on_dask(connect(scheduler) if isinstance(scheduler, str) else scheduler, args)
+    elif jobs <= 1:
+        done = ((k, build_row(*a)) for k, a in enumerate(args))
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(build_row, rows[i], base, str(out_dir), force): i for i in todo}
-            try:
-                for future in (progress or iter)(as_completed(futures)):
-                    results[futures[future]] = future.result()
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+        done = _on_processes(jobs, args)
+    for k, summary in (progress or iter)(done):
+        results[todo[k]] = summary
     ordered = [results[i] for i in range(len(rows))]
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
@@ -123,3 +120,48 @@ def run(manifest: str | Path, out_dir: str | Path, jobs: int, force: bool = Fals
     writer.writerows(ordered)
     write_bytes(out_dir / "batch-summary.csv", text.getvalue().encode())
     return ordered
+
+
+Jobs = list[tuple[dict[str, Any], str, str, bool]]
+
+
+def _on_processes(jobs: int, args: Jobs) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(position in args, summary) as the rows finish in ``jobs`` worker processes."""
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(build_row, *a): k for k, a in enumerate(args)}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        except BaseException:  # Ctrl-C: queued rows never start; running ones finish their atomic writes
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+
+
+def connect(address: str):
+    """A ``distributed.Client`` on the scheduler at ``address`` (needs ``insolegen[dask]``)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("--scheduler needs Dask; install it with pip install 'insolegen[dask]'") from None
+    try:
+        return Client(address, timeout=10)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(f"--scheduler {address}: cannot reach a Dask scheduler there ({exc}); check the address, e.g. tcp://host:8786") from None
+
+
+def _on_dask(client, args: Jobs) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(position in args, summary) as the rows finish on the cluster's workers.
+
+    Every worker must see the outline files and the output folder at the same paths
+    (a shared file system): it reads and writes them itself and returns only the summary.
+    """
+    from distributed import as_completed as finished
+
+    with client:
+        futures = {client.submit(build_row, *a, pure=False): k for k, a in enumerate(args)}
+        try:
+            for future in finished(futures):
+                yield futures[future], future.result()
+        except BaseException:
+            client.cancel(list(futures))
+            raise

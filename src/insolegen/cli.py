@@ -173,21 +173,23 @@ def preview(mesh, outline, outline_kind, units, side, profile, set_, output):
 @click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("outputs"), show_default=True)
 @click.option("--jobs", type=click.IntRange(1, 256), help="parallel processes [default: the number of cores]")
 @click.option("--force", is_flag=True, help="rebuild rows already built from the same inputs")
-def batch(manifest, out_dir, jobs, force):
+@click.option("--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS (tcp://host:8786); needs insolegen[dask] "
+              "and the files on a shared file system")
+def batch(manifest, out_dir, jobs, force, scheduler):
     """Build every row of a CSV or JSON Lines manifest; exit 3 when any row failed."""
     import os
 
     from . import batch as batches
 
-    batches.read_manifest(manifest)  # a bad manifest fails before the progress bar starts
-    with click.progressbar(length=0, label="building", file=sys.stderr) as bar:
+    rows = batches.read_manifest(manifest)  # a bad manifest or scheduler fails before the progress bar starts
+    cluster = batches.connect(scheduler) if scheduler else None
+    with click.progressbar(length=len(rows), label="building", file=sys.stderr) as bar:
         def progress(items):
-            bar.length = None
             for item in items:
                 bar.update(1)
                 yield item
 
-        results = batches.run(manifest, out_dir, jobs or os.cpu_count() or 1, force, progress)
+        results = batches.run(manifest, out_dir, jobs or os.cpu_count() or 1, force, progress, cluster)
     counts = {s: sum(r["status"] == s for r in results) for s in ("built", "skipped", "failed")}
     click.echo(f"{counts['built']} built, {counts['skipped']} skipped, {counts['failed']} failed; "
                f"summary in {out_dir / 'batch-summary.csv'}", err=True)
