@@ -27,7 +27,9 @@ class Insert:
     """A built insert.
 
     points: (n, 2) float, mm, the triangulated outline; rim: points[:rim] is the rim;
-    vertices: (2n, 3) float, mm; faces: (f, 3) int; fields: feature name -> (n,) float, mm.
+    triangles: (t, 3) int32, the top's triangles over points (a view of the first faces);
+    vertices: (n + b, 3) float, mm, the top's n first; faces: (f, 3) int32;
+    fields: feature name -> (n,) float, mm.
     """
 
     outline: Outline
@@ -88,6 +90,6 @@ def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) ->
     vertices, faces = mesh.solid(points, triangles, rim, top)
     return Insert(
         outline=outline, marks=marks, prescription=rx, resolution_mm=resolution, footprint=footprint,
-        points=points, triangles=triangles, rim=rim, fields=heights, vertices=vertices, faces=faces,
+        points=points, triangles=faces[: len(triangles)], rim=rim, fields=heights, vertices=vertices, faces=faces,
         build_seconds=time.perf_counter() - start, warnings=rx.warnings(),
     )

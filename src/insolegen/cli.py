@@ -219,8 +219,21 @@ def schema():
     click.echo(json.dumps(json_schema(), indent=2))
 
 
+def _return_freed_memory() -> None:
+    """Keep glibc's mmap threshold at 128 KiB. By default it rises after the first large array
+    is freed, and later arrays then come from a heap that is seldom given back: a 0.25 mm
+    build would peak some 40 MB higher. Elsewhere (no glibc) nothing changes."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).mallopt(-3, 128 * 1024)  # -3: M_MMAP_THRESHOLD
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps bad input to one stderr line and exit 2."""
+    _return_freed_memory()
     try:
         cli.main(args=argv, prog_name="insolegen", standalone_mode=False)
     except click.exceptions.Exit as exc:

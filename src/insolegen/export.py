@@ -32,16 +32,22 @@ _STL_RECORD = np.dtype([("normal", "<f4", (3,)), ("corners", "<f4", (3, 3)), ("a
 _STL_HEADER = b"insolegen binary STL, millimetres".ljust(80, b" ")
 
 
-def encode_stl(vertices: np.ndarray, faces: np.ndarray) -> bytes:
+def encode_stl(vertices: np.ndarray, faces: np.ndarray) -> bytearray:
     """Binary STL with unit face normals and a fixed header (numpy-stl writes the clock time into
-    its header, which would make two builds of the same insert differ)."""
-    corners = vertices[faces]
-    normal = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    length = np.linalg.norm(normal, axis=1, keepdims=True)
-    records = np.zeros(len(faces), _STL_RECORD)
-    records["normal"] = np.divide(normal, length, out=np.zeros_like(normal), where=length > 0)
-    records["corners"] = corners
-    return _STL_HEADER + np.uint32(len(faces)).tobytes() + records.tobytes()
+    its header, which would make two builds of the same insert differ). Filled in place, a
+    block of faces at a time, so a fine mesh needs little more memory than the file itself."""
+    out = bytearray(84 + _STL_RECORD.itemsize * len(faces))
+    out[:80] = _STL_HEADER
+    out[80:84] = np.uint32(len(faces)).tobytes()
+    records = np.frombuffer(out, _STL_RECORD, offset=84)
+    for start in range(0, len(faces), 65536):
+        corners = vertices[faces[start:start + 65536]]
+        normal = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+        length = np.linalg.norm(normal, axis=1, keepdims=True)
+        block = records[start:start + 65536]
+        block["normal"] = np.divide(normal, length, out=np.zeros_like(normal), where=length > 0)
+        block["corners"] = corners
+    return out
 
 
 def encode(suffix: str, vertices: np.ndarray, faces: np.ndarray, ascii_stl: bool = False) -> bytes:

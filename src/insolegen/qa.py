@@ -19,7 +19,10 @@ def _manifold(vertices: np.ndarray, faces: np.ndarray):
     """The mesh as a ``manifold3d.Manifold`` (vertices must already be shared between faces)."""
     import manifold3d
 
-    return manifold3d.Manifold(manifold3d.Mesh(vert_properties=np.asarray(vertices, np.float32), tri_verts=np.asarray(faces, np.uint32)))
+    faces = np.ascontiguousarray(faces)
+    # Non-negative int32 indices are already uint32 bit for bit: a view spares a copy.
+    tri = faces.view(np.uint32) if faces.dtype == np.int32 else faces.astype(np.uint32)
+    return manifold3d.Manifold(manifold3d.Mesh(vert_properties=np.asarray(vertices, np.float32), tri_verts=tri))
 
 
 def manifold_status(vertices: np.ndarray, faces: np.ndarray) -> str:
@@ -28,31 +31,39 @@ def manifold_status(vertices: np.ndarray, faces: np.ndarray) -> str:
 
 
 def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(f,) float, mm^2."""
-    a, b, c = (vertices[faces[:, i]] for i in range(3))
-    u, v = b - a, c - a
-    cross = np.c_[u[:, 1] * v[:, 2] - u[:, 2] * v[:, 1], u[:, 2] * v[:, 0] - u[:, 0] * v[:, 2], u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]]
-    return 0.5 * np.sqrt(np.einsum("ij,ij->i", cross, cross))
+    """(f,) float, mm^2; a block of faces at a time, so a fine mesh needs few temporaries."""
+    out = np.empty(len(faces))
+    for start in range(0, len(faces), 65536):
+        corners = vertices[faces[start:start + 65536]]
+        out[start:start + 65536] = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+    return out
+
+
+def _topology(vertices: np.ndarray, faces: np.ndarray) -> tuple[str, bool, bool, float, int]:
+    """(manifold3d status, watertight, winding consistent, volume, bodies).
+
+    manifold3d accepts only closed, consistently wound 2-manifolds, so when it accepts the mesh
+    its own volume and parts are used; a mesh it refuses is diagnosed with trimesh's checks.
+    The Manifold (about 300 bytes a face) is freed before the caller goes on.
+    """
+    solid = _manifold(vertices, faces)
+    status = solid.status().name
+    if status == "NoError":
+        return status, True, True, float(solid.volume()), len(solid.decompose())
+    del solid
+    import trimesh
+
+    m = trimesh.Trimesh(vertices, faces, process=False)
+    return status, bool(m.is_watertight), bool(m.is_winding_consistent), float(m.volume), int(m.body_count)
 
 
 def solid_report(vertices: np.ndarray, faces: np.ndarray, ray_spacing: float = 1.0) -> dict:
     """Watertight, winding, bodies, volume, degenerate faces, manifold3d, thickness, undercuts.
 
     vertices: (n, 3) float, mm, shared between faces (merge an STL's vertices first).
-    manifold3d accepts only closed, consistently wound 2-manifolds, so when it accepts the mesh
-    its own volume and parts are used; a mesh it refuses is diagnosed with trimesh's checks.
     """
     vertices, faces = np.asarray(vertices, float), np.asarray(faces)
-    solid = _manifold(vertices, faces)
-    status = solid.status().name
-    if status == "NoError":
-        watertight = winding = True
-        volume, bodies = float(solid.volume()), len(solid.decompose())
-    else:
-        import trimesh
-
-        m = trimesh.Trimesh(vertices, faces, process=False)
-        watertight, winding, volume, bodies = bool(m.is_watertight), bool(m.is_winding_consistent), float(m.volume), int(m.body_count)
+    status, watertight, winding, volume, bodies = _topology(vertices, faces)
     hits = rays.grid_hits(vertices, faces, ray_spacing)
     two = hits.count == 2
     thickness = hits.top[two] - hits.bottom[two]
