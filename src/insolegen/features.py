@@ -91,9 +91,14 @@ def heel_cup(xy, outline, marks, rx):
     if rounded.is_empty:  # narrower than two walls everywhere: measure from the outline itself
         rounded = outline.polygon
     rim = shapely.get_coordinates(shapely.segmentize(rounded.boundary, 0.25))
-    dist, _ = cKDTree(rim).query(xy[near], distance_upper_bound=wall)  # farther: no wall (inf)
-    inside = shapely.contains_xy(rounded, xy[near, 0], xy[near, 1])
-    dist = np.where(inside, dist, 0.0)
+    # Only points within a wall of the rim rise: the rest need no distance (inf: no wall).
+    pts = xy[near]
+    band = ~shapely.contains_xy(rounded.buffer(-wall), pts[:, 0], pts[:, 1])
+    dist = np.full(len(pts), np.inf)
+    dist[band] = cKDTree(rim).query(pts[band], distance_upper_bound=wall, workers=-1)[0]
+    outside = band.copy()
+    outside[band] = ~shapely.contains_xy(rounded, pts[band, 0], pts[band, 1])
+    dist[outside] = 0.0  # beyond the rounded rim (in the outline's corners): full height
     out[near] = depth * smootherstep(1.0 - dist / wall) * fade_out(xy[near, 0], 0.22 * length, 0.42 * length)
     return out
 

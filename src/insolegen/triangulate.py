@@ -49,23 +49,25 @@ def lattice_triangles(index: np.ndarray) -> np.ndarray:
     """
     lo = index.min(axis=0)
     cols, rows = index.max(axis=0) - lo + 2
-    grid = np.full((rows, cols), -1, dtype=np.int64)
-    grid[index[:, 1] - lo[1], index[:, 0] - lo[0]] = np.arange(len(index))
+    grid = np.full((rows, cols), -1, dtype=np.int32)
+    grid[index[:, 1] - lo[1], index[:, 0] - lo[0]] = np.arange(len(index), dtype=np.int32)
     a, b = grid[:-1, :-1], grid[:-1, 1:]  # (i, j), (i + 1, j)
     c, d = grid[1:, :-1], grid[1:, 1:]  # (i, j + 1), (i + 1, j + 1)
     odd = ((np.arange(rows - 1) + lo[1]) % 2 == 1)[:, None]
     # Even rows: up (a, b, c), down (b, d, c). Odd rows (shifted right): up (a, b, d), down (a, d, c).
-    up = np.stack([a, b, np.where(odd, d, c)], axis=-1).reshape(-1, 3)
-    down = np.stack([np.where(odd, a, b), d, c], axis=-1).reshape(-1, 3)
-    tri = np.vstack([up, down])
-    return tri[(tri >= 0).all(axis=1)]
+    # Presence is tested on the cells first, so only whole triangles are ever gathered.
+    has = [corner >= 0 for corner in (a, b, c, d)]
+    up_third, down_first = np.where(odd, d, c), np.where(odd, a, b)
+    up = has[0] & has[1] & np.where(odd, has[3], has[2])
+    down = np.where(odd, has[0], has[1]) & has[3] & has[2]
+    return np.vstack([np.c_[a[up], b[up], up_third[up]], np.c_[down_first[down], d[down], c[down]]])
 
 
-def _clear_of(points: np.ndarray, centres: np.ndarray, radius: float) -> np.ndarray:
-    """(n,) bool: points farther than ``radius`` from every centre."""
-    if len(points) == 0 or len(centres) == 0:
-        return np.ones(len(points), bool)
-    return cKDTree(centres).query(points, distance_upper_bound=radius)[0] > radius
+def _distance(centres: np.ndarray, points: np.ndarray, bound: float) -> np.ndarray:
+    """(n,) distance from each point to the nearest centre; inf where that is beyond ``bound``."""
+    if len(points) == 0:
+        return np.zeros(0)
+    return cKDTree(centres).query(points, distance_upper_bound=bound, workers=-1)[0]
 
 
 def _clear_of_circles(points: np.ndarray, centres: np.ndarray, radius: np.ndarray) -> np.ndarray:
@@ -103,12 +105,13 @@ def triangulate(ring: np.ndarray, resolution: float, anchor: np.ndarray = np.zer
     inner, index = lattice(polygon.bounds, resolution, anchor)
     keep = shapely.contains_xy(polygon, inner[:, 0], inner[:, 1])
     inner, index = inner[keep], index[keep]
+    # One query gives both the points too close to the rim (dropped) and every point's depth in
+    # spacings (to the rim and its midpoints: near enough; beyond the band only "deep" matters).
     mids = 0.5 * (rim + np.roll(rim, -1, axis=0))
-    keep = _clear_of(inner, np.vstack([rim, mids]), 0.55 * resolution)
-    inner, index = inner[keep], index[keep]
+    near = _distance(np.vstack([rim, mids]), inner, (DEEP + 2.5) * resolution)
+    keep = near > 0.55 * resolution
+    inner, index, depth = inner[keep], index[keep], near[keep] / resolution
     for _ in range(MAX_SPLIT_ROUNDS):
-        # Depth in spacings; points beyond the band only need to be known as deep.
-        depth = cKDTree(rim).query(inner, distance_upper_bound=(DEEP + 2.5) * resolution)[0] / resolution
         deep = depth >= DEEP
         band = np.flatnonzero(depth < DEEP + 2.5)  # overlaps the deep part by two rows
         points = np.vstack([rim, inner[band]])
@@ -127,6 +130,7 @@ def triangulate(ring: np.ndarray, resolution: float, anchor: np.ndarray = np.zer
         keep[band] = _clear_of_circles(inner[band], mid, 0.55 * np.linalg.norm(nxt - rim[missing], axis=1))
         inner, index = inner[keep], index[keep]
         rim = np.insert(rim, missing + 1, mid, axis=0)
+        depth = _distance(rim, inner, (DEEP + 2.5) * resolution) / resolution
     else:
         raise InputError(
             f"the outline has a part narrower than --resolution {resolution:g} mm that cannot be meshed; "
@@ -138,9 +142,11 @@ def triangulate(ring: np.ndarray, resolution: float, anchor: np.ndarray = np.zer
     tri = _inside(points, tri, r, polygon)
     tri = to_global[tri[~np.r_[np.zeros(r, bool), deep[band]][tri].all(axis=1)]]
     core = np.flatnonzero(deep)
-    tri = np.vstack([tri, r + core[lattice_triangles(index[core])]]) if len(core) else tri
+    lattice_tri = r + core[lattice_triangles(index[core])] if len(core) else np.zeros((0, 3), int)
     points = np.vstack([rim, inner])
-    area = 0.5 * np.sum(_area2(points, tri))
+    # Every lattice triangle is equilateral and counter-clockwise by construction.
+    area = 0.5 * np.sum(_area2(points, tri)) + len(lattice_tri) * np.sqrt(3.0) / 4.0 * resolution**2
+    tri = np.vstack([tri, lattice_tri])
     if abs(area - polygon.area) > 1e-6 * polygon.area:
         raise RuntimeError(f"triangulation covers {area:.6f} mm2 of a {polygon.area:.6f} mm2 outline")
     used = np.zeros(len(points), bool)
