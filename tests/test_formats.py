@@ -6,12 +6,11 @@ import json
 
 import numpy as np
 import pytest
-from conftest import footprint, load, report_of, run, to_output_frame
+from conftest import footprint, load, real_outlines, report_of, run, to_output_frame
 from outline_files import MM, WRITERS, write_csv
 from shapely.geometry import Polygon
 
 from insolegen.template import builtin_points
-from conftest import real_outlines
 
 OUTLINES = {name: pts for name, pts in real_outlines().items() if not name.startswith("emed")} or {"builtin": builtin_points()}
 NAMES = sorted(OUTLINES)

@@ -8,7 +8,16 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import footprint, load, needs_feet, real_outlines, report_of, run, to_output_frame, write_csv
+from conftest import (
+    footprint,
+    load,
+    needs_feet,
+    real_outlines,
+    report_of,
+    run,
+    to_output_frame,
+    write_csv,
+)
 from shapely.geometry import Polygon
 
 from insolegen.template import builtin_points

@@ -17,6 +17,7 @@ from .landmarks import Landmarks
 from .outline import Outline
 from .prescription import PAD_FRONT_SHARE as FRONT_SHARE
 from .prescription import Prescription
+from .triangulate import PARALLEL_QUERY
 
 Field = Callable[[np.ndarray, Outline, Landmarks, Prescription], np.ndarray]
 
@@ -95,7 +96,7 @@ def heel_cup(xy, outline, marks, rx):
     pts = xy[near]
     band = ~shapely.contains_xy(rounded.buffer(-wall), pts[:, 0], pts[:, 1])
     dist = np.full(len(pts), np.inf)
-    dist[band] = cKDTree(rim).query(pts[band], distance_upper_bound=wall, workers=-1)[0]
+    dist[band] = cKDTree(rim).query(pts[band], distance_upper_bound=wall, workers=-1 if band.sum() > PARALLEL_QUERY else 1)[0]
     outside = band.copy()
     outside[band] = ~shapely.contains_xy(rounded, pts[band, 0], pts[band, 1])
     dist[outside] = 0.0  # beyond the rounded rim (in the outline's corners): full height

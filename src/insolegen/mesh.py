@@ -10,7 +10,6 @@ from . import triangulate
 from .errors import InputError
 from .landmarks import Landmarks
 
-
 BOTTOM_SPACING_MM = 6.0  # the flat bottom needs no fine mesh: its interior is meshed this coarsely
 
 

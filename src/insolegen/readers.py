@@ -131,7 +131,8 @@ _SVG_LENGTH = re.compile(r"^\s*([-+0-9.eE]+)\s*(mm|cm|in|pt|pc|px|q)?\s*$", re.I
 
 def read_svg(path: Path, data: bytes) -> tuple[Rings, str | None]:
     """Every closed shape of an SVG, y turned to point up; mm when width/height carry units."""
-    from svgelements import SVG, Move, Path as SvgPath, Shape
+    from svgelements import SVG, Move, Shape
+    from svgelements import Path as SvgPath
 
     text = _text(path, data)
     if "<!ENTITY" in text:
@@ -186,8 +187,8 @@ DXF_UNITS = {1: "in", 2: "ft", 4: "mm", 5: "cm", 6: "m"}  # $INSUNITS codes
 def read_dxf(path: Path, data: bytes) -> tuple[Rings, str | None]:
     """Every LWPOLYLINE, 2D POLYLINE and SPLINE in model space; units from $INSUNITS."""
     import ezdxf
-    from ezdxf import recover
     from ezdxf import path as dxfpath
+    from ezdxf import recover
 
     try:
         doc, _ = recover.read(io.BytesIO(data))

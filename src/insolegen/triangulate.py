@@ -17,6 +17,7 @@ from .errors import InputError
 
 MAX_SPLIT_ROUNDS = 24
 DEEP = 3.0  # lattice points this many spacings from the rim are meshed as the plain lattice
+PARALLEL_QUERY = 100_000  # KD-tree queries of more points than this use every core
 
 
 def resample_ring(ring: np.ndarray, spacing: float) -> np.ndarray:
@@ -67,7 +68,8 @@ def _distance(centres: np.ndarray, points: np.ndarray, bound: float) -> np.ndarr
     """(n,) distance from each point to the nearest centre; inf where that is beyond ``bound``."""
     if len(points) == 0:
         return np.zeros(0)
-    return cKDTree(centres).query(points, distance_upper_bound=bound, workers=-1)[0]
+    workers = -1 if len(points) > PARALLEL_QUERY else 1  # threads cost more than they save on small queries
+    return cKDTree(centres).query(points, distance_upper_bound=bound, workers=workers)[0]
 
 
 def _clear_of_circles(points: np.ndarray, centres: np.ndarray, radius: np.ndarray) -> np.ndarray:
