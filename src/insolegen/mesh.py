@@ -24,12 +24,17 @@ def solid(points: np.ndarray, triangles: np.ndarray, rim_size: int, top: np.ndar
     """
     n = len(points)
     flat, flat_tri = _bottom(points[:rim_size], triangles, points)
-    vertices = np.vstack([np.c_[points, top], np.c_[flat, np.zeros(len(flat))]])
-    rim = np.arange(rim_size)
+    vertices = np.zeros((n + len(flat), 3))
+    vertices[:n, :2], vertices[:n, 2], vertices[n:, :2] = points, top, flat
+    rim = np.arange(rim_size, dtype=np.int32)
     nxt = np.roll(rim, -1)
-    walls = np.vstack([np.c_[rim + n, nxt + n, nxt], np.c_[rim + n, nxt, rim]])
+    walls = np.stack([rim + n, nxt + n, nxt, rim + n, nxt, rim], axis=1).reshape(-1, 3)
     # int32 indices: half the memory of int64, and what STL/3MF readers and manifold3d use anyway.
-    return vertices, np.vstack([triangles, flat_tri[:, ::-1] + n, walls]).astype(np.int32)
+    faces = np.empty((len(triangles) + len(flat_tri) + len(walls), 3), np.int32)
+    faces[: len(triangles)] = triangles
+    faces[len(triangles): len(triangles) + len(flat_tri)] = flat_tri[:, ::-1] + n
+    faces[len(triangles) + len(flat_tri):] = walls
+    return vertices, faces
 
 
 def _bottom(rim: np.ndarray, triangles: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
