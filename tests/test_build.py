@@ -169,3 +169,28 @@ def test_smooth_at_half_millimetre(tmp_path, capsys, args):
     top = (normals[:, 2] > 0.1) & shapely.contains_xy(inner, centre[:, 0], centre[:, 1])
     away_from_cup = top & ~((centre[:, 0] < 0.45 * length) & ~shapely.contains_xy(rim.buffer(-25.0), centre[:, 0], centre[:, 1]))
     assert _dihedral_deg(mesh, away_from_cup).max() <= 10.0
+
+
+@pytest.mark.parametrize("resolution", [0.5, 1.0, 3.0])
+def test_triangulation_is_a_disc_on_every_outline(resolution):
+    """The rim band (Delaunay) and the lattice core meet edge to edge on every real outline:
+    each edge in at most two triangles, the rim exactly the boundary, one orientation."""
+    from conftest import real_outlines
+
+    from insolegen import landmarks, prescription, triangulate
+    from insolegen.outline import from_points
+    from insolegen.template import builtin_points
+
+    rx = prescription.resolve(None, {})
+    for name, pts in {**real_outlines(), "builtin": builtin_points()}.items():
+        outline = from_points(pts, "mm", "left", name)
+        points, tri, rim = triangulate.triangulate(outline.points, resolution, landmarks.place(outline, rx).met_pad_apex)
+        a, b = tri.ravel().astype(np.int64), tri[:, [1, 2, 0]].ravel().astype(np.int64)
+        n = len(points)
+        assert len(np.unique(a * n + b)) == len(a), name  # no edge twice the same way
+        edges, count = np.unique(np.minimum(a, b) * n + np.maximum(a, b), return_counts=True)
+        boundary = np.c_[edges // n, edges % n][count == 1]
+        assert count.max() == 2 and len(boundary) == rim and (boundary < rim).all(), name
+        p, q, r = (points[tri[:, i]] for i in range(3))
+        area = 0.5 * ((q[:, 0] - p[:, 0]) * (r[:, 1] - p[:, 1]) - (q[:, 1] - p[:, 1]) * (r[:, 0] - p[:, 0]))
+        assert (area > 0).all() and area.sum() == pytest.approx(outline.polygon.area, rel=1e-9), name
