@@ -4,7 +4,8 @@
 
 Warm: per insert in one process (build = outline -> mesh; +export = binary STL bytes;
 +report = QA measured on the mesh). Cold: the whole `insolegen build` command, import
-included. Peak memory: max RSS of a `insolegen build` process at each resolution.
+included. Peak memory: peak resident set (VmHWM) of a `insolegen build` process at each
+resolution. Stages: one warm build timed step by step.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from pathlib import Path
 from insolegen import api, export
 
 RESOLUTIONS = (1.0, 0.5, 0.25)
-PEAK_RSS = "import resource,sys; from insolegen.cli import main; main(sys.argv[1:]); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+# VmHWM (peak resident set of this process image), not ru_maxrss: after fork + exec Linux
+# reports the larger of the child's peak and the parent's size at the fork.
+PEAK_RSS = (
+    "import sys; from insolegen.cli import main; main(sys.argv[1:]); "
+    "print(next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM')))"
+)
 
 
 def warm(resolution: float, repeats: int) -> tuple[float, float, float, int]:
@@ -38,6 +44,31 @@ def warm(resolution: float, repeats: int) -> tuple[float, float, float, int]:
     return statistics.median(build), statistics.median(export_s), statistics.median(qa), len(insert.faces)
 
 
+def stages(resolution: float) -> str:
+    """Where one warm build's time goes, stage by stage (ms)."""
+    from insolegen import features, landmarks, mesh, prescription, qa, rays, template, triangulate
+
+    rx = prescription.resolve(None, {"met_pad.enabled": True, "heel_lift.height_mm": 6.0})
+    clock: dict[str, float] = {}
+
+    def timed(name, fn, *args):
+        t0 = time.perf_counter()
+        out = fn(*args)
+        clock[name] = 1000 * (time.perf_counter() - t0)
+        return out
+
+    outline = timed("outline", template.builtin)
+    marks = timed("landmarks", landmarks.place, outline, rx)
+    points, tri, rim = timed("triangulate", triangulate.triangulate, outline.points, resolution, marks.met_pad_apex)
+    heights = timed("fields", features.fields, points, outline, marks, rx)
+    vertices, faces = timed("solid", mesh.solid, points, tri, rim, sum(heights.values()))
+    timed("stl", export.encode_stl, vertices, faces)
+    timed("manifold3d", qa.manifold_status, vertices, faces)
+    timed("rays", rays.grid_hits, vertices, faces, qa.REPORT_RAY_SPACING_MM)
+    timed("face areas", qa.face_areas, vertices, faces)
+    return ", ".join(f"{k} {v:.0f}" for k, v in clock.items())
+
+
 def command(args: list[str], code: str | None = None) -> tuple[float, str]:
     t0 = time.perf_counter()
     cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "insolegen.cli", *args]
@@ -53,6 +84,8 @@ def main() -> None:
             b, e, q, faces = warm(res, 5 if res >= 0.5 else 3)
             _, rss = command(["build", "-q", "--resolution", str(res), "-o", str(Path(tmp) / "m.stl")], PEAK_RSS)
             print(f"{res:>10} {faces:>9} {b:>8.3f} {e:>10.3f} {q:>10.3f} {int(rss) / 1024:>8.0f}")
+        for res in (1.0, 0.25):
+            print(f"stages at {res} mm, ms: {stages(res)}")
         cold = [command(["build", "-q", "-o", str(Path(tmp) / "c.stl")])[0] for _ in range(3)]
         print(f"cold `insolegen build` (1.0 mm, import included, report included): {statistics.median(cold):.3f} s median of 3")
         batch = Path(__file__).with_name("batch_bench.py")
