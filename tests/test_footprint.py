@@ -91,3 +91,15 @@ def test_raw_emed_plate_export(tmp_path, capsys):
     contact = shapely.union_all([Polygon(to_output_frame(p, rep)) for p in patches])
     assert contact.difference(rim.buffer(0.2)).area < 1.0
     assert rim.bounds[2] == pytest.approx(contact.bounds[2] - contact.bounds[0], abs=0.5)  # the rounding shaves sensor corners
+
+
+def test_csv_with_blank_line_separated_patches(tmp_path, capsys):
+    """A footprint traced as several contours in one CSV, a blank line between them."""
+    parts, _ = _ink_footprint()
+    text = "x,y\n" + "\n".join("".join(f"{x},{y}\n" for x, y in np.asarray(p.exterior.coords)) for p in parts)
+    src = tmp_path / "print.csv"
+    src.write_text(text)
+    code, _, err = run(["build", "--outline", src, "-o", tmp_path / "plain.stl"], capsys)
+    assert code == 2 and f"{len(parts)} separate outlines" in err and "--outline-kind footprint" in err
+    code, _, err = run(["build", "--outline", src, "--outline-kind", "footprint", "-o", tmp_path / "fp.stl"], capsys)
+    assert code == 0, err

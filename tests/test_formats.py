@@ -120,3 +120,29 @@ def test_dense_noisy_scan_is_thinned_within_tolerance(tmp_path, capsys):
     rim = footprint(load(out))
     assert len(rim.exterior.coords) < 20_000
     assert rim.hausdorff_distance(Polygon(to_output_frame(dense[::50], report_of(out)))) <= 0.2
+
+
+def test_dxf_lines_and_arcs_in_a_block(tmp_path, capsys):
+    """An outline drawn piece by piece (LINEs, an ARC round the heel) inside a block, inserted."""
+    import ezdxf
+
+    doc = ezdxf.new()
+    doc.header["$INSUNITS"] = 4
+    block = doc.blocks.new("FOOT")
+    toe = builtin_points()
+    body = toe[toe[:, 0] > 40]  # the outline in front of the heel, as straight pieces
+    for a, b in zip(body[:-1], body[1:]):
+        block.add_line(a.tolist(), b.tolist())
+    # Close behind with a half circle through the heel, drawn from the last point back to the first.
+    (x1, y1), (x0, y0) = body[-1], body[0]
+    centre, radius = ((x0 + x1) / 2, (y0 + y1) / 2), abs(y0 - y1) / 2
+    block.add_line(body[-1].tolist(), (centre[0], centre[1] + radius * np.sign(y1 - y0)))
+    block.add_line((centre[0], centre[1] - radius * np.sign(y1 - y0)), body[0].tolist())
+    block.add_arc(centre, radius, 90, 270)
+    doc.modelspace().add_blockref("FOOT", (500, 200), dxfattribs={"rotation": 30})
+    src = tmp_path / "pieces.dxf"
+    doc.saveas(src)
+    out = _build(tmp_path, capsys, src, [], "pieces")
+    mesh = load(out)
+    assert mesh.is_watertight and report_of(out)["qa"]["manifold3d"] == "NoError"
+    assert 240 < mesh.bounds[1, 0] < 270

@@ -37,14 +37,31 @@ Rings = list[np.ndarray]
 
 
 def read_csv(path: Path, data: bytes) -> tuple[Rings, str | None]:
-    """x,y per row; an optional header; lines starting with # are comments."""
-    lines = [ln for ln in _text(path, data).splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    fast = _plain_numbers(lines)
+    """x,y per row; an optional header; lines starting with # are comments. A blank line
+    between rows starts another ring (a footprint's separate contact patches)."""
+    blocks: list[list[str]] = [[]]
+    for line in _text(path, data).splitlines():
+        if not line.strip():
+            if blocks[-1]:
+                blocks.append([])
+        elif not line.lstrip().startswith("#"):
+            blocks[-1].append(line)
+    blocks = [b for b in blocks if b]
+    if blocks and len(blocks[0]) == 1 and _plain_numbers(blocks[0]) is None and len(blocks) > 1:
+        blocks = [[blocks[0][0], *blocks[1]], *blocks[2:]]  # a header set apart by a blank line
+    if not blocks:
+        raise InputError(f"{path}: no x,y rows found; give one point per row as x,y")
+    return [_rows(path, block, header=k == 0) for k, block in enumerate(blocks)], None
+
+
+def _rows(path: Path, lines: list[str], header: bool) -> np.ndarray:
+    """(n, 2) from CSV lines: one x,y pair each, the first may be a header."""
+    fast = _plain_numbers(lines, header)
     if fast is not None:
-        return [fast], None
+        return fast
     rows = []
     try:
-        dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t ") if lines else csv.excel
+        dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t ")
     except csv.Error:  # one word, no delimiter: the row check below names the line
         dialect = csv.excel
     for number, row in enumerate(csv.reader(io.StringIO("\n".join(lines)), dialect), start=1):
@@ -52,20 +69,20 @@ def read_csv(path: Path, data: bytes) -> tuple[Rings, str | None]:
         try:
             rows.append([float(cells[0]), float(cells[1])])
         except (ValueError, IndexError):
-            if number == 1:
-                continue  # header
+            if number == 1 and header:
+                continue
             raise InputError(f"{path}: row {number} is not an x,y pair of numbers ({','.join(row)!r})") from None
     if not rows:
         raise InputError(f"{path}: no x,y rows found; give one point per row as x,y")
-    return [np.array(rows, dtype=float)], None
+    return np.array(rows, dtype=float)
 
 
-def _plain_numbers(lines: list[str]) -> np.ndarray | None:
+def _plain_numbers(lines: list[str], header: bool = False) -> np.ndarray | None:
     """(n, 2) from lines of exactly two numbers (a header aside), parsed in one go; None otherwise.
 
     Scanner exports run to a million rows: the csv module would take seconds over them.
     """
-    for body in (lines, lines[1:]):
+    for body in (lines, lines[1:]) if header else (lines,):
         try:
             values = np.array(re.sub(r"[,;\t]", " ", "\n".join(body)).split(), dtype=float)
         except ValueError:
@@ -185,32 +202,65 @@ DXF_UNITS = {1: "in", 2: "ft", 4: "mm", 5: "cm", 6: "m"}  # $INSUNITS codes
 
 
 def read_dxf(path: Path, data: bytes) -> tuple[Rings, str | None]:
-    """Every LWPOLYLINE, 2D POLYLINE and SPLINE in model space; units from $INSUNITS."""
+    """Every LWPOLYLINE, 2D POLYLINE and SPLINE in model space (blocks inserted there included),
+    and every closed chain of LINE, ARC and ELLIPSE edges; units from $INSUNITS."""
     import ezdxf
-    from ezdxf import path as dxfpath
     from ezdxf import recover
 
     try:
         doc, _ = recover.read(io.BytesIO(data))
     except Exception as exc:  # ezdxf raises DXFStructureError and plain I/O errors for junk
         raise InputError(f"{path}: not a readable DXF ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
-    rings = []
-    for entity in doc.modelspace():
-        kind = entity.dxftype()
-        if kind not in ("LWPOLYLINE", "POLYLINE", "SPLINE") or (kind == "POLYLINE" and not entity.is_2d_polyline):
-            continue
-        try:
-            outline = dxfpath.make_path(entity)
-            corners = np.array([(v.x, v.y) for v in outline.control_vertices()], dtype=float)
-            if len(corners) < 2:
-                continue
-            tolerance = max(float(np.ptp(corners, axis=0).max()), 1e-9) * FLATTEN
-            rings.append(np.array([(v.x, v.y) for v in outline.flattening(tolerance)], dtype=float))
-        except (ezdxf.DXFError, ValueError, ZeroDivisionError) as exc:
-            raise InputError(f"{path}: the {kind} entity {entity.dxf.handle} cannot be read ({exc})") from None
+    entities = list(_drawn(doc.modelspace()))
+    try:
+        rings = [_flatten_dxf(e) for e in entities if e.dxftype() in ("LWPOLYLINE", "SPLINE")
+                 or (e.dxftype() == "POLYLINE" and e.is_2d_polyline)]
+        rings += _edge_loops([e for e in entities if e.dxftype() in ("LINE", "ARC", "ELLIPSE")])
+    except (ezdxf.DXFError, ValueError, ZeroDivisionError, AttributeError, IndexError) as exc:
+        raise InputError(f"{path}: a curve in the DXF cannot be read ({exc}); save the outline as one closed polyline") from None
+    rings = [r for r in rings if len(r) >= 2]
     if not rings:
-        raise InputError(f"{path}: the DXF holds no LWPOLYLINE, POLYLINE or SPLINE; draw the outline as one closed polyline")
+        raise InputError(f"{path}: the DXF holds no LWPOLYLINE, POLYLINE, SPLINE or closed chain of lines and arcs; "
+                         "draw the outline as one closed polyline")
     return rings, DXF_UNITS.get(doc.header.get("$INSUNITS", 0))
+
+
+def _drawn(space, depth: int = 0):
+    """The entities of a layout, each INSERT replaced by its block's entities (8 levels at most)."""
+    for entity in space:
+        if entity.dxftype() == "INSERT":
+            if depth < 8:
+                yield from _drawn(entity.virtual_entities(), depth + 1)
+        else:
+            yield entity
+
+
+def _flatten_dxf(entity) -> np.ndarray:
+    from ezdxf import path as dxfpath
+
+    outline = dxfpath.make_path(entity)
+    corners = np.array([(v.x, v.y) for v in outline.control_vertices()], dtype=float).reshape(-1, 2)
+    if len(corners) < 2:
+        return corners
+    tolerance = max(float(np.ptp(corners, axis=0).max()), 1e-9) * FLATTEN
+    return np.array([(v.x, v.y) for v in outline.flattening(tolerance)], dtype=float)
+
+
+def _edge_loops(entities: list) -> Rings:
+    """Closed chains of LINE/ARC/ELLIPSE edges (an outline drawn piece by piece), flattened."""
+    if not entities:
+        return []
+    from ezdxf import bbox, edgeminer, edgesmith
+
+    box = bbox.extents(entities)
+    gap = max(float(max(box.size.x, box.size.y)), 1e-9) * 1e-5  # 0.003 mm on a foot: joins what CAD meant to join
+    deposit = edgeminer.Deposit(list(edgesmith.edges_from_entities_2d(entities, gap_tol=gap)), gap_tol=gap)
+    loops = [c for c in edgeminer.find_all_simple_chains(deposit) if edgeminer.is_loop(c, gap_tol=gap)]
+    rings = []
+    for chain in loops:
+        outline = edgesmith.path2d_from_chain(chain)
+        rings.append(np.array([(v.x, v.y) for v in outline.flattening(max(box.size.x, box.size.y) * FLATTEN)], dtype=float))
+    return rings
 
 
 _SENSOR = re.compile(r"Sensor size:\s*([0-9.]+)\s*x\s*([0-9.]+)\s*(mm|cm)")
