@@ -93,3 +93,30 @@ def test_unreachable_scheduler_is_one_line(tmp_path, capsys):
     manifest.write_text("id\na\n")
     code, _, err = run(["batch", manifest, "--scheduler", "tcp://127.0.0.1:9", "-o", tmp_path / "o"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "scheduler" in err
+
+
+def test_ctrl_c_leaves_no_half_written_file(tmp_path):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) in the middle of a batch."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"id": f"r{i}", "resolution": 0.5}) + "\n" for i in range(40)))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "insolegen.cli", "batch", str(manifest), "-o", str(out), "--jobs", "2"],
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(out.glob("*.report.json"))) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert "interrupted" in err.strip().splitlines()[-1]
+    assert not list(out.glob(".*.part"))
+    built = sorted(out.glob("*.stl"))
+    assert 2 <= len(built) < 40
+    for mesh in built:  # each mesh delivered is whole, with its report
+        assert load(mesh).is_watertight and mesh.with_name(f"{mesh.stem}.report.json").is_file()
