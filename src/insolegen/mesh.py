@@ -7,11 +7,7 @@ import shapely
 from shapely.geometry import Polygon
 
 from . import triangulate
-from .errors import InputError
 from .landmarks import Landmarks
-
-BOTTOM_SPACING_MM = 6.0  # the flat bottom needs no fine mesh: its interior is meshed this coarsely
-
 
 def solid(points: np.ndarray, triangles: np.ndarray, rim_size: int, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A closed, outward-wound solid.
@@ -38,21 +34,19 @@ def solid(points: np.ndarray, triangles: np.ndarray, rim_size: int, top: np.ndar
 
 
 def _bottom(rim: np.ndarray, triangles: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The bottom's points (b, 2) and counter-clockwise triangles: the same rim, a coarse inside.
+    """The bottom's points (b, 2) and counter-clockwise triangles (a flat face needs no inner
+    points): the rim alone, triangulated by manifold3d. Should that not tile the outline
+    exactly, with no sliver near zero area, the top's own triangulation serves."""
+    import manifold3d
 
-    Where the rim is already coarser than the bottom spacing, or the coarse mesh would have to
-    split the rim, the top's own triangulation serves.
-    """
-    spacing = BOTTOM_SPACING_MM
-    if len(rim) < 3 or np.linalg.norm(np.roll(rim, -1, axis=0) - rim, axis=1).max() >= spacing:
-        return points, triangles
-    try:
-        flat, tri, size = triangulate.triangulate(rim, spacing)
-    except (InputError, RuntimeError):
-        return points, triangles
-    if size != len(rim):
-        return points, triangles
-    return flat, tri
+    tri = np.asarray(manifold3d.triangulate([rim]), dtype=np.int32).reshape(-1, 3)
+    area = triangulate.area2(rim, tri)
+    x, y = rim[:, 0], rim[:, 1]
+    outline = np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y)
+    # 2e-6 mm^2 (twice 1e-6): well clear of what QA counts as a degenerate face (1e-8 mm^2).
+    if len(tri) == len(rim) - 2 and (area > 2e-6).all() and abs(area.sum() - outline) <= 1e-9 * outline:
+        return rim, tri
+    return points, triangles
 
 
 def trim(ring: np.ndarray, marks: Landmarks, length: str) -> np.ndarray:

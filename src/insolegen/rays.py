@@ -42,12 +42,13 @@ def grid_hits(vertices: np.ndarray, faces: np.ndarray, spacing: float) -> Hits:
     flat = np.abs(area2) > 1e-12  # vertical faces (walls) cannot be hit by a vertical ray
     faces, p, area2, lo, hi = faces[flat], p[flat], area2[flat], lo[flat], hi[flat]
     zs = vertices[:, 2][faces]
-    span = hi - lo + 1
-    per_face = span[:, 0] * span[:, 1]
-    face = np.repeat(np.arange(len(p)), per_face)
-    k = np.arange(len(face)) - np.repeat(np.cumsum(per_face) - per_face, per_face)
-    ix = lo[face, 0] + k % span[face, 0]
-    iy = lo[face, 1] + k // span[face, 0]
+    # Scan-convert: each face, row by row, gives only the grid points between its edges on
+    # that row (a long thin face would otherwise test its whole bounding box).
+    row_face, iy = _expand(lo[:, 1], hi[:, 1] - lo[:, 1] + 1)
+    x_lo, x_hi = _row_span(p[row_face], iy.astype(float))
+    first = np.ceil(x_lo - 1e-9).astype(np.int64)
+    row, ix = _expand(first, np.maximum(np.floor(x_hi + 1e-9).astype(np.int64) - first + 1, 0))
+    face, iy = row_face[row], iy[row]
     q = np.c_[ix, iy].astype(float)
     a, b, c = p[face, 0], p[face, 1], p[face, 2]
     w0 = ((b[:, 0] - q[:, 0]) * (c[:, 1] - q[:, 1]) - (b[:, 1] - q[:, 1]) * (c[:, 0] - q[:, 0])) / area2[face]
@@ -67,3 +68,25 @@ def grid_hits(vertices: np.ndarray, faces: np.ndarray, spacing: float) -> Hits:
     last = np.r_[start[1:], len(ray)] - 1
     xy = origin + np.c_[ix[start], iy[start]] * spacing
     return Hits(xy=xy, count=count, bottom=z[start], top=z[last])
+
+
+def _expand(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each i, ``count[i]`` consecutive integers from ``start[i]``: (owner i, value), both (sum count,)."""
+    owner = np.repeat(np.arange(len(start)), count)
+    step = np.arange(len(owner)) - np.repeat(np.cumsum(count) - count, count)
+    return owner, start[owner] + step
+
+
+def _row_span(tri: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the horizontal line at y crosses each triangle: (x_lo, x_hi), each (m,); tri (m, 3, 2)."""
+    x_lo, x_hi = np.full(len(y), np.inf), np.full(len(y), -np.inf)
+    for i, j in ((0, 1), (1, 2), (2, 0)):
+        (xi, yi), (xj, yj) = tri[:, i].T, tri[:, j].T
+        on = (y >= np.minimum(yi, yj)) & (y <= np.maximum(yi, yj))
+        dy = yj - yi
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = xi + (y - yi) / dy * (xj - xi)
+        level = dy == 0  # an edge along the row: both its ends bound the span
+        x_lo = np.where(on, np.minimum(x_lo, np.where(level, np.minimum(xi, xj), x)), x_lo)
+        x_hi = np.where(on, np.maximum(x_hi, np.where(level, np.maximum(xi, xj), x)), x_hi)
+    return x_lo, x_hi

@@ -83,7 +83,7 @@ def _clear_of_circles(points: np.ndarray, centres: np.ndarray, radius: np.ndarra
     return ~hit
 
 
-def _area2(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
+def area2(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
     """(t,) twice the signed area of each triangle; positive when counter-clockwise."""
     a, b, c = points[tri[:, 0]], points[tri[:, 1]], points[tri[:, 2]]
     return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
@@ -154,7 +154,7 @@ def triangulate(ring: np.ndarray, resolution: float, anchor: np.ndarray = np.zer
     lattice_tri = lattice_triangles(index[core], r + core) if len(core) else np.zeros((0, 3), np.int32)
     points = np.vstack([rim, inner])
     # Every lattice triangle is equilateral and counter-clockwise by construction.
-    area = 0.5 * np.sum(_area2(points, tri)) + len(lattice_tri) * np.sqrt(3.0) / 4.0 * resolution**2
+    area = 0.5 * np.sum(area2(points, tri)) + len(lattice_tri) * np.sqrt(3.0) / 4.0 * resolution**2
     tri = np.vstack([tri, lattice_tri])
     if abs(area - polygon.area) > 1e-6 * polygon.area:
         raise RuntimeError(f"triangulation covers {area:.6f} mm2 of a {polygon.area:.6f} mm2 outline")
@@ -168,15 +168,15 @@ def triangulate(ring: np.ndarray, resolution: float, anchor: np.ndarray = np.zer
 
 def _inside(points: np.ndarray, tri: np.ndarray, rim_size: int, polygon: Polygon) -> np.ndarray:
     """Triangles inside the polygon, counter-clockwise, none degenerate."""
-    area2 = _area2(points, tri)
+    signed = area2(points, tri)
     # With every rim segment an edge, a triangle touching an interior point lies inside;
     # only triangles of rim points alone need the point-in-polygon test.
     keep = (tri >= rim_size).any(axis=1)
     rim_only = np.flatnonzero(~keep)
     centre = points[tri[rim_only]].mean(axis=1)
     keep[rim_only] = shapely.contains_xy(polygon, centre[:, 0], centre[:, 1])
-    keep &= np.abs(area2) > 1e-12 * max(np.abs(area2).max(), 1.0)
+    keep &= np.abs(signed) > 1e-12 * max(np.abs(signed).max(), 1.0)
     tri = tri[keep]
-    flip = area2[keep] < 0
+    flip = signed[keep] < 0
     tri[flip] = tri[flip][:, [0, 2, 1]]
     return tri
