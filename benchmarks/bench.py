@@ -46,7 +46,16 @@ def warm(resolution: float, repeats: int) -> tuple[float, float, float, int]:
 
 def stages(resolution: float) -> str:
     """Where one warm build's time goes, stage by stage (ms)."""
-    from insolegen import features, landmarks, mesh, prescription, qa, rays, template, triangulate
+    from insolegen import (
+        features,
+        landmarks,
+        mesh,
+        prescription,
+        qa,
+        rays,
+        template,
+        triangulate,
+    )
 
     rx = prescription.resolve(None, {"met_pad.enabled": True, "heel_lift.height_mm": 6.0})
     clock: dict[str, float] = {}

@@ -79,7 +79,7 @@ def heel_cup(xy, outline, marks, rx):
     depth = rx.heel_cup.depth_mm
     out = np.zeros(len(xy))
     length = marks.length_mm
-    near = xy[:, 0] < 0.45 * length
+    near = xy[:, 0] < 0.42 * length  # where fade_out below ends
     if depth <= 0 or not near.any():
         return out
     import shapely

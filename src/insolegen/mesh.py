@@ -9,6 +9,7 @@ from shapely.geometry import Polygon
 from . import triangulate
 from .landmarks import Landmarks
 
+
 def solid(points: np.ndarray, triangles: np.ndarray, rim_size: int, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A closed, outward-wound solid.
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .scan import expand, triangle_spans
+
 # An offset no mesh vertex of ours sits on, so rays rarely graze an edge (grazes are deduplicated).
 GRID_PHASE = (0.1234567, 0.3456789)
 
@@ -44,10 +46,10 @@ def grid_hits(vertices: np.ndarray, faces: np.ndarray, spacing: float) -> Hits:
     zs = vertices[:, 2][faces]
     # Scan-convert: each face, row by row, gives only the grid points between its edges on
     # that row (a long thin face would otherwise test its whole bounding box).
-    row_face, iy = _expand(lo[:, 1], hi[:, 1] - lo[:, 1] + 1)
-    x_lo, x_hi = _row_span(p[row_face], iy.astype(float))
+    row_face, iy = expand(lo[:, 1], hi[:, 1] - lo[:, 1] + 1)
+    x_lo, x_hi = triangle_spans(p[row_face], iy.astype(float))
     first = np.ceil(x_lo - 1e-9).astype(np.int64)
-    row, ix = _expand(first, np.maximum(np.floor(x_hi + 1e-9).astype(np.int64) - first + 1, 0))
+    row, ix = expand(first, np.maximum(np.floor(x_hi + 1e-9).astype(np.int64) - first + 1, 0))
     face, iy = row_face[row], iy[row]
     q = np.c_[ix, iy].astype(float)
     a, b, c = p[face, 0], p[face, 1], p[face, 2]
@@ -69,24 +71,3 @@ def grid_hits(vertices: np.ndarray, faces: np.ndarray, spacing: float) -> Hits:
     xy = origin + np.c_[ix[start], iy[start]] * spacing
     return Hits(xy=xy, count=count, bottom=z[start], top=z[last])
 
-
-def _expand(start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each i, ``count[i]`` consecutive integers from ``start[i]``: (owner i, value), both (sum count,)."""
-    owner = np.repeat(np.arange(len(start)), count)
-    step = np.arange(len(owner)) - np.repeat(np.cumsum(count) - count, count)
-    return owner, start[owner] + step
-
-
-def _row_span(tri: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where the horizontal line at y crosses each triangle: (x_lo, x_hi), each (m,); tri (m, 3, 2)."""
-    x_lo, x_hi = np.full(len(y), np.inf), np.full(len(y), -np.inf)
-    for i, j in ((0, 1), (1, 2), (2, 0)):
-        (xi, yi), (xj, yj) = tri[:, i].T, tri[:, j].T
-        on = (y >= np.minimum(yi, yj)) & (y <= np.maximum(yi, yj))
-        dy = yj - yi
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x = xi + (y - yi) / dy * (xj - xi)
-        level = dy == 0  # an edge along the row: both its ends bound the span
-        x_lo = np.where(on, np.minimum(x_lo, np.where(level, np.minimum(xi, xj), x)), x_lo)
-        x_hi = np.where(on, np.maximum(x_hi, np.where(level, np.maximum(xi, xj), x)), x_hi)
-    return x_lo, x_hi

@@ -14,11 +14,12 @@ from scipy.spatial import Delaunay, cKDTree
 from shapely.geometry import Polygon
 
 from .errors import InputError
+from .scan import expand, polygon_spans
 
 MAX_SPLIT_ROUNDS = 24
 DEEP = 2.0  # lattice points this many spacings from the rim are meshed as the plain lattice
 OVERLAP = 1.5  # the Delaunay band reaches this many spacings past DEEP (checked on every real outline, 0.25-5 mm)
-PARALLEL_QUERY = 100_000  # KD-tree queries of more points than this use every core
+PARALLEL_QUERY = 50_000  # KD-tree queries of more points than this use every core
 
 
 def resample_ring(ring: np.ndarray, spacing: float) -> np.ndarray:
@@ -30,18 +31,48 @@ def resample_ring(ring: np.ndarray, spacing: float) -> np.ndarray:
     return ring[owner] + seg[owner] * (step / parts[owner])[:, None]
 
 
-def lattice(bounds: tuple[float, float, float, float], spacing: float, anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Equilateral lattice through ``anchor`` (2,) covering ``bounds``.
+def lattice(rings: list[np.ndarray], spacing: float, anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The points of an equilateral lattice through ``anchor`` (2,) strictly inside the rings
+    (even-odd rule; (n, 2) float each), row by row.
 
     Returns points (n, 2) float, mm, and their integer (column, row) indices (n, 2); odd rows
     are shifted by half a spacing.
     """
-    xmin, ymin, xmax, ymax = np.asarray(bounds) - np.r_[anchor, anchor]
     row = spacing * np.sqrt(3.0) / 2.0
-    j = np.arange(np.floor(ymin / row) - 1, np.ceil(ymax / row) + 2).astype(np.int64)
-    i = np.arange(np.floor(xmin / spacing) - 1, np.ceil(xmax / spacing) + 2).astype(np.int64)
-    ii, jj = (a.ravel() for a in np.meshgrid(i, j))
-    return np.c_[(ii + 0.5 * (jj % 2)) * spacing, jj * row] + anchor, np.c_[ii, jj]
+    ys = np.concatenate([r[:, 1] for r in rings])
+    j0 = int(np.ceil((ys.min() - anchor[1]) / row))
+    rows = int(np.floor((ys.max() - anchor[1]) / row)) - j0 + 1
+    k, x_lo, x_hi = polygon_spans(rings, anchor[1] + j0 * row, row, max(rows, 0))
+    j = j0 + k
+    shift = 0.5 * (j % 2)
+    first = np.floor((x_lo - anchor[0]) / spacing - shift).astype(np.int64) + 1
+    last = np.ceil((x_hi - anchor[0]) / spacing - shift).astype(np.int64) - 1
+    span, i = expand(first, np.maximum(last - first + 1, 0))
+    j = j[span]
+    return np.c_[(i + 0.5 * (j % 2)) * spacing, j * row] + anchor, np.c_[i, j]
+
+
+def _lattice_of(shape, spacing: float, anchor: np.ndarray) -> np.ndarray:
+    """(n, 2) int lattice indices strictly inside a shapely (Multi)Polygon, holes respected."""
+    rings = [np.asarray(r.coords)[:-1] for part in shapely.get_parts(shape) for r in shapely.get_rings(part)]
+    return lattice(rings, spacing, anchor)[1] if rings else np.zeros((0, 2), np.int64)
+
+
+def _box(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least and greatest (column, row) of index (n, 2) int; column by column, which is many
+    times faster than a reduction along axis 0 of a two-column array."""
+    return np.array([index[:, 0].min(), index[:, 1].min()]), np.array([index[:, 0].max(), index[:, 1].max()])
+
+
+def _marked(index: np.ndarray, subset: np.ndarray) -> np.ndarray:
+    """(n,) bool: which rows of ``index`` (n, 2) int also appear in ``subset`` (m, 2) int."""
+    if len(subset) == 0 or len(index) == 0:
+        return np.zeros(len(index), bool)
+    lo, hi = _box(index)
+    size = hi - lo + 1
+    grid = np.zeros((size[1], size[0]), bool)
+    grid[subset[:, 1] - lo[1], subset[:, 0] - lo[0]] = True
+    return grid[index[:, 1] - lo[1], index[:, 0] - lo[0]]
 
 
 def lattice_triangles(index: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
@@ -50,8 +81,8 @@ def lattice_triangles(index: np.ndarray, ids: np.ndarray | None = None) -> np.nd
     index: (n, 2) int (column, row) of the points present; ids: (n,) the number each point has
     in the result (default: its row in ``index``).
     """
-    lo = index.min(axis=0)
-    cols, rows = index.max(axis=0) - lo + 2
+    lo, hi = _box(index)
+    cols, rows = hi - lo + 2
     grid = np.full((rows, cols), -1, dtype=np.int32)
     grid[index[:, 1] - lo[1], index[:, 0] - lo[0]] = np.arange(len(index)) if ids is None else ids
     a, b = grid[:-1, :-1], grid[:-1, 1:]  # (i, j), (i + 1, j)
@@ -106,15 +137,14 @@ def triangulate(ring: np.ndarray, resolution: float, anchor: np.ndarray = np.zer
     """
     polygon = Polygon(ring)
     rim = resample_ring(ring, resolution)
-    inner, index = lattice(polygon.bounds, resolution, anchor)
-    # Points past the band are found with one point-in-polygon test on the shrunk outline; only
-    # the rest need the outline test and a KD query, which gives both the points too close to the
-    # rim (dropped) and their depth in spacings (to the rim and its midpoints: near enough).
+    inner, index = lattice([ring], resolution, anchor)
+    # Points past the band are the lattice of the shrunk outline; only the rest need a KD query,
+    # which gives both the points too close to the rim (dropped) and their depth in spacings
+    # (to the rim and its midpoints: near enough).
     reach = (DEEP + OVERLAP) * resolution
     depth = np.full(len(inner), np.inf)
-    past_band = shapely.contains_xy(polygon.buffer(-reach, quad_segs=4), inner[:, 0], inner[:, 1])
+    past_band = _marked(index, _lattice_of(polygon.buffer(-reach, quad_segs=4), resolution, anchor))
     edge = np.flatnonzero(~past_band)
-    edge = edge[shapely.contains_xy(polygon, inner[edge, 0], inner[edge, 1])]
     mids = 0.5 * (rim + np.roll(rim, -1, axis=0))
     depth[edge] = _distance(np.vstack([rim, mids]), inner[edge], reach)
     keep = past_band.copy()
