@@ -29,16 +29,18 @@ class Hits:
 
 def grid_hits(vertices: np.ndarray, faces: np.ndarray, spacing: float) -> Hits:
     """Cast a vertical ray through every grid point ``spacing`` mm apart over the mesh bounds."""
-    origin = vertices[:, :2].min(axis=0) + np.array(GRID_PHASE) * spacing
+    origin = np.array([vertices[:, 0].min(), vertices[:, 1].min()]) + np.array(GRID_PHASE) * spacing
     grid = (vertices[:, :2] - origin) / spacing
-    # Integer bounds of the grid points each face's box holds; faces finer than the grid
-    # mostly hold none and are dropped before any float work.
-    up, down = np.ceil(grid).astype(np.int32), np.floor(grid).astype(np.int32)
-    a, b, c = faces[:, 0], faces[:, 1], faces[:, 2]
-    lo = np.minimum(np.minimum(up[a], up[b]), up[c])
-    hi = np.maximum(np.maximum(down[a], down[b]), down[c])
-    some = (hi >= lo).all(axis=1)
-    faces, lo, hi = faces[some], lo[some], hi[some]
+    # Integer bounds of the grid points each face's box holds, one axis at a time on contiguous
+    # arrays; faces finer than the grid mostly hold none and are dropped before any float work.
+    corners = np.ascontiguousarray(faces.T)
+    lo, hi = [], []
+    for axis in (0, 1):
+        up, down = np.ceil(grid[:, axis]).astype(np.int32), np.floor(grid[:, axis]).astype(np.int32)
+        lo.append(np.minimum(np.minimum(up[corners[0]], up[corners[1]]), up[corners[2]]))
+        hi.append(np.maximum(np.maximum(down[corners[0]], down[corners[1]]), down[corners[2]]))
+    some = np.flatnonzero((hi[0] >= lo[0]) & (hi[1] >= lo[1]))
+    faces, lo, hi = faces[some], np.c_[lo[0][some], lo[1][some]], np.c_[hi[0][some], hi[1][some]]
     p = grid[faces]
     area2 = (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 1, 1] - p[:, 0, 1]) * (p[:, 2, 0] - p[:, 0, 0])
     flat = np.abs(area2) > 1e-12  # vertical faces (walls) cannot be hit by a vertical ray
