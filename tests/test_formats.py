@@ -146,3 +146,20 @@ def test_dxf_lines_and_arcs_in_a_block(tmp_path, capsys):
     mesh = load(out)
     assert mesh.is_watertight and report_of(out)["qa"]["manifold3d"] == "NoError"
     assert 240 < mesh.bounds[1, 0] < 270
+
+
+@pytest.mark.parametrize("suffix", sorted(WRITERS))
+def test_every_real_outline_reads_alike_in_every_format(tmp_path, suffix):
+    """Every real outline, written in this format in a unit and a position of its own, loads as
+    the same outline (output frame) as its CSV in mm; the full builds are checked above."""
+    from insolegen import api
+
+    for n, (name, pts) in enumerate(sorted(real_outlines().items()) or [("builtin", builtin_points())]):
+        placed = _placed(pts, 100 + n)
+        units = list(MM)[n % 3]
+        write_csv(tmp_path / "ref.csv", placed, "mm")
+        ref = api.load_outline(tmp_path / "ref.csv")
+        src = tmp_path / f"{n}{suffix}"
+        extra = WRITERS[suffix](src, placed, units)
+        ours = api.load_outline(src, units=extra[1] if extra else None)
+        assert ours.polygon.hausdorff_distance(ref.polygon) <= 0.2, name
