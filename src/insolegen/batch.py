@@ -64,7 +64,7 @@ def build_row(row: dict[str, Any], base: str, out_dir: str, force: bool = False)
         if unknown:
             raise InputError(f"unknown column '{unknown[0]}'; use {', '.join(sorted(COLUMNS))} or a prescription field")
         settings = {k: prescription.parse_value(v) if isinstance(v, str) else v for k, v in row.items() if k in prescription.FIELDS}
-        rx = prescription.resolve(row.get("profile"), settings)
+        rx = prescription.resolve(row.get("profile"), settings, "manifest")
         outline_path = Path(base) / row["outline"] if row.get("outline") else None
         outline = api.load_outline(outline_path, row.get("units"), str(row.get("side", "right")), kind=str(row.get("outline_kind") or "outline"))
         resolution = float(row.get("resolution", 1.0))

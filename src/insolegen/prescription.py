@@ -224,13 +224,16 @@ def apply_settings(data: dict[str, Any], settings: dict[str, Any], source: str =
     return out
 
 
-def resolve(profile: str | None = None, settings: dict[str, Any] | None = None) -> Prescription:
-    """The prescription from an optional profile (name or TOML path) and dotted overrides."""
+def resolve(profile: str | None = None, settings: dict[str, Any] | None = None, settings_from: str = "--set") -> Prescription:
+    """The prescription from an optional profile (name or TOML path) and dotted overrides.
+
+    settings_from: where the overrides came from, for error messages (``--set``, a manifest row).
+    """
     source = str(profile_path(profile)) if profile else ""
     data = profile_data(profile) if profile else {}
     if settings:
-        data = apply_settings(data, settings)
-        source = "--set" if not profile else f"{source} with --set"
+        data = apply_settings(data, settings, settings_from)
+        source = settings_from if not profile else f"{source} with {settings_from}"
     return validate(data, source or "prescription")
 
 
