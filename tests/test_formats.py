@@ -163,3 +163,12 @@ def test_every_real_outline_reads_alike_in_every_format(tmp_path, suffix):
         extra = WRITERS[suffix](src, placed, units)
         ours = api.load_outline(src, units=extra[1] if extra else None)
         assert ours.polygon.hausdorff_distance(ref.polygon) <= 0.2, name
+
+
+def test_svg_without_viewbox_is_in_css_pixels(tmp_path, capsys):
+    """width/height in mm but no viewBox: the path's user units are CSS pixels, as a browser draws it."""
+    pts = builtin_points() * 96 / 25.4  # mm -> px
+    d = "M " + " L ".join(f"{x!r},{-y + 400!r}" for x, y in pts.tolist()) + " Z"
+    src = tmp_path / "px.svg"
+    src.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" width="300mm" height="150mm"><path d="{d}"/></svg>')
+    assert load(_build(tmp_path, capsys, src, [], "nobox")).bounds[1, 0] == pytest.approx(265.0, abs=0.05)

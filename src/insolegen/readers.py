@@ -160,7 +160,8 @@ def read_svg(path: Path, data: bytes) -> tuple[Rings, str | None]:
     except Exception as exc:  # the XML parser and svgelements raise many kinds
         raise InputError(f"{path}: not a readable SVG ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
     units = _svg_units(svg.values.get("width"), svg.values.get("height"))
-    scale = 25.4 / 96 if units == "px" else 1.0
+    # User units are CSS pixels (1/96 in) unless a viewBox maps them onto a physical width.
+    scale = 25.4 / 96 if units == "px" or (units and not svg.values.get("viewBox")) else 1.0
     rings = []
     for element in svg.elements():
         if not isinstance(element, Shape):
