@@ -28,25 +28,29 @@ def to_input_frame(vertices: np.ndarray, transform: np.ndarray) -> np.ndarray:
     return vertices @ inverse[:3, :3].T + inverse[:3, 3]
 
 
-_STL_RECORD = np.dtype([("normal", "<f4", (3,)), ("corners", "<f4", (3, 3)), ("attribute", "<u2")])
 _STL_HEADER = b"insolegen binary STL, millimetres".ljust(80, b" ")
 
 
 def encode_stl(vertices: np.ndarray, faces: np.ndarray) -> bytearray:
     """Binary STL with unit face normals and a fixed header (numpy-stl writes the clock time into
-    its header, which would make two builds of the same insert differ). Filled in place, a
-    block of faces at a time, so a fine mesh needs little more memory than the file itself."""
-    out = bytearray(84 + _STL_RECORD.itemsize * len(faces))
+    its header, which would make two builds of the same insert differ). Filled in place through
+    a (f, 12) float32 view of the 50-byte records, a block of faces at a time, one coordinate
+    at a time: little more memory than the file itself."""
+    out = bytearray(84 + 50 * len(faces))
     out[:80] = _STL_HEADER
     out[80:84] = np.uint32(len(faces)).tobytes()
-    records = np.frombuffer(out, _STL_RECORD, offset=84)
-    for start in range(0, len(faces), 65536):
-        corners = vertices[faces[start:start + 65536]]
-        normal = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-        length = np.linalg.norm(normal, axis=1, keepdims=True)
-        block = records[start:start + 65536]
-        block["normal"] = np.divide(normal, length, out=np.zeros_like(normal), where=length > 0)
-        block["corners"] = corners
+    table = np.ndarray((len(faces), 12), "<f4", out, offset=84, strides=(50, 4))
+    corners = np.ascontiguousarray(faces.T)
+    x, y, z = np.ascontiguousarray(vertices.T)
+    for start in range(0, len(faces), 16384):
+        block = slice(start, start + 16384)
+        a, b, c = corners[:, block]
+        (ax, bx, cx), (ay, by, cy), (az, bz, cz) = (x[a], x[b], x[c]), (y[a], y[b], y[c]), (z[a], z[b], z[c])
+        ux, uy, uz, vx, vy, vz = bx - ax, by - ay, bz - az, cx - ax, cy - ay, cz - az
+        n = np.stack([uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx])
+        length = np.sqrt((n * n).sum(axis=0))
+        table[block, 0:3] = (np.divide(n, length, out=np.zeros_like(n), where=length > 0)).T
+        table[block, 3:12] = np.stack([ax, ay, az, bx, by, bz, cx, cy, cz], axis=1)
     return out
 
 
