@@ -26,8 +26,7 @@ def resample_ring(ring: np.ndarray, spacing: float) -> np.ndarray:
     """(m, 2): ``ring`` (n, 2) with points added so that no segment exceeds ``spacing``."""
     seg = np.roll(ring, -1, axis=0) - ring
     parts = np.maximum(np.ceil(np.linalg.norm(seg, axis=1) / spacing).astype(int), 1)
-    owner = np.repeat(np.arange(len(ring)), parts)
-    step = np.arange(len(owner)) - np.repeat(np.cumsum(parts) - parts, parts)
+    owner, step = expand(np.zeros(len(ring), np.int64), parts)
     return ring[owner] + seg[owner] * (step / parts[owner])[:, None]
 
 
@@ -169,7 +168,7 @@ def triangulate(ring: np.ndarray, resolution: float, anchor: np.ndarray = np.zer
         keep[band] = _clear_of_circles(inner[band], mid, 0.55 * np.linalg.norm(nxt - rim[missing], axis=1))
         inner, index = inner[keep], index[keep]
         rim = np.insert(rim, missing + 1, mid, axis=0)
-        depth = _distance(rim, inner, (DEEP + OVERLAP) * resolution) / resolution
+        depth = _distance(rim, inner, reach) / resolution
     else:
         raise InputError(
             f"the outline has a part narrower than --resolution {resolution:g} mm that cannot be meshed; "
