@@ -181,3 +181,12 @@ def test_builtin_outline_looks_like_real_feet():
         iou = real.polygon.intersection(ours).area / real.polygon.union(ours).area
         assert iou > 0.84, name
         assert real.apparent_side() == "left", name
+
+
+@pytest.mark.parametrize("units, factor", [("Millimeters", 1.0), ("inches", 1 / 25.4), ("centimetre", 0.1)])
+def test_unit_words_in_files(tmp_path, capsys, units, factor):
+    src = tmp_path / "foot.json"
+    src.write_text(json.dumps({"units": units, "points": (GOOD * factor).tolist()}))
+    out = tmp_path / "w.stl"
+    assert run(["build", "--outline", src, "-o", out], capsys)[0] == 0
+    assert load(out).bounds[1, 0] == pytest.approx(265.0, abs=0.5)

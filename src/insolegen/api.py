@@ -14,7 +14,7 @@ from typing import Any
 from . import export, footprint, prescription, readers, report, template
 from .build import Insert, build_insert, check_resolution
 from .errors import InputError
-from .outline import UNIT_MM, Outline, from_points
+from .outline import UNIT_MM, Outline, from_points, unit_name
 
 KINDS = ("outline", "footprint")
 
@@ -38,9 +38,7 @@ def load_outline(
     if kind not in KINDS:
         raise InputError(f"outline kind '{kind}' is not known; use {' or '.join(KINDS)}")
     rings, file_units, sha = readers.read(path)
-    units = file_units or units or "mm"
-    if units not in UNIT_MM:
-        raise InputError(f"{path}: unknown units '{units}'; use one of {', '.join(UNIT_MM)}")
+    units = unit_name(file_units or units or "mm", str(path))
     if kind == "footprint":
         ring = footprint.insole_ring(rings, UNIT_MM[units], str(path))
     elif len(rings) == 1:

@@ -19,6 +19,10 @@ from .errors import InputError
 MIN_LENGTH_MM, MAX_LENGTH_MM = 100.0, 400.0
 SIMPLIFY_MM = 0.02  # drops collinear and sub-micron vertices; far inside the 0.2 mm footprint budget
 UNIT_MM = {"mm": 1.0, "cm": 10.0, "in": 25.4, "m": 1000.0, "ft": 304.8}
+UNIT_WORDS = {  # what files write for the same units
+    "millimeter": "mm", "millimetre": "mm", "centimeter": "cm", "centimetre": "cm", "inch": "in",
+    "inches": "in", '"': "in", "meter": "m", "metre": "m", "foot": "ft", "feet": "ft",
+}
 DENSE_POINTS = 20_000  # beyond this, a trace is a scan: smooth and thin it before validation
 SMOOTH_MM = 0.1  # averaging length along a dense scan: scanner jitter goes, the shape (radii of mm) stays
 
@@ -123,6 +127,15 @@ class Outline:
         return Outline(pts, flip @ self.transform, "left" if self.side == "right" else "right", self.source, self.sha256, self.kind)
 
 
+def unit_name(units: str, source: str) -> str:
+    """A key of UNIT_MM for ``units`` as a file may write it ("mm", "Millimeters", "inch")."""
+    word = str(units).strip().lower()
+    word = UNIT_WORDS.get(word.rstrip("s") if word.rstrip("s") in UNIT_WORDS else word, word)
+    if word not in UNIT_MM:
+        raise InputError(f"{source}: unknown units '{units}'; use one of {', '.join(UNIT_MM)}")
+    return word
+
+
 def _ccw(points: np.ndarray) -> np.ndarray:
     x, y = points[:, 0], points[:, 1]
     area2 = np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y)
@@ -219,8 +232,7 @@ def from_points(
     points: (n, 2) float in ``units`` (mm, cm, in, m or ft), any position and rotation, open or
     closed ring. Raises :class:`InputError` naming ``source`` when the outline is unusable.
     """
-    if units not in UNIT_MM:
-        raise InputError(f"{source}: unknown units '{units}'; use one of {', '.join(UNIT_MM)}")
+    units = unit_name(units, source)
     if side not in ("left", "right"):
         raise InputError(f"side '{side}' is not known; use left or right")
     raw = _clean(points, source)
