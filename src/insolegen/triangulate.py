@@ -172,7 +172,7 @@ def triangulate(ring: np.ndarray, resolution: float, anchor: np.ndarray = np.zer
     else:
         raise InputError(
             f"the outline has a part narrower than --resolution {resolution:g} mm that cannot be meshed; "
-            "use a finer --resolution or smooth the outline"
+            "use a finer --resolution or smooth the outline (a footprint: pass --outline-kind footprint)"
         )
     # Band triangles in global numbering (rim, then all inner points); drop those of deep
     # points alone: the lattice supplies them.
