@@ -35,7 +35,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--outline", type=click.Path(dir_okay=False, path_type=Path), help="outline file (.csv .txt .json .geojson .svg .dxf); default: built-in outline")
+@click.option("--outline", type=click.Path(dir_okay=False, path_type=Path), help="outline file (.csv .txt .json .geojson .svg .dxf .lst); default: built-in outline")
 @OUTLINE_KIND
 @UNITS
 @click.option("--side", type=click.Choice(["left", "right"]), default="right", show_default=True)

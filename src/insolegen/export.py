@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .mesh import face_blocks
 
 FORMATS = (".stl", ".3mf", ".obj", ".ply", ".glb")
 GLTF_FROM_MM = np.array([[1e-3, 0, 0, 0], [0, 0, 1e-3, 0], [0, -1e-3, 0, 0], [0, 0, 0, 1]])
@@ -34,23 +35,16 @@ _STL_HEADER = b"insolegen binary STL, millimetres".ljust(80, b" ")
 def encode_stl(vertices: np.ndarray, faces: np.ndarray) -> bytearray:
     """Binary STL with unit face normals and a fixed header (numpy-stl writes the clock time into
     its header, which would make two builds of the same insert differ). Filled in place through
-    a (f, 12) float32 view of the 50-byte records, a block of faces at a time, one coordinate
-    at a time: little more memory than the file itself."""
+    a (f, 12) float32 view of the 50-byte records, a block of faces at a time: little more
+    memory than the file itself."""
     out = bytearray(84 + 50 * len(faces))
     out[:80] = _STL_HEADER
     out[80:84] = np.uint32(len(faces)).tobytes()
     table = np.ndarray((len(faces), 12), "<f4", out, offset=84, strides=(50, 4))
-    corners = np.ascontiguousarray(faces.T)
-    x, y, z = np.ascontiguousarray(vertices.T)
-    for start in range(0, len(faces), 16384):
-        block = slice(start, start + 16384)
-        a, b, c = corners[:, block]
-        (ax, bx, cx), (ay, by, cy), (az, bz, cz) = (x[a], x[b], x[c]), (y[a], y[b], y[c]), (z[a], z[b], z[c])
-        ux, uy, uz, vx, vy, vz = bx - ax, by - ay, bz - az, cx - ax, cy - ay, cz - az
-        n = np.stack([uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx])
-        length = np.sqrt((n * n).sum(axis=0))
-        table[block, 0:3] = (np.divide(n, length, out=np.zeros_like(n), where=length > 0)).T
-        table[block, 3:12] = np.stack([ax, ay, az, bx, by, bz, cx, cy, cz], axis=1)
+    for block, corners, cross in face_blocks(vertices, faces):
+        length = np.sqrt((cross * cross).sum(axis=0))
+        table[block, 0:3] = np.divide(cross, length, out=np.zeros_like(cross), where=length > 0).T
+        table[block, 3:12] = corners.reshape(9, -1).T
     return out
 
 

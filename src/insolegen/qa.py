@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import rays
+from .mesh import face_blocks
 
 # Rays in a build's report: 5,000 on a foot, enough to find an undercut or a hole in the top
 # (thickness comes from every vertex); `insolegen check` casts them 1 mm apart by default.
@@ -31,16 +32,11 @@ def manifold_status(vertices: np.ndarray, faces: np.ndarray) -> str:
 
 
 def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(f,) float, mm^2; in blocks that stay in cache, one coordinate at a time."""
-    corners = np.ascontiguousarray(faces.T)
-    x, y, z = np.ascontiguousarray(vertices.T)
+    """(f,) float, mm^2."""
     out = np.empty(len(faces))
-    for start in range(0, len(faces), 16384):
-        a, b, c = corners[:, start:start + 16384]
-        ux, uy, uz = x[b] - x[a], y[b] - y[a], z[b] - z[a]
-        vx, vy, vz = x[c] - x[a], y[c] - y[a], z[c] - z[a]
-        out[start:start + 16384] = np.sqrt((uy * vz - uz * vy) ** 2 + (uz * vx - ux * vz) ** 2 + (ux * vy - uy * vx) ** 2)
-    return 0.5 * out
+    for block, _, cross in face_blocks(vertices, faces):
+        out[block] = 0.5 * np.sqrt((cross * cross).sum(axis=0))
+    return out
 
 
 def _topology(vertices: np.ndarray, faces: np.ndarray) -> tuple[str, bool, bool, float, int]:

@@ -36,6 +36,11 @@ def _text(path: Path, data: bytes) -> str:
 Rings = list[np.ndarray]
 
 
+def _first_line(exc: Exception) -> str:
+    """A parser's complaint, kept to one line (the error message is one line)."""
+    return str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def read_csv(path: Path, data: bytes) -> tuple[Rings, str | None]:
     """x,y per row; an optional header; lines starting with # are comments. A blank line
     between rows starts another ring (a footprint's separate contact patches)."""
@@ -158,7 +163,7 @@ def read_svg(path: Path, data: bytes) -> tuple[Rings, str | None]:
         # ppi 25.4: one svgelements pixel is one millimetre, so physical widths come out in mm.
         svg = SVG.parse(io.BytesIO(text.encode()), ppi=25.4, on_error="raise")
     except Exception as exc:  # the XML parser and svgelements raise many kinds
-        raise InputError(f"{path}: not a readable SVG ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise InputError(f"{path}: not a readable SVG ({_first_line(exc)})") from None
     units = _svg_units(svg.values.get("width"), svg.values.get("height"))
     # User units are CSS pixels (1/96 in) unless a viewBox maps them onto a physical width.
     scale = 25.4 / 96 if units == "px" or (units and not svg.values.get("viewBox")) else 1.0
@@ -211,7 +216,7 @@ def read_dxf(path: Path, data: bytes) -> tuple[Rings, str | None]:
     try:
         doc, _ = recover.read(io.BytesIO(data))
     except Exception as exc:  # ezdxf raises DXFStructureError and plain I/O errors for junk
-        raise InputError(f"{path}: not a readable DXF ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise InputError(f"{path}: not a readable DXF ({_first_line(exc)})") from None
     entities = list(_drawn(doc.modelspace()))
     try:
         rings = [_flatten_dxf(e) for e in entities if e.dxftype() in ("LWPOLYLINE", "SPLINE")
