@@ -113,8 +113,9 @@ def _check_shape(outline) -> None:
     if outline.apparent_side() != outline.side:
         warn(f"{outline.source}: the outline looks like a {outline.apparent_side()} foot but --side is {outline.side}; "
              "check the side (the arch goes on the medial border of the declared side)")
-    if outline.kind == "outline" and outline.midfoot_share() < FOOTPRINT_SHARE:
-        warn(f"{outline.source}: the midfoot is only {outline.midfoot_share():.0%} as wide as the forefoot, as in a footprint; "
+    share = outline.midfoot_share() if outline.kind == "outline" else 1.0
+    if share < FOOTPRINT_SHARE:
+        warn(f"{outline.source}: the midfoot is only {share:.0%} as wide as the forefoot, as in a footprint; "
              "pass --outline-kind footprint to build a whole insole outline from it")
 
 

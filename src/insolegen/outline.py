@@ -130,7 +130,7 @@ class Outline:
 def unit_name(units: str, source: str) -> str:
     """A key of UNIT_MM for ``units`` as a file may write it ("mm", "Millimeters", "inch")."""
     word = str(units).strip().lower()
-    word = UNIT_WORDS.get(word.rstrip("s") if word.rstrip("s") in UNIT_WORDS else word, word)
+    word = UNIT_WORDS.get(word, UNIT_WORDS.get(word.rstrip("s"), word))  # "millimeters" -> "millimeter" -> "mm"
     if word not in UNIT_MM:
         raise InputError(f"{source}: unknown units '{units}'; use one of {', '.join(UNIT_MM)}")
     return word
