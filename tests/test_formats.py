@@ -171,3 +171,35 @@ def test_svg_without_viewbox_is_in_css_pixels(tmp_path, capsys):
     src = tmp_path / "px.svg"
     src.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" width="300mm" height="150mm"><path d="{d}"/></svg>')
     assert load(_build(tmp_path, capsys, src, [], "nobox")).bounds[1, 0] == pytest.approx(265.0, abs=0.05)
+
+
+def _dialect(pts: np.ndarray, header: str, sep: str, decimal: str = ".", extra: str = "") -> str:
+    cells = [[f"{v:.6f}".replace(".", decimal) for v in row] for row in pts.tolist()]
+    return "".join(f"{line}\n" for line in [header, *(sep.join(c) + extra for c in cells)] if line)
+
+
+CSV_DIALECTS = {  # name: (text from the outline in mm, --units); the file's own units must win
+    "semicolon_decimal_comma": (lambda p: _dialect(p, "x;y", ";", ","), "mm"),
+    "tab_decimal_comma_cm": (lambda p: _dialect(p / 10, "X [cm]\tY [cm]", "\t", ","), "mm"),
+    "spaces_no_header": (lambda p: _dialect(p, "", "  "), "mm"),
+    "index_column_first": (lambda p: _dialect(np.c_[np.arange(len(p)), p], "id,x,y", ","), "mm"),
+    "y_column_first_inches": (lambda p: _dialect(p[:, ::-1] / 25.4, "y_in,x_in", ","), "cm"),
+    "scanner_xyz_trailing_comma": (lambda p: _dialect(np.c_[p, np.zeros(len(p))], "x,y,z,", ",", ".", ","), "mm"),
+    "quoted": (lambda p: _dialect(p, '"x","y"', '","').replace("\n", '"\n').replace('\n"x', '\n"x'), "mm"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CSV_DIALECTS))
+def test_csv_dialects_read_as_the_plain_csv(tmp_path, name):
+    """CSV as spreadsheets (decimal commas), tracing tablets and scanners write it: columns found
+    by the header's names, units taken from it, else the first two columns in --units."""
+    from insolegen import api
+
+    pts = _placed(builtin_points(), 7)
+    write_csv(tmp_path / "ref.csv", pts, "mm")
+    ref = api.load_outline(tmp_path / "ref.csv")
+    text, units = CSV_DIALECTS[name]
+    src = tmp_path / f"{name}.tsv"
+    src.write_text(text(pts))
+    ours = api.load_outline(src, units=units)
+    assert ours.polygon.hausdorff_distance(ref.polygon) <= 0.01, name

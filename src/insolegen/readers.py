@@ -8,7 +8,6 @@ XML entities are refused before parsing and nothing a file refers to is ever fet
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .outline import unit_name
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # an outline, even a dense scanner trace, is far smaller
 MAX_POINTS = 2_000_000  # about 0.1 um apart on a foot outline: more is not an outline
@@ -42,59 +42,104 @@ def _first_line(exc: Exception) -> str:
 
 
 def read_csv(path: Path, data: bytes) -> tuple[Rings, str | None]:
-    """x,y per row; an optional header; lines starting with # are comments. A blank line
-    between rows starts another ring (a footprint's separate contact patches)."""
-    blocks: list[list[str]] = [[]]
-    for line in _text(path, data).splitlines():
+    """x,y per row, separated by commas, semicolons, tabs or spaces; with semicolons or tabs a
+    comma is a decimal point (as spreadsheets write numbers in much of Europe). An optional
+    header may name the x and y columns and their units ("id,x,y", "x_mm;y_mm", "X (cm)").
+    Lines starting with # are comments; a blank line between rows starts another ring (a
+    footprint's separate contact patches)."""
+    blocks: list[list[tuple[int, str]]] = [[]]
+    for number, line in enumerate(_text(path, data).splitlines(), start=1):
         if not line.strip():
             if blocks[-1]:
                 blocks.append([])
         elif not line.lstrip().startswith("#"):
-            blocks[-1].append(line)
+            blocks[-1].append((number, line))
     blocks = [b for b in blocks if b]
-    if blocks and len(blocks[0]) == 1 and _plain_numbers(blocks[0]) is None and len(blocks) > 1:
-        blocks = [[blocks[0][0], *blocks[1]], *blocks[2:]]  # a header set apart by a blank line
     if not blocks:
         raise InputError(f"{path}: no x,y rows found; give one point per row as x,y")
-    return [_rows(path, block, header=k == 0) for k, block in enumerate(blocks)], None
+    columns, units = (0, 1), None
+    if not _is_data(blocks[0][0][1]):
+        columns, units = _header(path, blocks[0].pop(0)[1])
+        blocks = [b for b in blocks if b]
+        if not blocks:
+            raise InputError(f"{path}: a header and no x,y rows; give one point per row under it")
+    sep, decimal_comma = _separator(blocks[0][0][1])
+    return [_rows(path, block, columns, sep, decimal_comma) for block in blocks], units
 
 
-def _rows(path: Path, lines: list[str], header: bool) -> np.ndarray:
-    """(n, 2) from CSV lines: one x,y pair each, the first may be a header."""
-    fast = _plain_numbers(lines, header)
-    if fast is not None:
-        return fast
-    rows = []
-    try:
-        dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t ")
-    except csv.Error:  # one word, no delimiter: the row check below names the line
-        dialect = csv.excel
-    for number, row in enumerate(csv.reader(io.StringIO("\n".join(lines)), dialect), start=1):
-        cells = [c.strip() for c in row if c.strip()]
+_AXIS = re.compile(r"^([xy])(?:[\W_]*(mm|cm|in|inch|inches|m|ft|millimet\w*|centimet\w*))?[\W_]*$", re.IGNORECASE)
+
+
+def _separator(line: str) -> tuple[str | None, bool]:
+    """The cell separator of ``line`` (None: runs of spaces) and whether its commas are decimal points."""
+    sep = next((s for s in ("\t", ";", ",") if s in line), None)
+    return sep, sep in ("\t", ";") and "," in line
+
+
+def _cells(line: str, sep: str | None, decimal_comma: bool) -> list[str]:
+    if decimal_comma:
+        line = line.replace(",", ".")
+    return [c.strip().strip("\"'") for c in (line.split(sep) if sep else line.split())]
+
+
+def _is_data(line: str) -> bool:
+    """Whether ``line`` holds at least two numbers (else it is a header)."""
+    count = 0
+    for cell in _cells(line, *_separator(line)):
         try:
-            rows.append([float(cells[0]), float(cells[1])])
+            float(cell)
+            count += 1
+        except ValueError:
+            pass
+    return count >= 2
+
+
+def _header(path: Path, line: str) -> tuple[tuple[int, int], str | None]:
+    """(x column, y column) named in a header line, and the units it gives them (or None)."""
+    axes = {}
+    for k, cell in enumerate(_cells(line, _separator(line)[0], False)):
+        match = _AXIS.match(cell)
+        if match and match[1].lower() not in axes:
+            axes[match[1].lower()] = (k, match[2])
+    if set(axes) != {"x", "y"}:
+        return (0, 1), None  # a header that names no x and y: the first two columns
+    units = {axes["x"][1] and unit_name(axes["x"][1], str(path)), axes["y"][1] and unit_name(axes["y"][1], str(path))}
+    if len(units) > 1:
+        raise InputError(f"{path}: the header gives x and y different units ({line.strip()!r}); give both in the same unit")
+    return (axes["x"][0], axes["y"][0]), units.pop() or None
+
+
+def _rows(path: Path, block: list[tuple[int, str]], columns: tuple[int, int], sep: str | None, decimal_comma: bool) -> np.ndarray:
+    """(n, 2) float: the x and y ``columns`` of each (line number, text) row of ``block``."""
+    fast = _plain_numbers([text for _, text in block], sep, decimal_comma)
+    if fast is not None and fast.shape[1] > max(columns):
+        return fast[:, columns]
+    rows = []
+    for number, text in block:
+        try:
+            cells = [c for c in _cells(text, sep, decimal_comma) if c]
+            rows.append([float(cells[columns[0]]), float(cells[columns[1]])])
         except (ValueError, IndexError):
-            if number == 1 and header:
-                continue
-            raise InputError(f"{path}: row {number} is not an x,y pair of numbers ({','.join(row)!r})") from None
-    if not rows:
-        raise InputError(f"{path}: no x,y rows found; give one point per row as x,y")
+            raise InputError(f"{path}: line {number} is not an x,y pair of numbers ({text.strip()!r})") from None
     return np.array(rows, dtype=float)
 
 
-def _plain_numbers(lines: list[str], header: bool = False) -> np.ndarray | None:
-    """(n, 2) from lines of exactly two numbers (a header aside), parsed in one go; None otherwise.
+def _plain_numbers(lines: list[str], sep: str | None, decimal_comma: bool) -> np.ndarray | None:
+    """(n, k) float from lines of k numbers each, parsed in one go; None when they are not that.
 
-    Scanner exports run to a million rows: the csv module would take seconds over them.
+    Scanner exports run to a million rows: parsing cell by cell would take seconds over them.
     """
-    for body in (lines, lines[1:]) if header else (lines,):
-        try:
-            values = np.array(re.sub(r"[,;\t]", " ", "\n".join(body)).split(), dtype=float)
-        except ValueError:
-            continue
-        if body and len(values) == 2 * len(body):
-            return values.reshape(-1, 2)
-    return None
+    text = "\n".join(lines)
+    if decimal_comma:
+        text = text.replace(",", ".")
+    if sep:
+        text = text.replace(sep, " ")
+    width = len(lines[0].split(sep) if sep else lines[0].split())
+    try:
+        values = np.array(text.split(), dtype=float)
+    except ValueError:
+        return None
+    return values.reshape(-1, width) if len(values) == width * len(lines) else None
 
 
 def read_json(path: Path, data: bytes) -> tuple[Rings, str | None]:
@@ -304,7 +349,7 @@ def read_emed(path: Path, data: bytes) -> tuple[Rings, str | None]:
     return [np.asarray(g.exterior.coords)[:-1] for g in getattr(touched, "geoms", [touched])], "mm"
 
 
-READERS = {".csv": read_csv, ".txt": read_csv, ".json": read_json, ".geojson": read_json, ".svg": read_svg, ".dxf": read_dxf, ".lst": read_emed}
+READERS = {".csv": read_csv, ".txt": read_csv, ".tsv": read_csv, ".json": read_json, ".geojson": read_json, ".svg": read_svg, ".dxf": read_dxf, ".lst": read_emed}
 
 
 def read(path: str | Path) -> tuple[Rings, str | None, str]:
