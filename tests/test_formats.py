@@ -71,7 +71,7 @@ def test_svg_curves_are_flattened_within_tolerance(tmp_path, capsys):
     assert footprint(load(out)).hausdorff_distance(Polygon(to_output_frame(page, report_of(out)))) <= 0.2
 
 
-@pytest.mark.parametrize("entity", ["SPLINE", "POLYLINE"])
+@pytest.mark.parametrize("entity", ["SPLINE", "POLYLINE", "POLYLINE3D"])
 def test_dxf_spline_and_polyline(tmp_path, capsys, entity):
     import ezdxf
 
@@ -81,8 +81,11 @@ def test_dxf_spline_and_polyline(tmp_path, capsys, entity):
     if entity == "SPLINE":
         tool = doc.modelspace().add_spline_control_frame(np.vstack([pts, pts[:1]]).tolist()).construction_tool()
         curve = np.array([(v.x, v.y) for v in tool.points(np.linspace(0, tool.max_t, 20000))])
-    else:
+    elif entity == "POLYLINE":
         doc.modelspace().add_polyline2d(pts.tolist(), close=True)
+        curve = pts
+    else:  # a 3D polyline on the drawing plane, as some CAD programs export every polyline
+        doc.modelspace().add_polyline3d(np.c_[pts, np.full(len(pts), 1.5)].tolist(), close=True)
         curve = pts
     src = tmp_path / "foot.dxf"
     doc.saveas(src)

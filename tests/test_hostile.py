@@ -77,6 +77,15 @@ def test_several_outlines_point_to_footprint_mode(tmp_path, capsys):
     assert code == 2 and "--outline-kind footprint" in err
 
 
+def test_a_page_frame_around_the_outline_is_named_with_sizes(tmp_path, capsys):
+    """A drawing with the page's border still in it: the error gives each shape's size."""
+    path = tmp_path / "framed.svg"
+    path.write_text(f'{SVG_HEAD}<rect x="0" y="-75" width="300" height="150" fill="none"/><path d="{PATH_D}"/></svg>')
+    code, _, err = run(["build", "--outline", path, "-o", tmp_path / "x.stl"], capsys)
+    assert code == 2 and "2 separate outlines (300 x 150, 265 x 100 mm)" in err and "page frame" in err
+    assert not (tmp_path / "x.stl").exists()
+
+
 @pytest.mark.parametrize("limit, value", [("MAX_FILE_BYTES", 1000), ("MAX_POINTS", 100)])
 def test_too_large_for_an_outline(tmp_path, capsys, monkeypatch, limit, value):
     monkeypatch.setattr(readers, limit, value)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import export, footprint, prescription, readers, report, template
 from .build import Insert, build_insert, check_resolution
 from .errors import InputError
@@ -44,9 +46,12 @@ def load_outline(
     elif len(rings) == 1:
         ring = rings[0]
     else:
+        sizes = sorted(((np.ptp(r, axis=0) * UNIT_MM[units]).tolist() for r in rings if len(r)), reverse=True)
+        listed = ", ".join(f"{w:.0f} x {h:.0f}" for w, h in sizes[:4]) + (", ..." if len(sizes) > 4 else "")
         raise InputError(
-            f"{path}: the file holds {len(rings)} separate outlines; give one closed outline, "
-            "or pass --outline-kind footprint if it is a footprint with separate toe prints"
+            f"{path}: the file holds {len(rings)} separate outlines ({listed} mm); give one closed outline "
+            "(delete any page frame or other shape), or pass --outline-kind footprint if it is a footprint "
+            "with separate toe prints"
         )
     return from_points(ring, units, side, str(path), sha, kind)
 

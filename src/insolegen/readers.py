@@ -253,8 +253,9 @@ DXF_UNITS = {1: "in", 2: "ft", 4: "mm", 5: "cm", 6: "m"}  # $INSUNITS codes
 
 
 def read_dxf(path: Path, data: bytes) -> tuple[Rings, str | None]:
-    """Every LWPOLYLINE, 2D POLYLINE and SPLINE in model space (blocks inserted there included),
-    and every closed chain of LINE, ARC and ELLIPSE edges; units from $INSUNITS."""
+    """Every LWPOLYLINE, POLYLINE (2D, or 3D seen from above) and SPLINE in model space (blocks
+    inserted there included), and every closed chain of LINE, ARC and ELLIPSE edges; units from
+    $INSUNITS."""
     import ezdxf
     from ezdxf import recover
 
@@ -265,13 +266,13 @@ def read_dxf(path: Path, data: bytes) -> tuple[Rings, str | None]:
     entities = list(_drawn(doc.modelspace()))
     try:
         rings = [_flatten_dxf(e) for e in entities if e.dxftype() in ("LWPOLYLINE", "SPLINE")
-                 or (e.dxftype() == "POLYLINE" and e.is_2d_polyline)]
+                 or (e.dxftype() == "POLYLINE" and (e.is_2d_polyline or e.is_3d_polyline))]
         rings += _edge_loops([e for e in entities if e.dxftype() in ("LINE", "ARC", "ELLIPSE")])
     except (ezdxf.DXFError, ValueError, ZeroDivisionError, AttributeError, IndexError) as exc:
         raise InputError(f"{path}: a curve in the DXF cannot be read ({exc}); save the outline as one closed polyline") from None
     rings = [r for r in rings if len(r) >= 2]
     if not rings:
-        raise InputError(f"{path}: the DXF holds no LWPOLYLINE, POLYLINE, SPLINE or closed chain of lines and arcs; "
+        raise InputError(f"{path}: the DXF holds no outline (no polyline, spline or closed chain of lines and arcs); "
                          "draw the outline as one closed polyline")
     return rings, DXF_UNITS.get(doc.header.get("$INSUNITS", 0))
 
