@@ -59,11 +59,23 @@ def test_batch_csv_all_good(tmp_path, capsys):
     assert load(tmp_path / "o" / "a.stl").is_watertight
 
 
-def test_bad_manifest(tmp_path, capsys):
-    bad = tmp_path / "m.txt"
-    bad.write_text("x")
+def test_batch_csv_from_a_european_spreadsheet(tmp_path, capsys):
+    """Saved as CSV where the decimal mark is a comma: semicolons between cells, "12,5" for 12.5."""
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("id;side;arch.height_mm;heel_lift.height_mm\r\nleft_eu;left;12,5;4,25\r\n", encoding="utf-8-sig")
+    code, _, err = run(["batch", manifest, "-o", tmp_path / "o", "--jobs", "1"], capsys)
+    assert code == 0, err
+    rep = json.loads((tmp_path / "o" / "left_eu.report.json").read_text())
+    assert rep["prescription"]["arch"]["height_mm"] == 12.5 and rep["prescription"]["heel_lift"]["height_mm"] == 4.25
+    assert rep["qa"]["as_built"]["heel_lift_mm"] == pytest.approx(4.25, abs=0.05)
+
+
+@pytest.mark.parametrize("text", ["x", "outline,side\nfoot.csv,left\n"])
+def test_bad_manifest(tmp_path, capsys, text):
+    bad = tmp_path / ("m.txt" if text == "x" else "m.csv")
+    bad.write_text(text)
     code, _, err = run(["batch", bad], capsys)
-    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert code == 2 and len(err.strip().splitlines()) == 1 and str(bad) in err
 
 
 def test_dask_cluster_gives_the_same_files(tmp_path, capsys):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -43,11 +44,30 @@ def read_manifest(path: str | Path) -> list[dict[str, Any]]:
                     raise InputError(f"{path}: line {number} is not a JSON object")
                 rows.append(row)
     elif path.suffix.lower() == ".csv":
-        rows = [{k.strip(): v for k, v in row.items() if k and v not in (None, "")} for row in csv.DictReader(io.StringIO(text))]
+        rows = _csv_rows(text)
     else:
         raise InputError(f"{path}: a manifest is .csv or .jsonl, not '{path.suffix}'")
     if not rows:
         raise InputError(f"{path}: the manifest has no rows")
+    if not any("id" in row for row in rows):
+        raise InputError(f"{path}: the manifest has no 'id' column; give each row an id (its output file's stem)")
+    return rows
+
+
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d*,\d+$")
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    """Rows of a CSV manifest, separated by commas, or by semicolons or tabs as spreadsheets save
+    it in much of Europe (then "12,5" is 12.5); empty cells left out."""
+    head = text.split("\n", 1)[0]
+    sep = next((s for s in ("\t", ";") if s in head and "," not in head), ",")
+    rows = []
+    for row in csv.DictReader(io.StringIO(text), delimiter=sep):
+        cells = {k.strip(): v.strip() for k, v in row.items() if k and isinstance(v, str) and v.strip()}
+        if sep != ",":
+            cells = {k: v.replace(",", ".") if _DECIMAL_COMMA.match(v) else v for k, v in cells.items()}
+        rows.append(cells)
     return rows
 
 
@@ -59,7 +79,7 @@ def build_row(row: dict[str, Any], base: str, out_dir: str, force: bool = False)
     name = str(row.get("id", "")).strip()
     try:
         if not name or "/" in name or "\\" in name or name.startswith("."):
-            raise InputError(f"id {name!r} is not a usable file name")
+            raise InputError(f"id {name!r} is not a usable file name; give a name without '/', '\\' or a leading '.'")
         unknown = [k for k in row if k not in COLUMNS and k not in prescription.FIELDS]
         if unknown:
             raise InputError(f"unknown column '{unknown[0]}'; use {', '.join(sorted(COLUMNS))} or a prescription field")
