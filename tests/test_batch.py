@@ -26,6 +26,7 @@ def test_batch_mixes_good_and_bad_rows(tmp_path, capsys):
         {"id": "bad_range", "arch.height_mm": 99},
         {"id": "bad_outline", "outline": "missing.csv"},
         {"id": "bad_field", "arch.colour": "red"},
+        {"id": "bad_resolution", "resolution": "fine"},
     ]
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -36,9 +37,11 @@ def test_batch_mixes_good_and_bad_rows(tmp_path, capsys):
     summary = list(csv.DictReader((out / "batch-summary.csv").open()))
     status = {r["id"]: r["status"] for r in summary}
     assert status == {"all": "built", "default": "built", "profile": "built",
-                      "bad_range": "failed", "bad_outline": "failed", "bad_field": "failed"}
+                      "bad_range": "failed", "bad_outline": "failed", "bad_field": "failed",
+                      "bad_resolution": "failed"}
     errors = {r["id"]: r["error"] for r in summary}
     assert "arch.height_mm" in errors["bad_range"] and "missing.csv" in errors["bad_outline"] and "arch.colour" in errors["bad_field"]
+    assert "resolution 'fine' is not a number" in errors["bad_resolution"]
     for name in ("all", "default", "profile"):
         assert load(out / f"{name}.stl").is_watertight
     rep = json.loads((out / "all.report.json").read_text())

@@ -74,6 +74,7 @@ def _csv_rows(text: str) -> list[dict[str, str]]:
 def build_row(row: dict[str, Any], base: str, out_dir: str, force: bool = False) -> dict[str, Any]:
     """Build one manifest row; never raises for bad input: the summary carries the error."""
     from . import api, prescription
+    from .build import check_resolution
 
     start = time.perf_counter()
     name = str(row.get("id", "")).strip()
@@ -87,7 +88,7 @@ def build_row(row: dict[str, Any], base: str, out_dir: str, force: bool = False)
         rx = prescription.resolve(row.get("profile"), settings, "manifest")
         outline_path = Path(base) / row["outline"] if row.get("outline") else None
         outline = api.load_outline(outline_path, row.get("units"), str(row.get("side", "right")), kind=str(row.get("outline_kind") or "outline"))
-        resolution = float(row.get("resolution", 1.0))
+        resolution = check_resolution(row.get("resolution", 1.0), "resolution")
         mesh_path = Path(out_dir) / f"{name}.stl"
         report_path = mesh_path.with_name(f"{name}.report.json")
         if not force and mesh_path.is_file() and report_path.is_file():

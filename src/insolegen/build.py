@@ -69,11 +69,18 @@ class Insert:
         return export.write_mesh(path, vertices, self.faces, ascii_stl=ascii_stl)
 
 
-def check_resolution(resolution: float) -> None:
+def check_resolution(resolution, name: str = "--resolution") -> float:
+    """``resolution`` as mm, or an error naming ``name`` (the option or column it came from)."""
     from .errors import InputError
 
-    if not MIN_RESOLUTION_MM <= resolution <= MAX_RESOLUTION_MM:
-        raise InputError(f"--resolution {resolution:g} mm is out of range; allowed {MIN_RESOLUTION_MM:g} to {MAX_RESOLUTION_MM:g} mm")
+    allowed = f"allowed {MIN_RESOLUTION_MM:g} to {MAX_RESOLUTION_MM:g} mm"
+    try:
+        value = float(resolution)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} {resolution!r} is not a number; {allowed}") from None
+    if not MIN_RESOLUTION_MM <= value <= MAX_RESOLUTION_MM:
+        raise InputError(f"{name} {value:g} mm is out of range; {allowed}")
+    return value
 
 
 def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) -> Insert:
