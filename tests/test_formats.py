@@ -206,3 +206,26 @@ def test_csv_dialects_read_as_the_plain_csv(tmp_path, name):
     src.write_text(text(pts))
     ours = api.load_outline(src, units=units)
     assert ours.polygon.hausdorff_distance(ref.polygon) <= 0.01, name
+
+
+JSON_VARIANTS = {  # name: (suffix, document from the outline in mm, --units)
+    "bare_list": (".json", lambda p: p.tolist(), "mm"),
+    "unit_key_cm": (".json", lambda p: {"unit": "cm", "points": (p / 10).tolist()}, "in"),
+    "xy_objects": (".json", lambda p: {"units": "mm", "points": [{"x": x, "y": y} for x, y in p.tolist()]}, "mm"),
+    "closed_linestring": (".geojson", lambda p: {"type": "LineString", "coordinates": np.vstack([p, p[:1]]).tolist()}, "mm"),
+    "multilinestring_feature": (".geojson", lambda p: {"type": "Feature", "properties": {}, "geometry": {
+        "type": "MultiLineString", "coordinates": [np.vstack([p, p[:1]]).tolist()]}}, "mm"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(JSON_VARIANTS))
+def test_json_variants_read_as_the_plain_csv(tmp_path, name):
+    from insolegen import api
+
+    pts = _placed(builtin_points(), 11)
+    write_csv(tmp_path / "ref.csv", pts, "mm")
+    suffix, doc, units = JSON_VARIANTS[name]
+    src = tmp_path / f"{name}{suffix}"
+    src.write_text(json.dumps(doc(pts)))
+    ours = api.load_outline(src, units=units)
+    assert ours.polygon.hausdorff_distance(api.load_outline(tmp_path / "ref.csv").polygon) <= 1e-6, name

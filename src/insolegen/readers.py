@@ -143,24 +143,29 @@ def _plain_numbers(lines: list[str], sep: str | None, decimal_comma: bool) -> np
 
 
 def read_json(path: Path, data: bytes) -> tuple[Rings, str | None]:
-    """``{"units": "mm", "points": [[x, y], ...]}``; GeoJSON (Multi)Polygon geometry, Feature or collection."""
+    """``{"units": "mm", "points": [[x, y], ...]}`` (or ``"unit"``, or points as ``{"x": .., "y": ..}``,
+    or the bare list of points); GeoJSON (Multi)Polygon or closed LineString, Feature or collection."""
     try:
         doc = json.loads(_text(path, data))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}); give {{\"units\": \"mm\", \"points\": [[x, y], ...]}}") from None
     except RecursionError:
         raise InputError(f"{path}: the JSON is nested too deeply to be an outline; give {{\"units\": \"mm\", \"points\": [[x, y], ...]}}") from None
+    if isinstance(doc, list):
+        doc = {"points": doc}
     if isinstance(doc, dict) and "type" in doc:
         return _geojson(path, doc), doc.get("units") if isinstance(doc.get("units"), str) else None
     if not isinstance(doc, dict) or "points" not in doc:
         raise InputError(f"{path}: expected a JSON object with a 'points' list of [x, y] pairs")
-    units = doc.get("units")
+    units = doc.get("units", doc.get("unit"))
     if units is not None and not isinstance(units, str):
         raise InputError(f"{path}: 'units' must be a string such as \"mm\", got {units!r}")
     return [_pairs(path, doc["points"])], units
 
 
 def _pairs(path: Path, value) -> np.ndarray:
+    if isinstance(value, list) and value and all(isinstance(p, dict) for p in value):
+        value = [[p.get("x"), p.get("y")] for p in value]
     try:
         pts = np.array(value, dtype=float)
     except (TypeError, ValueError):
@@ -183,10 +188,17 @@ def _geojson(path: Path, doc: dict) -> Rings:
         return rings
     if kind == "Feature":
         return _geojson(path, doc.get("geometry") or {})
-    polygons = doc.get("coordinates")
+    coords = doc.get("coordinates")
+    # A closed line traced round the foot is a ring as much as a Polygon's outer ring is.
     if kind == "Polygon":
-        polygons = [polygons]
-    elif kind != "MultiPolygon":
+        polygons = [coords]
+    elif kind == "LineString":
+        polygons = [[coords]]
+    elif kind == "MultiLineString" and isinstance(coords, list):
+        polygons = [[line] for line in coords]
+    elif kind in ("MultiPolygon", "MultiLineString"):
+        polygons = coords
+    else:
         raise InputError(f"{path}: GeoJSON type {kind!r} is not an outline; give a Polygon")
     if not isinstance(polygons, list) or not all(isinstance(p, list) and p for p in polygons) or not polygons:
         raise InputError(f"{path}: the {kind} has no coordinates; give [[[x, y], ...]]")
