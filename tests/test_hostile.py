@@ -39,7 +39,7 @@ HOSTILE = {
     "not_a_plate.lst": "Pict-No.: 1\n\t1\t2\tForce\n1\t0.0\t9.0\t0\n",
     "no_pressure.lst": "Sensor size: 0.500x0.500 cm\n\t1\t2\tForce\n1\t0.00\t0.00\t0\n",
     "deep.json": "[" * 100_000 + "]" * 100_000,  # RecursionError in json
-    "one_char.csv": b"\x01",  # csv.Sniffer could not determine a delimiter
+    "one_char.csv": b"\x01",  # the csv module could not find a delimiter in it (csv.Error)
 }
 
 
