@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
-from .mesh import face_blocks
+from .mesh import each_face_block
 
 FORMATS = (".stl", ".3mf", ".obj", ".ply", ".glb")
 GLTF_FROM_MM = np.array([[1e-3, 0, 0, 0], [0, 0, 1e-3, 0], [0, -1e-3, 0, 0], [0, 0, 0, 1]])
@@ -41,10 +41,13 @@ def encode_stl(vertices: np.ndarray, faces: np.ndarray) -> bytearray:
     out[:80] = _STL_HEADER
     out[80:84] = np.uint32(len(faces)).tobytes()
     table = np.ndarray((len(faces), 12), "<f4", out, offset=84, strides=(50, 4))
-    for block, corners, cross in face_blocks(vertices, faces):
+
+    def fill(block, corners, cross):
         length = np.sqrt((cross * cross).sum(axis=0))
         table[block, 0:3] = np.divide(cross, length, out=np.zeros_like(cross), where=length > 0).T
         table[block, 3:12] = corners.reshape(9, -1).T
+
+    each_face_block(vertices, faces, fill)
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import rays
-from .mesh import face_blocks
+from .mesh import each_face_block
 
 # Rays in a build's report: 5,000 on a foot, enough to find an undercut or a hole in the top
 # (thickness comes from every vertex); `insolegen check` casts them 1 mm apart by default.
@@ -34,8 +34,11 @@ def manifold_status(vertices: np.ndarray, faces: np.ndarray) -> str:
 def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """(f,) float, mm^2."""
     out = np.empty(len(faces))
-    for block, _, cross in face_blocks(vertices, faces):
+
+    def area(block, _, cross):
         out[block] = 0.5 * np.sqrt((cross * cross).sum(axis=0))
+
+    each_face_block(vertices, faces, area)
     return out
 
 
