@@ -49,13 +49,16 @@ def heel_lift(xy, outline, marks, rx):
 
 def arch(xy, outline, marks, rx):
     """Medial arch: crest on the medial border at the apex, fading laterally and along x."""
-    x = xy[:, 0]
     start, apex = marks.heel_centre[0], marks.arch_apex[0]
     end = max(marks.mtpj1[0] - 0.04 * marks.length_mm, apex + 15.0)
+    out = np.zeros(len(xy))
+    rows = np.flatnonzero((xy[:, 0] > start) & (xy[:, 0] < end))  # zero elsewhere: only these are worked out
+    x, y = xy[rows, 0], xy[rows, 1]
     along = np.where(x <= apex, smootherstep((x - start) / (apex - start)), smootherstep((end - x) / (end - apex)))
     lateral, medial = outline.borders(x)
-    across = (xy[:, 1] * outline.medial_sign - lateral) / np.maximum(medial - lateral, 1.0)
-    return rx.arch.height_mm * along * smootherstep((across - 0.15) / 0.6)
+    across = (y * outline.medial_sign - lateral) / np.maximum(medial - lateral, 1.0)
+    out[rows] = rx.arch.height_mm * along * smootherstep((across - 0.15) / 0.6)
+    return out
 
 
 def met_pad(xy, outline, marks, rx):
@@ -64,14 +67,19 @@ def met_pad(xy, outline, marks, rx):
     if not pad.enabled:
         return np.zeros(len(xy))
     forward = marks.met_line_normal
-    rel = xy - marks.met_pad_apex
+    out = np.zeros(len(xy))
+    reach = max(pad.length_mm, pad.width_mm)  # beyond this from the apex the dome is zero: skip those points
+    ax, ay = marks.met_pad_apex
+    rows = np.flatnonzero((np.abs(xy[:, 0] - ax) < reach) & (np.abs(xy[:, 1] - ay) < reach))
+    rel = xy.take(rows, axis=0) - marks.met_pad_apex
     du = rel @ forward
     dv = rel @ np.array([-forward[1], forward[0]])
     half_len = np.where(du > 0, FRONT_SHARE * pad.length_mm, (1.0 - FRONT_SHARE) * pad.length_mm)
     half_wid = 0.5 * pad.width_mm * (1.0 - 0.15 * smootherstep(-du / ((1.0 - FRONT_SHARE) * pad.length_mm)))
     # cos^2 in r: the least peak curvature of the usual dome profiles, slope 0 at apex and rim
     r = np.minimum(np.hypot(du / half_len, dv / half_wid), 1.0)
-    return pad.height_mm * 0.5 * (1.0 + np.cos(np.pi * r))
+    out[rows] = pad.height_mm * 0.5 * (1.0 + np.cos(np.pi * r))
+    return out
 
 
 def heel_cup(xy, outline, marks, rx):
@@ -93,12 +101,12 @@ def heel_cup(xy, outline, marks, rx):
         rounded = outline.polygon
     rim = shapely.get_coordinates(shapely.segmentize(rounded.boundary, 0.25))
     # Only points within a wall of the rim rise: the rest need no distance (inf: no wall).
-    pts = xy[near]
-    band = ~shapely.contains_xy(rounded.buffer(-wall), pts[:, 0], pts[:, 1])
+    pts = xy.take(np.flatnonzero(near), axis=0)  # take() by row number: faster than a mask on (n, 2)
+    band = np.flatnonzero(~shapely.contains_xy(rounded.buffer(-wall), pts[:, 0], pts[:, 1]))
+    in_band = pts.take(band, axis=0)
     dist = np.full(len(pts), np.inf)
-    dist[band] = cKDTree(rim).query(pts[band], distance_upper_bound=wall, workers=-1 if band.sum() > PARALLEL_QUERY else 1)[0]
-    outside = band.copy()
-    outside[band] = ~shapely.contains_xy(rounded, pts[band, 0], pts[band, 1])
+    dist[band] = cKDTree(rim).query(in_band, distance_upper_bound=wall, workers=-1 if len(band) > PARALLEL_QUERY else 1)[0]
+    outside = band[~shapely.contains_xy(rounded, in_band[:, 0], in_band[:, 1])]
     dist[outside] = 0.0  # beyond the rounded rim (in the outline's corners): full height
     out[near] = depth * smootherstep(1.0 - dist / wall) * fade_out(xy[near, 0], 0.22 * length, 0.42 * length)
     return out
