@@ -48,7 +48,10 @@ def lattice(rings: list[np.ndarray], spacing: float, anchor: np.ndarray) -> tupl
     last = np.ceil((x_hi - anchor[0]) / spacing - shift).astype(np.int64) - 1
     span, i = expand(first, np.maximum(last - first + 1, 0))
     j = j[span]
-    return np.c_[(i + 0.5 * (j % 2)) * spacing, j * row] + anchor, np.c_[i, j]
+    points, index = np.empty((len(i), 2)), np.empty((len(i), 2), np.int64)  # filled column by column: fast
+    points[:, 0], points[:, 1] = (i + 0.5 * (j & 1)) * spacing + anchor[0], j * row + anchor[1]
+    index[:, 0], index[:, 1] = i, j
+    return points, index
 
 
 def _lattice_of(shape, spacing: float, anchor: np.ndarray) -> np.ndarray:
@@ -93,7 +96,10 @@ def lattice_triangles(index: np.ndarray, ids: np.ndarray | None = None) -> np.nd
     up_third, down_first = np.where(odd, d, c), np.where(odd, a, b)
     up = has[0] & has[1] & np.where(odd, has[3], has[2])
     down = np.where(odd, has[0], has[1]) & has[3] & has[2]
-    return np.vstack([np.c_[a[up], b[up], up_third[up]], np.c_[down_first[down], d[down], c[down]]])
+    out = np.empty((np.count_nonzero(up) + np.count_nonzero(down), 3), np.int32)
+    for column, (first, second) in enumerate(zip((a, b, up_third), (down_first, d, c))):
+        out[:, column] = np.concatenate([first[up], second[down]])
+    return out
 
 
 def _distance(centres: np.ndarray, points: np.ndarray, bound: float) -> np.ndarray:
