@@ -7,7 +7,10 @@ import json
 import numpy as np
 import pytest
 import trimesh
-from conftest import grid_inside, load, report_of, run, top_at
+from conftest import footprint, grid_inside, load, real_outlines, report_of, run, top_at
+from outline_files import write_dxf, write_svg
+
+from insolegen.template import builtin_points
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +108,37 @@ def test_pair_from_one_outline(tmp_path, capsys):
     assert np.abs(d[xy[:, 0] < 0.28 * length] - 6.0).max() <= 0.05
     assert np.abs(d[xy[:, 0] > 0.65 * length]).max() <= 0.05
     assert report_of(tmp_path / "pair-right.stl")["prescription"]["heel_lift"]["height_mm"] == 0.0
+
+
+def test_pair_from_two_outlines(tmp_path, capsys):
+    """--outline-left (a DXF in cm) and --outline-right (an SVG in inches), different feet: each
+    insert on its own outline, the lift under the short side only; swapped files are warned of."""
+    from insolegen import api
+
+    feet = real_outlines()
+    left_pts = feet.get("template_sole_outline_mm", builtin_points() * [1, -1])  # both left feet as drawn
+    right_pts = feet.get("outlines_polygons_mm_M10.0", builtin_points() * [1, -1]) * [1, -1] + [40.0, -300.0]
+    left_src, right_src = tmp_path / "l.dxf", tmp_path / "r.svg"
+    args = [*write_dxf(left_src, left_pts, "cm"), *write_svg(right_src, right_pts, "in")]
+    out = tmp_path / "pair.stl"
+    code, _, err = run(["build", "--pair", "--short-side", "right", "--leg-length-offset", "8", "--outline-left", left_src,
+                        "--outline-right", right_src, "-o", out, *args], capsys)
+    assert code == 0 and "looks like" not in err, err
+    for side, src in (("left", left_src), ("right", right_src)):
+        path = tmp_path / f"pair-{side}.stl"
+        rep = report_of(path)
+        assert rep["side"] == side and rep["qa"]["as_built"]["heel_lift_mm"] == pytest.approx(8.0 if side == "right" else 0.0, abs=0.05)
+        assert footprint(load(path)).hausdorff_distance(api.load_outline(src, side=side).polygon) <= 0.2
+    alone = tmp_path / "right.stl"  # the right foot on its own, no lift: the pair's right is it plus the lift
+    assert run(["build", "--outline", right_src, "--side", "right", "-o", alone, *args], capsys)[0] == 0
+    right = load(tmp_path / "pair-right.stl")
+    xy = grid_inside(right, 2.0)
+    d = top_at(right, xy) - top_at(load(alone), xy)
+    assert np.abs(d[xy[:, 0] < 0.28 * right.bounds[1, 0]] - 8.0).max() <= 0.05
+    assert np.abs(d[xy[:, 0] > 0.7 * right.bounds[1, 0]]).max() <= 0.05
+    code, _, err = run(["build", "--pair", "--short-side", "right", "--outline-left", right_src, "--outline-right", left_src,
+                        "-o", tmp_path / "swapped.stl", *args], capsys)
+    assert code == 0 and "given as --outline-left" in err and "given as --outline-right" in err
 
 
 def test_profiles_and_schema(tmp_path, capsys):

@@ -75,7 +75,7 @@ def build(outline, outline_kind, units, side, foot_length, foot_width, profile, 
             if not (outline_left and outline_right):
                 raise InputError("give both --outline-left and --outline-right, or one --outline to mirror")
             left, right = api.load_outline(outline_left, units, "left", kind=outline_kind), api.load_outline(outline_right, units, "right", kind=outline_kind)
-            _check_shape(left), _check_shape(right)
+            _check_shape(left, "it is given as --outline-left"), _check_shape(right, "it is given as --outline-right")
             inserts = api.build_pair(short_side, rx, left=left, right=right, resolution=resolution)
         else:
             one = api.load_outline(outline, units, side, foot_length, foot_width, outline_kind)
@@ -106,12 +106,13 @@ def build(outline, outline_kind, units, side, foot_length, foot_width, profile, 
 FOOTPRINT_SHARE = 0.45  # midfoot/forefoot width below which a plain outline is surely a footprint (real outlines: 0.53+)
 
 
-def _check_shape(outline) -> None:
-    """Warn when the outline's shape disagrees with what was declared (side, outline kind)."""
+def _check_shape(outline, declared: str = "") -> None:
+    """Warn when the outline's shape disagrees with what was declared (side, outline kind).
+    declared: how the side was given, when not by --side."""
     if outline.source == "builtin":
         return
     if outline.apparent_side() != outline.side:
-        warn(f"{outline.source}: the outline looks like a {outline.apparent_side()} foot but --side is {outline.side}; "
+        warn(f"{outline.source}: the outline looks like a {outline.apparent_side()} foot but {declared or f'--side is {outline.side}'}; "
              "check the side (the arch goes on the medial border of the declared side)")
     share = outline.midfoot_share() if outline.kind == "outline" else 1.0
     if share < FOOTPRINT_SHARE:
