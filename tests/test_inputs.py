@@ -190,3 +190,12 @@ def test_unit_words_in_files(tmp_path, capsys, units, factor):
     out = tmp_path / "w.stl"
     assert run(["build", "--outline", src, "-o", out], capsys)[0] == 0
     assert load(out).bounds[1, 0] == pytest.approx(265.0, abs=0.5)
+
+
+@pytest.mark.parametrize("text, line", [("\n\nx,y\n1,2\nfoo,3\n", 5), ("# traced\nx,y\n1,2\n\n3,4\nfoo,3\n", 6),
+                                        ("\r\n1,2\r\n3,4\r\n5;6;x\r\n", 4)])
+def test_a_bad_csv_row_is_named_by_its_line(tmp_path, capsys, text, line):
+    src = tmp_path / "rows.csv"
+    src.write_bytes(text.encode())
+    code, _, err = run(["build", "--outline", src, "-o", tmp_path / "x.stl"], capsys)
+    assert code == 2 and f"line {line} is not an x,y pair" in err

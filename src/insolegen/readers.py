@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -47,24 +48,42 @@ def read_csv(path: Path, data: bytes) -> tuple[Rings, str | None]:
     header may name the x and y columns and their units ("id,x,y", "x_mm;y_mm", "X (cm)").
     Lines starting with # are comments; a blank line between rows starts another ring (a
     footprint's separate contact patches)."""
-    blocks: list[list[tuple[int, str]]] = [[]]
-    for number, line in enumerate(_text(path, data).splitlines(), start=1):
-        if not line.strip():
-            if blocks[-1]:
-                blocks.append([])
-        elif not line.lstrip().startswith("#"):
-            blocks[-1].append((number, line))
-    blocks = [b for b in blocks if b]
+    blocks = _blocks(_text(path, data))
     if not blocks:
         raise InputError(f"{path}: no x,y rows found; give one point per row as x,y")
     columns, units = (0, 1), None
-    if not _is_data(blocks[0][0][1]):
-        columns, units = _header(path, blocks[0].pop(0)[1])
-        blocks = [b for b in blocks if b]
+    if not _is_data(blocks[0][1][0]):
+        columns, units = _header(path, blocks[0][1][0])
+        blocks = [(numbers[1:], lines[1:]) if k == 0 else (numbers, lines) for k, (numbers, lines) in enumerate(blocks)]
+        blocks = [b for b in blocks if b[1]]
         if not blocks:
             raise InputError(f"{path}: a header and no x,y rows; give one point per row under it")
-    sep, decimal_comma = _separator(blocks[0][0][1])
-    return [_rows(path, block, columns, sep, decimal_comma) for block in blocks], units
+    sep, decimal_comma = _separator(blocks[0][1][0])
+    return [_rows(path, numbers, lines, columns, sep, decimal_comma) for numbers, lines in blocks], units
+
+
+Block = tuple[Sequence[int], list[str]]  # (line numbers counted from 1, the lines)
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+
+
+def _blocks(text: str) -> list[Block]:
+    """The rows of a CSV text in runs that blank lines separate, comments left out."""
+    text = text.replace("\r\n", "\n")
+    body = text.strip()
+    if body and "#" not in body and "\r" not in body and not _BLANK_LINE.search(body):
+        # One run, no comments (every scanner export): no need to look at the lines one by one.
+        lines = body.split("\n")
+        first = text[: len(text) - len(text.lstrip())].count("\n") + 1
+        return [(range(first, first + len(lines)), lines)]
+    blocks: list[tuple[list[int], list[str]]] = [([], [])]
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            if blocks[-1][1]:
+                blocks.append(([], []))
+        elif not line.lstrip().startswith("#"):
+            blocks[-1][0].append(number)
+            blocks[-1][1].append(line)
+    return [b for b in blocks if b[1]]
 
 
 _AXIS = re.compile(r"^([xy])(?:[\W_]*(mm|cm|in|inch|inches|m|ft|millimet\w*|centimet\w*))?[\W_]*$", re.IGNORECASE)
@@ -109,13 +128,14 @@ def _header(path: Path, line: str) -> tuple[tuple[int, int], str | None]:
     return (axes["x"][0], axes["y"][0]), units.pop() or None
 
 
-def _rows(path: Path, block: list[tuple[int, str]], columns: tuple[int, int], sep: str | None, decimal_comma: bool) -> np.ndarray:
-    """(n, 2) float: the x and y ``columns`` of each (line number, text) row of ``block``."""
-    fast = _plain_numbers([text for _, text in block], sep, decimal_comma)
+def _rows(path: Path, numbers: Sequence[int], lines: list[str], columns: tuple[int, int], sep: str | None,
+          decimal_comma: bool) -> np.ndarray:
+    """(n, 2) float: the x and y ``columns`` of each line (``numbers``: their line numbers)."""
+    fast = _plain_numbers(lines, sep, decimal_comma)
     if fast is not None and fast.shape[1] > max(columns):
         return fast[:, columns]
     rows = []
-    for number, text in block:
+    for number, text in zip(numbers, lines):
         try:
             cells = [c for c in _cells(text, sep, decimal_comma) if c]
             rows.append([float(cells[columns[0]]), float(cells[columns[1]])])
