@@ -54,8 +54,8 @@ def read_csv(path: Path, data: bytes) -> tuple[Rings, str | None]:
     columns, units = (0, 1), None
     if not _is_data(blocks[0][1][0]):
         columns, units = _header(path, blocks[0][1][0])
-        blocks = [(numbers[1:], lines[1:]) if k == 0 else (numbers, lines) for k, (numbers, lines) in enumerate(blocks)]
-        blocks = [b for b in blocks if b[1]]
+        numbers, lines = blocks[0]
+        blocks = [b for b in [(numbers[1:], lines[1:]), *blocks[1:]] if b[1]]
         if not blocks:
             raise InputError(f"{path}: a header and no x,y rows; give one point per row under it")
     sep, decimal_comma = _separator(blocks[0][1][0])
