@@ -93,6 +93,20 @@ def test_raw_emed_plate_export(tmp_path, capsys):
     assert rim.bounds[2] == pytest.approx(contact.bounds[2] - contact.bounds[0], abs=0.5)  # the rounding shaves sensor corners
 
 
+@needs_feet
+def test_emed_export_with_decimal_commas(tmp_path):
+    """The same export from a German installation: "0,500x0,500 cm", "12,50"."""
+    from insolegen import readers
+
+    src = FEET / "emed" / "emed_test.lst"
+    german = tmp_path / "de.lst"
+    german.write_bytes(src.read_bytes().replace(b".", b","))
+    ours, units, _ = readers.read(german)
+    theirs = readers.read(src)[0]
+    assert units == "mm" and len(ours) == len(theirs)
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs))
+
+
 def test_csv_with_blank_line_separated_patches(tmp_path, capsys):
     """A footprint traced as several contours in one CSV, a blank line between them."""
     parts, _ = _ink_footprint()
@@ -103,3 +117,24 @@ def test_csv_with_blank_line_separated_patches(tmp_path, capsys):
     assert code == 2 and f"{len(parts)} separate outlines" in err and "--outline-kind footprint" in err
     code, _, err = run(["build", "--outline", src, "--outline-kind", "footprint", "-o", tmp_path / "fp.stl"], capsys)
     assert code == 0, err
+
+
+def test_stray_sensors_are_left_out_and_said(tmp_path, capsys):
+    """Two sensors that fired far from the foot (noise, the other foot's edge) would drag the hull
+    out to them: they are left out, with a warning and a note in the report; a cavus print's
+    heel, a large patch apart from the ball, is kept."""
+    parts, foot = _ink_footprint()
+    cavus = shapely.union_all(parts).difference(shapely.box(0.25 * 265, -80, 0.66 * 265, 80))  # no lateral band
+    cavus = list(cavus.geoms)
+    strays = [shapely.box(120, 95, 125, 100), shapely.box(-40, -70, -35, -65)]
+    src = _write(tmp_path / "noisy.geojson", cavus + strays)
+    out = tmp_path / "clean.stl"
+    code, _, err = run(["build", "--outline", src, "--outline-kind", "footprint", "-o", out], capsys)
+    assert code == 0 and "2 small contact patches more than 25 mm" in err, err
+    rep = report_of(out)
+    assert any("stray" in w for w in rep["warnings"])
+    ref = tmp_path / "ref.stl"
+    assert run(["build", "--outline", _write(tmp_path / "quiet.geojson", cavus), "--outline-kind", "footprint", "-o", ref], capsys)[0] == 0
+    assert footprint(load(out)).hausdorff_distance(footprint(load(ref))) <= 1e-6
+    heel = Polygon(to_output_frame(np.asarray(foot.exterior.coords), rep)).intersection(shapely.box(-1, -100, 0.2 * 265, 100))
+    assert footprint(load(out)).intersection(heel).area > 0.95 * heel.area

@@ -41,8 +41,9 @@ def load_outline(
         raise InputError(f"outline kind '{kind}' is not known; use {' or '.join(KINDS)}")
     rings, file_units, sha = readers.read(path)
     units = unit_name(file_units or units or "mm", str(path))
+    notes: list[str] = []
     if kind == "footprint":
-        ring = footprint.insole_ring(rings, UNIT_MM[units], str(path))
+        ring, notes = footprint.insole_ring(rings, UNIT_MM[units], str(path))
     elif len(rings) == 1:
         ring = rings[0]
     else:
@@ -53,7 +54,7 @@ def load_outline(
             "(delete any page frame or other shape), or pass --outline-kind footprint if it is a footprint "
             "with separate toe prints"
         )
-    return from_points(ring, units, side, str(path), sha, kind)
+    return from_points(ring, units, side, str(path), sha, kind, tuple(notes))
 
 
 def build(

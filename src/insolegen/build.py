@@ -98,5 +98,5 @@ def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) ->
     return Insert(
         outline=outline, marks=marks, prescription=rx, resolution_mm=resolution, footprint=footprint,
         points=points, triangles=faces[: len(triangles)], rim=rim, fields=heights, vertices=vertices, faces=faces,
-        build_seconds=time.perf_counter() - start, warnings=rx.warnings(),
+        build_seconds=time.perf_counter() - start, warnings=[*outline.notes, *rx.warnings()],
     )

@@ -111,6 +111,8 @@ def _check_shape(outline, declared: str = "") -> None:
     declared: how the side was given, when not by --side."""
     if outline.source == "builtin":
         return
+    for note in outline.notes:
+        warn(note)
     if outline.apparent_side() != outline.side:
         warn(f"{outline.source}: the outline looks like a {outline.apparent_side()} foot but {declared or f'--side is {outline.side}'}; "
              "check the side (the arch goes on the medial border of the declared side)")

@@ -7,7 +7,7 @@ unit scale are applied, and the transform is recorded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -35,6 +35,7 @@ class Outline:
     transform: (4, 4) float, input coordinates (input units) -> output frame (mm).
     side: ``"left"`` or ``"right"``; the medial border is +y on a right foot, -y on a left.
     kind: ``"outline"`` or ``"footprint"`` (the points are the insole made from a footprint).
+    notes: warnings from reading it (a footprint's stray patches left out).
     """
 
     points: np.ndarray
@@ -43,6 +44,7 @@ class Outline:
     source: str = "builtin"
     sha256: str = ""
     kind: str = "outline"
+    notes: tuple[str, ...] = ()  # what reading the file left out or assumed, for the user and the report
 
     @cached_property
     def digest(self) -> str:
@@ -124,7 +126,7 @@ class Outline:
         """The same outline for the other foot (mirrored across the long axis)."""
         pts = self.points[::-1] * [1.0, -1.0]
         flip = np.diag([1.0, -1.0, 1.0, 1.0])
-        return Outline(pts, flip @ self.transform, "left" if self.side == "right" else "right", self.source, self.sha256, self.kind)
+        return replace(self, points=pts, transform=flip @ self.transform, side="left" if self.side == "right" else "right")
 
 
 def unit_name(units: str, source: str) -> str:
@@ -227,7 +229,8 @@ def _thin(pts: np.ndarray) -> np.ndarray:
 
 
 def from_points(
-    points: np.ndarray, units: str = "mm", side: str = "right", source: str = "outline", sha256: str = "", kind: str = "outline"
+    points: np.ndarray, units: str = "mm", side: str = "right", source: str = "outline", sha256: str = "", kind: str = "outline",
+    notes: tuple[str, ...] = (),
 ) -> Outline:
     """Validate an input outline and place it in the output frame.
 
@@ -274,4 +277,4 @@ def from_points(
     transform[2, 2] = scale
     simple = Polygon(local).simplify(SIMPLIFY_MM, preserve_topology=True)
     ring = _ccw(np.asarray(simple.exterior.coords)[:-1])
-    return Outline(ring, transform, side, source, sha256, kind)
+    return Outline(ring, transform, side, source, sha256, kind, tuple(notes))

@@ -347,7 +347,7 @@ def _edge_loops(entities: list) -> Rings:
     return rings
 
 
-_SENSOR = re.compile(r"Sensor size:\s*([0-9.]+)\s*x\s*([0-9.]+)\s*(mm|cm)")
+_SENSOR = re.compile(r"Sensor size:\s*([0-9.,]+)\s*x\s*([0-9.,]+)\s*(mm|cm)")
 
 
 def read_emed(path: Path, data: bytes) -> tuple[Rings, str | None]:
@@ -359,7 +359,8 @@ def read_emed(path: Path, data: bytes) -> tuple[Rings, str | None]:
     size = _SENSOR.search(text)
     if size is None or b"\x00" in data[:4096]:
         raise InputError(f"{path}: not a novel emed export (no 'Sensor size: AxB cm' line); export the plate as ASCII .lst")
-    dx, dy = (float(size.group(i)) * (10.0 if size.group(3) == "cm" else 1.0) for i in (1, 2))
+    # German installations write decimal commas: "0,500x0,500 cm", "12,50"
+    dx, dy = (float(size.group(i).replace(",", ".")) * (10.0 if size.group(3) == "cm" else 1.0) for i in (1, 2))
     peak: dict[tuple[int, int], float] = {}
     columns: list[int] = []
     for line in text.splitlines():
@@ -369,7 +370,7 @@ def read_emed(path: Path, data: bytes) -> tuple[Rings, str | None]:
         elif cells and cells[0].isdigit() and columns:
             for col, value in zip(columns, cells[1:1 + len(columns)]):
                 try:
-                    pressure = float(value)
+                    pressure = float(value.replace(",", "."))
                 except ValueError:
                     raise InputError(f"{path}: row {cells[0]} holds {value!r}, not a pressure; give the plain ASCII export") from None
                 if pressure > 0:
