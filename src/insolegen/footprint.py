@@ -50,9 +50,9 @@ def _foot_patches(patches: list, reach: float) -> tuple[list, int]:
     rest = [p for p in patches if p.area < SMALL_SHARE * largest]
     while rest:
         body = shapely.union_all(kept)
-        near = [p for p in rest if p.distance(body) <= reach]
-        if not near:
+        near = [p.distance(body) <= reach for p in rest]
+        if not any(near):
             break
-        kept += near
-        rest = [p for p in rest if p.distance(body) > reach]
+        kept += [p for p, close in zip(rest, near) if close]
+        rest = [p for p, close in zip(rest, near) if not close]
     return kept, len(rest)
