@@ -44,7 +44,7 @@ class Outline:
     source: str = "builtin"
     sha256: str = ""
     kind: str = "outline"
-    notes: tuple[str, ...] = ()  # what reading the file left out or assumed, for the user and the report
+    notes: tuple[str, ...] = ()
 
     @cached_property
     def digest(self) -> str:

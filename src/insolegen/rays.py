@@ -72,4 +72,3 @@ def grid_hits(vertices: np.ndarray, faces: np.ndarray, spacing: float) -> Hits:
     last = np.r_[start[1:], len(ray)] - 1
     xy = origin + np.c_[ix[start], iy[start]] * spacing
     return Hits(xy=xy, count=count, bottom=z[start], top=z[last])
-

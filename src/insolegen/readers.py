@@ -361,7 +361,7 @@ def read_emed(path: Path, data: bytes) -> tuple[Rings, str | None]:
         raise InputError(f"{path}: not a novel emed export (no 'Sensor size: AxB cm' line); export the plate as ASCII .lst")
     # German installations write decimal commas: "0,500x0,500 cm", "12,50"
     dx, dy = (float(size.group(i).replace(",", ".")) * (10.0 if size.group(3) == "cm" else 1.0) for i in (1, 2))
-    peak: dict[tuple[int, int], float] = {}
+    touched: set[tuple[int, int]] = set()  # (row, column) of every sensor that saw pressure
     columns: list[int] = []
     for line in text.splitlines():
         cells = line.split()
@@ -374,13 +374,13 @@ def read_emed(path: Path, data: bytes) -> tuple[Rings, str | None]:
                 except ValueError:
                     raise InputError(f"{path}: row {cells[0]} holds {value!r}, not a pressure; give the plain ASCII export") from None
                 if pressure > 0:
-                    peak[int(cells[0]), col] = max(pressure, peak.get((int(cells[0]), col), 0.0))
-    if not peak:
+                    touched.add((int(cells[0]), col))
+    if not touched:
         raise InputError(f"{path}: no sensor saw pressure; give the export of a step on the plate")
     import shapely
 
-    touched = shapely.union_all([shapely.box(c * dx, -(r + 1) * dy, (c + 1) * dx, -r * dy) for r, c in sorted(peak)])
-    return [np.asarray(g.exterior.coords)[:-1] for g in getattr(touched, "geoms", [touched])], "mm"
+    area = shapely.union_all([shapely.box(c * dx, -(r + 1) * dy, (c + 1) * dx, -r * dy) for r, c in sorted(touched)])
+    return [np.asarray(g.exterior.coords)[:-1] for g in getattr(area, "geoms", [area])], "mm"
 
 
 READERS = {".csv": read_csv, ".txt": read_csv, ".tsv": read_csv, ".json": read_json, ".geojson": read_json, ".svg": read_svg, ".dxf": read_dxf, ".lst": read_emed}
