@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .scan import expand, triangle_spans
+from .scanline import expand, triangle_spans
 
 # An offset no mesh vertex of ours sits on, so rays rarely graze an edge (grazes are deduplicated).
 GRID_PHASE = (0.1234567, 0.3456789)

@@ -14,7 +14,7 @@ from scipy.spatial import Delaunay, cKDTree
 from shapely.geometry import Polygon
 
 from .errors import InputError
-from .scan import expand, polygon_spans
+from .scanline import expand, polygon_spans
 
 MAX_SPLIT_ROUNDS = 24
 DEEP = 2.0  # lattice points this many spacings from the rim are meshed as the plain lattice
