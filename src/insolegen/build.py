@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import features, landmarks, mesh, triangulate
+from .fabrication import shoe
 from .outline import Outline
 from .prescription import Prescription
 
@@ -29,7 +30,8 @@ class Insert:
     points: (n, 2) float, mm, the triangulated outline; rim: points[:rim] is the rim;
     triangles: (t, 3) int32, the top's triangles over points (a view of the first faces);
     vertices: (n + b, 3) float, mm, the top's n first; faces: (f, 3) int32;
-    fields: feature name -> (n,) float, mm.
+    fields: feature name -> (n,) float, mm, summing to the thickness;
+    bottom: (n,) float, mm, the bottom's height under each point (0 unless fitted to a shoe).
     """
 
     outline: Outline
@@ -45,6 +47,7 @@ class Insert:
     faces: np.ndarray
     build_seconds: float
     warnings: list[str] = field(default_factory=list)
+    bottom: np.ndarray | None = None
 
     @cached_property
     def mesh(self):
@@ -94,9 +97,10 @@ def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) ->
     points, triangles, rim = triangulate.triangulate(footprint, resolution, marks.met_pad_apex)
     heights = features.fields(points, outline, marks, rx)
     top = sum(heights.values())
-    vertices, faces = mesh.solid(points, triangles, rim, top)
+    bottom = shoe.board(points, marks, rx)
+    vertices, faces = mesh.solid(points, triangles, rim, top, bottom)
     return Insert(
         outline=outline, marks=marks, prescription=rx, resolution_mm=resolution, footprint=footprint,
         points=points, triangles=faces[: len(triangles)], rim=rim, fields=heights, vertices=vertices, faces=faces,
-        build_seconds=time.perf_counter() - start, warnings=[*outline.notes, *rx.warnings()],
+        build_seconds=time.perf_counter() - start, warnings=[*outline.notes, *rx.warnings()], bottom=bottom,
     )

@@ -1,4 +1,4 @@
-"""The solid: top height field and flat bottom over the triangulated outline, side walls on the rim."""
+"""The solid: top height field and bottom (flat, or bent to a shoe) over the triangulated outline, side walls on the rim."""
 
 from __future__ import annotations
 
@@ -13,19 +13,26 @@ from . import triangulate
 from .landmarks import Landmarks
 
 
-def solid(points: np.ndarray, triangles: np.ndarray, rim_size: int, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def solid(points: np.ndarray, triangles: np.ndarray, rim_size: int, top: np.ndarray,
+          bottom: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A closed, outward-wound solid.
 
     points: (n, 2) float, mm; triangles: (t, 3) int, counter-clockwise; points[:rim_size] is
-    the rim in counter-clockwise order; top: (n,) float, mm, the top surface's height.
-    Returns vertices (n + b, 3) float (top first, then the bottom's b points at z = 0, the rim's
-    first, see :func:`_bottom`) and faces (t + bottom + 2 * rim_size, 3) int32, the top's
-    triangles first.
+    the rim in counter-clockwise order; top: (n,) float, mm, the thickness above the bottom;
+    bottom: (n,) float, mm, the bottom's height (None or all 0: flat at z = 0).
+    Returns vertices (n + b, 3) float (top first, then the bottom's b points, the rim's first,
+    see :func:`_bottom`; a bent bottom has all n) and faces (t + bottom + 2 * rim_size, 3)
+    int32, the top's triangles first.
     """
     n = len(points)
-    flat, flat_tri = _bottom(points[:rim_size], triangles, points)
+    bent = bottom is not None and bool(np.any(bottom))
+    # A bent bottom needs the inner lattice points; a flat one the rim alone.
+    flat, flat_tri = (points, triangles) if bent else _bottom(points[:rim_size], triangles, points)
     vertices = np.zeros((n + len(flat), 3))
     vertices[:n, :2], vertices[:n, 2], vertices[n:, :2] = points, top, flat
+    if bent:
+        vertices[:n, 2] += bottom
+        vertices[n:, 2] = bottom
     rim = np.arange(rim_size, dtype=np.int32)
     nxt = np.roll(rim, -1)
     walls = np.stack([rim + n, nxt + n, nxt, rim + n, nxt, rim], axis=1).reshape(-1, 3)

@@ -75,6 +75,34 @@ class Landmarks(_Section):
     sulcus_pct: float = Field(80.0, ge=74.0, le=88.0, description="toe crease, where a sulcus-length insert ends")
 
 
+class Zone(_Section):
+    infill_pct: float | None = Field(
+        None, ge=0.0, le=100.0,
+        description="infill density printed in this zone, %; unset: no zone, the slicer's own density",
+    )
+
+
+class Zones(_Section):
+    """Print zones: a PrusaSlicer modifier volume in the 3MF for each zone given an infill."""
+
+    heel: Zone = Field(default_factory=Zone, description="heel seat, behind 30% of foot length")
+    arch: Zone = Field(default_factory=Zone, description="midfoot, from 30% of foot length to the metatarsal-head line")
+    forefoot: Zone = Field(default_factory=Zone, description="from the metatarsal-head line forward")
+    met_pad: Zone = Field(default_factory=Zone, description="the metatarsal pad's footprint (where the pad sits, on or off)")
+
+
+class Shoe(_Section):
+    """The shoe's insole board, which the bottom follows (flat by default, as a mill wants)."""
+
+    heel_pitch_mm: float = Field(
+        0.0, ge=0.0, le=40.0,
+        description="heel seat raised above the ball by the shoe's heel, mm; falls smoothly to 0 at the ball",
+    )
+    toe_spring_mm: float = Field(
+        0.0, ge=0.0, le=25.0, description="rise of the board at the toe tip, from 0 at the toe crease (sulcus), mm"
+    )
+
+
 class Prescription(_Section):
     """The full prescription. ``Prescription()`` is the default general-support insert."""
 
@@ -85,6 +113,8 @@ class Prescription(_Section):
     heel_cup: HeelCup = Field(default_factory=HeelCup)
     posting: Posting = Field(default_factory=Posting)
     landmarks: Landmarks = Field(default_factory=Landmarks)
+    zones: Zones = Field(default_factory=Zones)
+    shoe: Shoe = Field(default_factory=Shoe)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Prescription":
@@ -116,6 +146,8 @@ class Prescription(_Section):
             ("met_pad.offset_mm", self.met_pad.offset_mm if self.met_pad.enabled else 8.0, 5.0, 10.0),
             ("heel_lift.height_mm", self.heel_lift.height_mm, 0.0, 12.0),
             ("posting.rearfoot_deg", self.posting.rearfoot_deg, -8.0, 8.0),
+            ("shoe.heel_pitch_mm", self.shoe.heel_pitch_mm, 0.0, 25.0),
+            ("shoe.toe_spring_mm", self.shoe.toe_spring_mm, 0.0, 15.0),
         ]
         return [
             f"{name} = {value:g} is past the usual {lo:g} to {hi:g}; check the prescription"
@@ -124,12 +156,18 @@ class Prescription(_Section):
         ]
 
 
-FIELDS: dict[str, tuple[type[BaseModel], str]] = {
-    f"{section}.{name}": (Prescription.model_fields[section].default_factory, name)  # type: ignore[misc]
-    for section in Prescription.model_fields
-    for name in Prescription.model_fields[section].default_factory.model_fields  # type: ignore[union-attr]
-}
-"""Every dotted field name, e.g. ``"arch.height_mm"``."""
+def _leaves(model: type[BaseModel], prefix: str = ""):
+    """(dotted name, (owning section, field name)) of every field, through nested sections."""
+    for name, info in model.model_fields.items():
+        inner = info.default_factory
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            yield from _leaves(inner, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", (model, name)
+
+
+FIELDS: dict[str, tuple[type[BaseModel], str]] = dict(_leaves(Prescription))
+"""Every dotted field name, e.g. ``"arch.height_mm"`` or ``"zones.heel.infill_pct"``."""
 
 
 def _describe(err: dict[str, Any], source: str) -> str:
@@ -139,8 +177,8 @@ def _describe(err: dict[str, Any], source: str) -> str:
     if kind == "extra_forbidden":
         return f"{where}unknown field '{loc}'; known fields: {', '.join(sorted(FIELDS))}"
     if kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
-        section, _, name = loc.partition(".")
-        field = Prescription.model_fields[section].default_factory.model_fields[name]  # type: ignore[union-attr]
+        owner, name = FIELDS[loc]
+        field = owner.model_fields[name]
         lo = next((m.ge for m in field.metadata if getattr(m, "ge", None) is not None), None)
         hi = next((m.le for m in field.metadata if getattr(m, "le", None) is not None), None)
         return f"{where}{loc} = {value!r} is out of range; allowed {lo:g} to {hi:g}"
@@ -214,13 +252,16 @@ def apply_settings(data: dict[str, Any], settings: dict[str, Any], source: str =
     for key, value in settings.items():
         if key not in FIELDS:
             raise InputError(f"{source}: unknown prescription field '{key}'; known fields: {', '.join(sorted(FIELDS))}")
-        section, name = key.split(".")
-        out.setdefault(section, {})
-        if not isinstance(out[section], dict):
-            raise InputError(f"{source}: '{section}' must be a table of fields, not {out[section]!r}")
+        *sections, name = key.split(".")
+        table = out
+        for depth, section in enumerate(sections):
+            inner = table.setdefault(section, {})
+            if not isinstance(inner, dict):
+                raise InputError(f"{source}: '{'.'.join(sections[: depth + 1])}' must be a table of fields, not {inner!r}")
+            table[section] = table = dict(inner)  # a copy: the caller's nested tables stay as they were
         if isinstance(value, int) and not isinstance(value, bool) and FIELDS[key][0].model_fields[name].annotation is float:
             value = float(value)
-        out[section][name] = value
+        table[name] = value
     return out
 
 

@@ -97,9 +97,9 @@ def insert_qa(insert) -> dict:
     from shapely.geometry import Polygon
 
     qa = solid_report(insert.vertices, insert.faces, REPORT_RAY_SPACING_MM)
-    top = insert.vertices[: len(insert.points), 2]  # the bottom is flat at z = 0
-    qa["min_thickness_mm"] = round(float(top.min()), 4)
-    qa["max_thickness_mm"] = round(float(top.max()), 4)
+    thickness = insert.vertices[: len(insert.points), 2] - insert.bottom  # above the bottom, bent or flat
+    qa["min_thickness_mm"] = round(float(thickness.min()), 4)
+    qa["max_thickness_mm"] = round(float(thickness.max()), 4)
     marks, pts, length = insert.marks, insert.points, insert.marks.length_mm
 
     def peak(name: str) -> dict:
