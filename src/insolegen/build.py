@@ -63,13 +63,23 @@ class Insert:
         return qa.insert_qa(self)
 
     def export(self, path: str | Path, ascii_stl: bool = False, keep_input_frame: bool = False) -> Path:
-        """Write the mesh atomically; the format follows the suffix (.stl .3mf .obj .ply .glb)."""
+        """Write the mesh atomically; the format follows the suffix (.stl .3mf .obj .ply .glb).
+
+        A 3MF of an insert with print zones or a top cover holds them as volumes of its one
+        object (see :mod:`insolegen.fabrication.zones`)."""
         from . import export
 
-        vertices = self.vertices
-        if keep_input_frame:
-            vertices = export.to_input_frame(vertices, self.outline.transform)
-        return export.write_mesh(path, vertices, self.faces, ascii_stl=ascii_stl)
+        def frame(vertices: np.ndarray) -> np.ndarray:
+            return export.to_input_frame(vertices, self.outline.transform) if keep_input_frame else vertices
+
+        if export.check_writable(path).suffix.lower() == ".3mf":
+            from .fabrication import prusa, zones
+
+            volumes = zones.volumes(self)
+            if len(volumes) > 1:
+                vertices, faces, config = prusa.package(volumes)
+                return export.write_bytes(path, export.encode_3mf(frame(vertices), faces, config))
+        return export.write_mesh(path, frame(self.vertices), self.faces, ascii_stl=ascii_stl)
 
 
 def check_resolution(resolution, name: str = "--resolution") -> float:

@@ -86,8 +86,12 @@ _3MF_RELS = (
 )
 
 
-def encode_3mf(vertices: np.ndarray, faces: np.ndarray) -> bytes:
-    """A 3MF package in millimetres with fixed zip timestamps (trimesh's writer adds a random UUID)."""
+def encode_3mf(vertices: np.ndarray, faces: np.ndarray, model_config: str | None = None) -> bytes:
+    """A 3MF package in millimetres with fixed zip timestamps (trimesh's writer adds a random UUID).
+
+    model_config: PrusaSlicer's per-volume project metadata (see :mod:`insolegen.fabrication.prusa`),
+    stored as Metadata/Slic3r_PE_model.config.
+    """
     import io
     import zipfile
 
@@ -103,7 +107,10 @@ def encode_3mf(vertices: np.ndarray, faces: np.ndarray) -> bytes:
     )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in (("[Content_Types].xml", _3MF_TYPES), ("_rels/.rels", _3MF_RELS), ("3D/3dmodel.model", model)):
+        parts = [("[Content_Types].xml", _3MF_TYPES), ("_rels/.rels", _3MF_RELS), ("3D/3dmodel.model", model)]
+        if model_config is not None:
+            parts.append(("Metadata/Slic3r_PE_model.config", model_config))
+        for name, text in parts:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, text)

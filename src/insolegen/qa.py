@@ -16,7 +16,7 @@ from .mesh import each_face_block
 REPORT_RAY_SPACING_MM = 2.0
 
 
-def _manifold(vertices: np.ndarray, faces: np.ndarray):
+def as_manifold(vertices: np.ndarray, faces: np.ndarray):
     """The mesh as a ``manifold3d.Manifold`` (vertices must already be shared between faces)."""
     import manifold3d
 
@@ -28,7 +28,7 @@ def _manifold(vertices: np.ndarray, faces: np.ndarray):
 
 def manifold_status(vertices: np.ndarray, faces: np.ndarray) -> str:
     """manifold3d's verdict on the mesh: ``"NoError"`` when it accepts it as a valid solid."""
-    return _manifold(vertices, faces).status().name
+    return as_manifold(vertices, faces).status().name
 
 
 def face_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -49,7 +49,7 @@ def _topology(vertices: np.ndarray, faces: np.ndarray) -> tuple[str, bool, bool,
     its own volume and parts are used; a mesh it refuses is diagnosed with trimesh's checks.
     The Manifold (about 300 bytes a face) is freed before the caller goes on.
     """
-    solid = _manifold(vertices, faces)
+    solid = as_manifold(vertices, faces)
     status = solid.status().name
     if status == "NoError":
         return status, True, True, float(solid.volume()), len(solid.decompose())
