@@ -24,8 +24,41 @@ def load_mesh(path: str | Path):
         raise InputError(f"{path}: cannot read the mesh ({type(exc).__name__}: {str(exc)[:120]})") from None
     if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0:
         raise InputError(f"{path}: holds no triangles; give an insert mesh")
+    if path.suffix.lower() == ".3mf":
+        mesh = _printed(path, mesh)
     mesh.merge_vertices(digits_vertex=6)
     return mesh
+
+
+def _printed(path: Path, mesh):
+    """What a PrusaSlicer 3MF prints: its modifier volumes (print zones) left out and its parts
+    (an insert and its top cover) united; any other 3MF as it is."""
+    import zipfile
+
+    import trimesh
+
+    from .fabrication import prusa, zones
+    from .qa import as_manifold
+
+    try:
+        config = zipfile.ZipFile(path).read("Metadata/Slic3r_PE_model.config").decode()
+        ranges = prusa.printed_ranges(config)
+    except (KeyError, zipfile.BadZipFile, UnicodeDecodeError, ValueError, SyntaxError):
+        return mesh  # no (readable) PrusaSlicer metadata: every triangle is the object
+    if not ranges or ranges[-1][1] >= len(mesh.faces):
+        raise InputError(f"{path}: its PrusaSlicer volumes name triangles the model does not hold; re-export the 3MF")
+    parts = []
+    for first, last in ranges:
+        part = trimesh.Trimesh(mesh.vertices, mesh.faces[first: last + 1], process=False)
+        part.remove_unreferenced_vertices()
+        part.merge_vertices(digits_vertex=6)
+        parts.append(part)
+    if len(parts) == 1:
+        return parts[0]
+    union = as_manifold(parts[0].vertices, parts[0].faces)
+    for part in parts[1:]:
+        union = union + as_manifold(part.vertices, part.faces)
+    return trimesh.Trimesh(*zones.mesh_of(union), process=False)
 
 
 def check_mesh(vertices, faces, min_thickness_mm: float = 2.0, ray_spacing: float = 1.0) -> dict:

@@ -36,3 +36,15 @@ def package(volumes: list[Volume]) -> tuple[np.ndarray, np.ndarray, str]:
         lines.append("  </volume>")
     lines += [" </object>", "</config>", ""]
     return vertices, faces, "\n".join(lines)
+
+
+def printed_ranges(config: str) -> list[tuple[int, int]]:
+    """(first, last) triangle of each printed part (not a modifier) that a model config names."""
+    from xml.etree import ElementTree
+
+    ranges = []
+    for volume in ElementTree.fromstring(config).iter("volume"):
+        keys = {m.get("key"): m.get("value") for m in volume.iter("metadata")}
+        if keys.get("modifier") != "1" and keys.get("volume_type", "ModelPart") == "ModelPart":
+            ranges.append((int(volume.get("firstid")), int(volume.get("lastid"))))
+    return ranges

@@ -100,17 +100,20 @@ def _inner(insert, inset: float):
     return as_manifold(vertices, insert.faces)
 
 
-def _mesh_of(solid) -> tuple[np.ndarray, np.ndarray]:
-    out = solid.to_mesh()
+def mesh_of(solid) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices (v, 3) float, mm, and faces (f, 3) of a Manifold, with no two vertices closer
+    than 1e-4 mm: a boolean's near-duplicates would become one in the 3MF's 6 decimals."""
+    out = solid.simplify(1e-4).to_mesh()
     return np.asarray(out.vert_properties, float)[:, :3], np.asarray(out.tri_verts, np.int64)
 
 
-def _cover_cutter(insert, cover: np.ndarray):
-    """A height-field solid over the insert's lattice whose underside is top - cover where the
-    cover is, and lies above the insert elsewhere: the insert cut by it is the cover."""
+def _cover_cutter(insert, cover: np.ndarray, deeper: float = 0.0):
+    """A height-field solid over the insert's lattice whose underside is ``deeper`` mm below
+    top - cover where the cover is, and lies above the insert elsewhere: the insert cut by it
+    is the cover."""
     n = len(insert.points)
     top = insert.vertices[:n, 2]
-    under = np.where(cover > COVER_MIN_MM, top - cover, top + 1.0)
+    under = np.where(cover > COVER_MIN_MM, top - cover - deeper, top + 1.0)
     vertices, faces = mesh.solid(insert.points, insert.triangles, insert.rim, top.max() + 2.0 - under, under)
     return as_manifold(vertices, faces)
 
@@ -122,8 +125,10 @@ def volumes(insert) -> list[Volume]:
     parts = [Volume("insert", insert.vertices, insert.faces)]
     cover = insert.fields.get("top_cover")
     if cover is not None and (cover > COVER_MIN_MM).any():
-        cutter = _cover_cutter(insert, cover)
-        parts = [Volume("insert", *_mesh_of(solid - cutter)), Volume("top cover", *_mesh_of(solid ^ cutter))]
+        # The cover reaches ZONE_INSET_MM into the base: the two overlap (the slicer prints the
+        # later part there) rather than touch, so they unite into one solid and share no vertex.
+        base, layer = solid - _cover_cutter(insert, cover), solid ^ _cover_cutter(insert, cover, ZONE_INSET_MM)
+        parts = [Volume("insert", *mesh_of(base)), Volume("top cover", *mesh_of(layer))]
     zones = insert.prescription.zones
     wanted = [name for name in ZONE_NAMES if getattr(zones, name).infill_pct is not None]
     if not wanted:
@@ -137,5 +142,5 @@ def volumes(insert) -> list[Volume]:
         if zone.is_empty():  # e.g. a forefoot zone on a three-quarter insert
             continue
         density = f"{getattr(zones, name).infill_pct:g}%"
-        parts.append(Volume(f"{name} zone", *_mesh_of(zone), modifier=True, settings=(("fill_density", density),)))
+        parts.append(Volume(f"{name} zone", *mesh_of(zone), modifier=True, settings=(("fill_density", density),)))
     return parts

@@ -1,0 +1,256 @@
+"""Print zones and the top cover in the 3MF, proved on the exported file and by PrusaSlicer itself.
+
+The slicing tests run the real ``prusa-slicer --export-gcode`` on the 3MF the command line
+wrote and read the G-code back: the spacing of the internal infill lines in each zone is what
+the zone's density prescribes. In CI (CI=true) a missing prusa-slicer fails; elsewhere it skips.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
+
+import numpy as np
+import pytest
+import trimesh
+from conftest import grid_inside, load, run, top_at
+
+from insolegen import features
+
+LENGTH = 265.0  # the built-in outline
+ZONES = ["--set", "zones.heel.infill_pct=10", "--set", "zones.arch.infill_pct=60"]
+
+
+def bottom_of(mesh, xy: np.ndarray) -> np.ndarray:
+    """(n,) z of the lowest hit of a vertical ray at each xy (n, 2)."""
+    origins = np.c_[xy, np.full(len(xy), mesh.bounds[0, 2] - 10.0)]
+    loc, ray, _ = mesh.ray.intersects_location(origins, np.tile([0.0, 0.0, 1.0], (len(xy), 1)), multiple_hits=True)
+    low = np.full(len(xy), np.nan)
+    np.fmin.at(low, ray, loc[:, 2])
+    return low
+
+
+def volumes_of(path: Path) -> list[dict]:
+    """Each volume PrusaSlicer's model config names: its keys, and its triangles as a Trimesh."""
+    archive = zipfile.ZipFile(path)
+    ns = {"m": "http://schemas.microsoft.com/3dmanufacturing/core/2015/02"}
+    model = ElementTree.fromstring(archive.read("3D/3dmodel.model"))
+    (obj,) = model.findall("m:resources/m:object", ns)
+    vertices = np.array([[float(v.get(k)) for k in "xyz"] for v in obj.iterfind("m:mesh/m:vertices/m:vertex", ns)])
+    faces = np.array([[int(t.get(k)) for k in ("v1", "v2", "v3")] for t in obj.iterfind("m:mesh/m:triangles/m:triangle", ns)])
+    config = ElementTree.fromstring(archive.read("Metadata/Slic3r_PE_model.config"))
+    (cobj,) = config.findall("object")
+    assert cobj.get("id") == obj.get("id")
+    out = []
+    for volume in cobj.iter("volume"):
+        first, last = int(volume.get("firstid")), int(volume.get("lastid"))
+        part = trimesh.Trimesh(vertices, faces[first: last + 1], process=False)
+        part.remove_unreferenced_vertices()
+        out.append({"keys": {m.get("key"): m.get("value") for m in volume.iter("metadata")}, "mesh": part,
+                    "first": first, "last": last})
+    assert out[-1]["last"] == len(faces) - 1 and all(a["last"] + 1 == b["first"] for a, b in zip(out, out[1:]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def zoned(tmp_path_factory):
+    """(zoned 3MF, plain STL of the same insert) written by the command line."""
+    from insolegen.cli import main
+
+    folder = tmp_path_factory.mktemp("zones")
+    common = ["build", "--resolution", "1.5", "--met-pad"]
+    assert main([*common, *ZONES, "--set", "zones.forefoot.infill_pct=25", "--set", "zones.met_pad.infill_pct=40",
+                 "-o", str(folder / "z.3mf")]) == 0
+    assert main([*common, "-o", str(folder / "plain.stl")]) == 0
+    return folder / "z.3mf", folder / "plain.stl"
+
+
+def test_zones_are_modifier_volumes_cut_from_the_insert(zoned):
+    path, plain = zoned
+    insert = load(plain)
+    vols = volumes_of(path)
+    assert [v["keys"]["name"] for v in vols] == ["insert", "heel zone", "arch zone", "forefoot zone", "met_pad zone"]
+    assert vols[0]["keys"].get("modifier") is None and vols[0]["keys"]["volume_type"] == "ModelPart"
+    densities = {v["keys"]["name"]: v["keys"]["fill_density"] for v in vols[1:]}
+    assert densities == {"heel zone": "10%", "arch zone": "60%", "forefoot zone": "25%", "met_pad zone": "40%"}
+    assert all(v["keys"]["modifier"] == "1" for v in vols[1:])
+    part = vols[0]["mesh"]
+    part.merge_vertices()
+    assert part.is_watertight and part.volume == pytest.approx(insert.volume, rel=1e-6)
+    for v in vols[1:]:
+        zone = v["mesh"]
+        assert zone.is_watertight and zone.is_winding_consistent and zone.volume > 0
+        # inside the insert: under its top and above its bottom (z = 0) at every zone vertex
+        assert (zone.vertices[:, 2] >= 0.0).all()
+        assert (zone.vertices[:, 2] <= top_at(insert, zone.vertices[:, :2]) + 1e-6).all()
+    heel, arch, fore, pad = (v["mesh"] for v in vols[1:])
+    assert heel.bounds[1, 0] <= 0.3 * LENGTH and arch.bounds[0, 0] >= 0.3 * LENGTH - 1e-6
+    # heel, arch and forefoot tile the insert, less their insets (0.01-0.03 mm top and bottom: ~0.8%);
+    # the pad lies in arch and forefoot
+    assert heel.volume + arch.volume + fore.volume == pytest.approx(insert.volume, rel=0.015)
+    assert pad.volume < 0.05 * insert.volume and pad.bounds[0, 0] > arch.bounds[0, 0]
+    # the heel zone follows the heel cup: its top is the insert's top, 0.01 mm down
+    xy = grid_inside(insert, 3.0, margin=1.0)
+    xy = xy[xy[:, 0] < 0.28 * LENGTH]
+    assert np.abs(top_at(heel, xy) - (top_at(insert, xy) - 0.01)).max() <= 1e-3
+
+
+def test_other_readers_see_one_insert_in_millimetres(zoned):
+    path, plain = zoned
+    scene = trimesh.load(path)
+    assert scene.units == "millimeter" and len(scene.geometry) == 1
+    mesh = load(path)  # every volume's triangles as one mesh, as a slicer without PrusaSlicer's metadata reads it
+    assert mesh.is_watertight and mesh.is_winding_consistent  # closed shells, none sharing a vertex
+    assert np.allclose(mesh.bounds, load(plain).bounds, atol=1e-5)  # the zones never poke out
+
+
+def test_check_reads_the_printed_insert_of_a_zoned_3mf(zoned, capsys):
+    path, plain = zoned
+    code, text, _ = run(["check", path, "--json"], capsys)
+    result = json.loads(text)
+    assert code == 0 and result["passed"] and result["bodies"] == 1
+    assert result["volume_mm3"] == pytest.approx(load(plain).volume, rel=1e-6)
+
+
+def test_no_zones_no_metadata(tmp_path, capsys):
+    from insolegen import api, export
+
+    out = tmp_path / "p.3mf"
+    assert run(["build", "--resolution", "2", "-o", out], capsys)[0] == 0
+    assert "Metadata/Slic3r_PE_model.config" not in zipfile.ZipFile(out).namelist()
+    insert = api.build(resolution=2.0)
+    assert out.read_bytes() == export.encode_3mf(insert.vertices, insert.faces)  # as before zones existed
+
+
+def test_top_cover_is_its_own_body(tmp_path, capsys, monkeypatch):
+    """Written against the ``top_cover`` feature field (branch lab): here a stand-in field, 2 mm
+    thick behind 75% of foot length, feathering out by 85%."""
+
+    def top_cover(xy, outline, marks, rx):
+        return 2.0 * features.fade_out(xy[:, 0], 0.75 * marks.length_mm, 0.85 * marks.length_mm)
+
+    monkeypatch.setitem(features.FEATURES, "top_cover", top_cover)
+    out, stl = tmp_path / "c.3mf", tmp_path / "c.stl"
+    args = ["build", "--resolution", "1.5", "--set", "zones.heel.infill_pct=15"]
+    assert run([*args, "-o", out], capsys)[0] == 0
+    assert run([*args, "-o", stl], capsys)[0] == 0
+    insert = load(stl)
+    base, cover, heel = (v["mesh"] for v in volumes_of(out))
+    assert [v["keys"]["name"] for v in volumes_of(out)] == ["insert", "top cover", "heel zone"]
+    assert [v["keys"].get("modifier") for v in volumes_of(out)] == [None, None, "1"]
+    for body in (base, cover):
+        body.merge_vertices()
+        assert body.is_watertight and body.is_winding_consistent and body.body_count == 1
+    assert base.volume + cover.volume == pytest.approx(insert.volume, rel=0.003)  # the cover reaches 0.01 mm into the base
+    xy = grid_inside(insert, 3.0, margin=1.0)
+    under = xy[xy[:, 0] < 0.74 * LENGTH]
+    top = top_at(insert, under)
+    assert np.abs(top_at(cover, under) - top).max() <= 1e-4
+    assert np.abs(top_at(base, under) - (top - 2.0)).max() <= 1e-3  # the cover is 2 mm thick there
+    assert np.abs(top_at(cover, under) - bottom_of(cover, under) - 2.01).max() <= 1e-3  # 0.01 mm into the base
+    assert cover.bounds[1, 0] <= 0.86 * LENGTH  # and none past its feathered end
+    from insolegen import check
+
+    result = check.check_file(out)  # unites the printed parts (manifold3d) and measures the union
+    assert result["bodies"] == 1 and result["watertight"] and result["manifold3d"] == "NoError"
+    assert result["undercut_rays"] == 0 and result["min_thickness_mm"] == pytest.approx(3.0, abs=0.01)
+    assert result["volume_mm3"] == pytest.approx(insert.volume, rel=1e-3)
+
+
+# --- slicing with the real PrusaSlicer -------------------------------------------------------
+
+PRUSA = shutil.which("prusa-slicer")
+needs_prusa = pytest.mark.skipif(PRUSA is None and os.environ.get("CI") != "true",
+                                 reason="prusa-slicer is not installed (in CI it must be)")
+BED = 400.0
+PLA = ["--bed-shape", f"0x0,{BED:g}x0,{BED:g}x{BED:g},0x{BED:g}", "--center", f"{BED / 2:g},{BED / 2:g}",
+       "--nozzle-diameter", "0.4", "--filament-diameter", "1.75", "--temperature", "210",
+       "--bed-temperature", "60", "--layer-height", "0.3", "--first-layer-height", "0.3",
+       "--fill-pattern", "rectilinear", "--fill-density", "20%"]
+
+
+def slice_(mesh_path: Path) -> str:
+    """The G-code PrusaSlicer writes for the file, sliced as it is (no one touching the slicer)."""
+    assert PRUSA, "prusa-slicer is not installed; CI must install it (.ci/run)"
+    gcode = mesh_path.with_suffix(".gcode")
+    done = subprocess.run([PRUSA, "--export-gcode", str(mesh_path), *PLA, "-o", str(gcode)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and gcode.is_file(), done.stderr[-2000:]
+    return gcode.read_text()
+
+
+def infill_moves(gcode: str) -> np.ndarray:
+    """(k, 5) x0, y0, x1, y1, z of every extruding move under ``;TYPE:Internal infill``."""
+    x = y = z = e = 0.0
+    kind, out = "", []
+    assert "M82" in gcode  # absolute extrusion: E grows along an extruding move
+    for line in gcode.splitlines():
+        if line.startswith(";TYPE:"):
+            kind = line[6:].strip()
+        elif line.startswith("G92"):
+            reset = re.search(r"E(-?[\d.]+)", line)
+            e = float(reset.group(1)) if reset else e
+        elif line.startswith("G1 "):
+            words = {w[0]: float(w[1:]) for w in line.split(";")[0].split()[1:] if w[0] in "XYZE"}
+            nx, ny, nz, ne = (words.get(k, v) for k, v in zip("XYZE", (x, y, z, e)))
+            if kind == "Internal infill" and ne > e and (nx, ny) != (x, y):
+                out.append((x, y, nx, ny, nz))
+            x, y, z, e = nx, ny, nz, ne
+    return np.array(out)
+
+
+def line_spacing(moves: np.ndarray, x_lo: float, x_hi: float) -> tuple[float, float]:
+    """(median distance between neighbouring parallel infill lines, infill length per layer, mm)
+    over the layers' moves lying wholly in x_lo <= x <= x_hi (mesh mm)."""
+    spacings, lengths = [], []
+    for z in np.unique(moves[:, 4]):
+        m = moves[(moves[:, 4] == z) & (np.minimum(moves[:, 0], moves[:, 2]) >= x_lo)
+                  & (np.maximum(moves[:, 0], moves[:, 2]) <= x_hi)]
+        d = m[:, 2:4] - m[:, 0:2]
+        length = np.hypot(d[:, 0], d[:, 1])
+        long = length > 2.0  # the lines themselves, not the short links between them
+        if long.sum() < 3:
+            continue
+        angle = np.round(np.degrees(np.arctan2(d[long, 1], d[long, 0])) % 180.0)
+        values, counts = np.unique(angle, return_counts=True)
+        a = np.radians(values[np.argmax(counts)])
+        normal = np.array([-np.sin(a), np.cos(a)])
+        offsets = np.sort(m[long][angle == values[np.argmax(counts)], 0:2] @ normal)
+        gaps = np.diff(offsets)
+        gaps = gaps[gaps > 0.05]  # one line cut in pieces by a hole counts once
+        if len(gaps) >= 2:
+            spacings.append(np.median(gaps))
+            lengths.append(length.sum())
+    assert len(spacings) >= 5, "too few infill layers in the region"
+    return float(np.median(spacings)), float(np.median(lengths))
+
+
+def zone_figures(mesh_path: Path) -> dict[str, tuple[float, float]]:
+    """Infill line spacing and length per layer, well inside the heel and the arch zones."""
+    moves = infill_moves(slice_(mesh_path))
+    mesh = load(mesh_path)
+    shift = BED / 2 - 0.5 * (mesh.bounds[0, 0] + mesh.bounds[1, 0])  # --center puts the box's middle there
+    return {"heel": line_spacing(moves, shift + 0.0, shift + 0.25 * LENGTH),
+            "arch": line_spacing(moves, shift + 0.35 * LENGTH, shift + 0.55 * LENGTH)}
+
+
+@needs_prusa
+def test_prusaslicer_prints_each_zone_at_its_density(tmp_path, capsys):
+    zoned, plain = tmp_path / "zoned.3mf", tmp_path / "plain.3mf"
+    assert run(["build", "--resolution", "2", *ZONES, "-o", zoned], capsys)[0] == 0
+    assert run(["build", "--resolution", "2", "-o", plain], capsys)[0] == 0
+    with_zones, without = zone_figures(zoned), zone_figures(plain)
+    print("infill line spacing and length per layer (mm):", {"zones": with_zones, "plain": without})
+    # plain: both at the slicer's 20%; zoned: the heel at 10% and the arch at 60%
+    assert with_zones["heel"][0] / without["heel"][0] == pytest.approx(20 / 10, rel=0.05)
+    assert with_zones["arch"][0] / without["arch"][0] == pytest.approx(20 / 60, rel=0.05)
+    assert with_zones["heel"][0] / with_zones["arch"][0] == pytest.approx(60 / 10, rel=0.05)
+    # and the length extruded per layer follows (coarser: links between lines, layers of unequal area)
+    assert with_zones["heel"][1] < 0.75 * without["heel"][1]
+    assert with_zones["arch"][1] > 1.8 * without["arch"][1]
