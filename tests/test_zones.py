@@ -155,9 +155,9 @@ def test_top_cover_is_its_own_body(tmp_path, capsys, monkeypatch):
     assert np.abs(top_at(base, under) - (top - 2.0)).max() <= 1e-3  # the cover is 2 mm thick there
     assert np.abs(top_at(cover, under) - bottom_of(cover, under) - 2.01).max() <= 1e-3  # 0.01 mm into the base
     assert cover.bounds[1, 0] <= 0.86 * LENGTH  # and none past its feathered end
-    from insolegen import check
-
-    result = check.check_file(out)  # unites the printed parts (manifold3d) and measures the union
+    code, text, _ = run(["check", out, "--json"], capsys)
+    result = json.loads(text)  # check unites the printed parts (manifold3d) and measures the union
+    assert code == 0 and result["passed"], result["reasons"]
     assert result["bodies"] == 1 and result["watertight"] and result["manifold3d"] == "NoError"
     assert result["undercut_rays"] == 0 and result["min_thickness_mm"] == pytest.approx(3.0, abs=0.01)
     assert result["volume_mm3"] == pytest.approx(insert.volume, rel=1e-3)

@@ -32,13 +32,14 @@ def load_mesh(path: str | Path):
 
 def _printed(path: Path, mesh):
     """What a PrusaSlicer 3MF prints: its modifier volumes (print zones) left out and its parts
-    (an insert and its top cover) united; any other 3MF as it is."""
+    (an insert and its top cover) united; any other 3MF as it is. A union's metadata keeps the
+    degenerate faces of the parts as stored: the union's own slivers are no fault of the file."""
     import zipfile
 
     import trimesh
 
     from .fabrication import prusa, zones
-    from .qa import as_manifold
+    from .qa import as_manifold, face_areas
 
     try:
         config = zipfile.ZipFile(path).read("Metadata/Slic3r_PE_model.config").decode()
@@ -58,14 +59,19 @@ def _printed(path: Path, mesh):
     union = as_manifold(parts[0].vertices, parts[0].faces)
     for part in parts[1:]:
         union = union + as_manifold(part.vertices, part.faces)
-    return trimesh.Trimesh(*zones.mesh_of(union), process=False)
+    stored = sum(int((face_areas(p.vertices, p.faces) < 1e-8).sum()) for p in parts)
+    return trimesh.Trimesh(*zones.mesh_of(union), process=False, metadata={"stored_degenerate_faces": stored})
 
 
-def check_mesh(vertices, faces, min_thickness_mm: float = 2.0, ray_spacing: float = 1.0) -> dict:
-    """The QA figures and the reasons it fails, if any; ``passed`` is the verdict."""
+def check_mesh(vertices, faces, min_thickness_mm: float = 2.0, ray_spacing: float = 1.0,
+               stored_degenerate_faces: int | None = None) -> dict:
+    """The QA figures and the reasons it fails, if any; ``passed`` is the verdict.
+    stored_degenerate_faces: the file's own count, when the mesh is a union of its parts."""
     from .qa import solid_report
 
     result = solid_report(vertices, faces, ray_spacing)
+    if stored_degenerate_faces is not None:
+        result["degenerate_faces"] = stored_degenerate_faces
     rules = [
         (result["watertight"], "not watertight (open edges or holes)"),
         (result["winding_consistent"], "faces are not wound consistently (flipped faces)"),
@@ -84,7 +90,8 @@ def check_mesh(vertices, faces, min_thickness_mm: float = 2.0, ray_spacing: floa
 
 def check_file(path: str | Path, min_thickness_mm: float = 2.0, ray_spacing: float = 1.0) -> dict:
     mesh = load_mesh(path)
-    result = check_mesh(mesh.vertices, mesh.faces, min_thickness_mm, ray_spacing)
+    result = check_mesh(mesh.vertices, mesh.faces, min_thickness_mm, ray_spacing,
+                        mesh.metadata.get("stored_degenerate_faces"))
     return {"mesh": str(path), **result}
 
 
