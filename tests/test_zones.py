@@ -19,9 +19,10 @@ from xml.etree import ElementTree
 import numpy as np
 import pytest
 import trimesh
-from conftest import grid_inside, load, run, top_at
+from conftest import grid_inside, load, run, top_at, write_csv
 
 from insolegen import features
+from insolegen.template import builtin_points
 
 LENGTH = 265.0  # the built-in outline
 ZONES = ["--set", "zones.heel.infill_pct=10", "--set", "zones.arch.infill_pct=60"]
@@ -254,3 +255,38 @@ def test_prusaslicer_prints_each_zone_at_its_density(tmp_path, capsys):
     # and the length extruded per layer follows (coarser: links between lines, layers of unequal area)
     assert with_zones["heel"][1] < 0.75 * without["heel"][1]
     assert with_zones["arch"][1] > 1.8 * without["arch"][1]
+
+
+@pytest.mark.parametrize("value", ["150", "-5", "soft", "true"])
+def test_bad_zone_density_is_named(tmp_path, capsys, value):
+    out = tmp_path / "x.3mf"
+    code, _, err = run(["build", "--set", f"zones.heel.infill_pct={value}", "-o", out], capsys)
+    assert code == 2 and "zones.heel.infill_pct" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_zones_from_a_profile_table_and_in_the_input_frame(tmp_path, capsys):
+    profile = tmp_path / "soft_heel.toml"
+    profile.write_text('description = "soft heel"\n[zones.heel]\ninfill_pct = 12\n[zones.arch]\ninfill_pct = 50.5\n')
+    turn = np.radians(30.0)  # an outline turned and moved on its sheet
+    rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    outline = write_csv(tmp_path / "turned.csv", builtin_points() @ rotation.T + [40.0, -25.0])
+    out = tmp_path / "k.3mf"
+    args = ["build", "--outline", outline, "--profile", profile, "--resolution", "2", "--keep-input-frame", "-o", out]
+    assert run(args, capsys)[0] == 0
+    vols = volumes_of(out)
+    assert [v["keys"].get("fill_density") for v in vols] == [None, "12%", "50.5%"]
+    assert json.loads(out.with_name("k.report.json").read_text())["prescription"]["zones"]["heel"] == {"infill_pct": 12.0}
+    # every volume moved by the same transform: the zones still lie within the turned insert
+    insert = vols[0]["mesh"]
+    for v in vols[1:]:
+        zone = v["mesh"].vertices
+        assert (zone[:, 2] <= top_at(insert, zone[:, :2]) + 1e-6).all() and (zone[:, 2] >= -1e-6).all()
+
+
+def test_a_zone_off_the_insert_writes_no_modifier(tmp_path, capsys):
+    out = tmp_path / "t.3mf"
+    args = ["build", "--resolution", "2", "--set", "shell.length=three_quarter", "--set", "zones.forefoot.infill_pct=30",
+            "--set", "zones.heel.infill_pct=10", "-o", out]
+    assert run(args, capsys)[0] == 0
+    assert [v["keys"]["name"] for v in volumes_of(out)] == ["insert", "heel zone"]

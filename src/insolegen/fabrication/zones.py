@@ -121,10 +121,10 @@ def _cover_cutter(insert, cover: np.ndarray, deeper: float = 0.0):
 def volumes(insert) -> list[Volume]:
     """The insert's printed parts (the insert, or its base and the top cover) then a modifier per
     zone given an infill; just the insert when neither zones nor a cover are prescribed."""
-    solid = as_manifold(insert.vertices, insert.faces)
     parts = [Volume("insert", insert.vertices, insert.faces)]
     cover = insert.fields.get("top_cover")
     if cover is not None and (cover > COVER_MIN_MM).any():
+        solid = as_manifold(insert.vertices, insert.faces)
         # The cover reaches ZONE_INSET_MM into the base: the two overlap (the slicer prints the
         # later part there) rather than touch, so they unite into one solid and share no vertex.
         base, layer = solid - _cover_cutter(insert, cover), solid ^ _cover_cutter(insert, cover, ZONE_INSET_MM)
