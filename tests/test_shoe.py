@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import grid_inside, load, report_of, run, top_at
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from insolegen import api
 
@@ -100,3 +102,21 @@ def test_bad_shoe_fields_are_named(tmp_path, capsys, setting, value):
     code, _, err = run(["build", "--set", f"{setting}={value}", "-o", out], capsys)
     assert code == 2 and setting in err and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+@settings(max_examples=12, deadline=None)
+@given(pitch=st.floats(0.0, 40.0), spring=st.floats(0.0, 25.0), side=st.sampled_from(["left", "right"]),
+       length=st.sampled_from(["full", "sulcus", "three_quarter"]), foot=st.floats(220, 300))
+def test_any_shoe_fit_keeps_thickness_and_a_valid_solid(pitch, spring, side, length, foot):
+    outline = api.load_outline(None, side=side, foot_length_mm=foot, foot_width_mm=0.376 * foot)
+    rx = {"shell.length": length, "heel_lift.height_mm": 3.0, "met_pad.enabled": True}
+    flat = api.build(outline, settings=rx, resolution=2.5)
+    bent = api.build(outline, settings={**rx, "shoe.heel_pitch_mm": pitch, "shoe.toe_spring_mm": spring}, resolution=2.5)
+    n = len(bent.points)
+    assert np.allclose(bent.vertices[:n, 2] - bent.bottom, flat.vertices[:n, 2], atol=1e-9)  # thickness unchanged
+    assert bent.bottom.min() >= 0.0 and bent.bottom.max() <= max(pitch, spring) + 1e-9
+    heel = bent.points[:, 0] < 0.2 * foot
+    assert np.allclose(bent.bottom[heel], pitch)
+    qa = bent.qa()
+    assert qa["manifold3d"] == "NoError" and qa["bodies"] == 1 and qa["undercut_rays"] == 0
+    assert qa["min_thickness_mm"] == flat.qa()["min_thickness_mm"]

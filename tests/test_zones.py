@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 import trimesh
 from conftest import grid_inside, load, run, top_at, write_csv
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from insolegen import features
 from insolegen.template import builtin_points
@@ -290,3 +292,32 @@ def test_a_zone_off_the_insert_writes_no_modifier(tmp_path, capsys):
             "--set", "zones.heel.infill_pct=10", "-o", out]
     assert run(args, capsys)[0] == 0
     assert [v["keys"]["name"] for v in volumes_of(out)] == ["insert", "heel zone"]
+
+
+@settings(max_examples=10, deadline=None)
+@given(densities=st.fixed_dictionaries({}, optional={name: st.floats(0, 100) for name in ("heel", "arch", "forefoot", "met_pad")}),
+       side=st.sampled_from(["left", "right"]), length=st.sampled_from(["full", "sulcus", "three_quarter"]),
+       arch=st.floats(0, 25), cup=st.floats(0, 30), pad=st.booleans(), pitch=st.floats(0, 20))
+def test_any_zones_are_closed_solids_inside_the_insert(densities, side, length, arch, cup, pad, pitch):
+    from insolegen import api, qa
+    from insolegen.fabrication import prusa, zones
+
+    settings_ = {f"zones.{name}.infill_pct": value for name, value in densities.items()}
+    settings_.update({"shell.length": length, "arch.height_mm": arch, "heel_cup.depth_mm": cup,
+                      "met_pad.enabled": pad, "shoe.heel_pitch_mm": pitch})
+    insert = api.build(settings=settings_, side=side, resolution=3.0)
+    volumes = zones.volumes(insert)
+    assert volumes[0].name == "insert" and not volumes[0].modifier
+    named = [v.name.removesuffix(" zone") for v in volumes[1:]]
+    assert set(named) <= set(densities) and named == [n for n in zones.ZONE_NAMES if n in named]
+    if length == "full":
+        assert set(named) == set(densities)  # every zone meets a full-length insert
+    low, high = insert.vertices.min(axis=0), insert.vertices.max(axis=0)
+    for v in volumes[1:]:
+        solid = qa.as_manifold(v.vertices, v.faces)
+        assert solid.status().name == "NoError" and solid.volume() > 0
+        assert (v.vertices >= low - 1e-6).all() and (v.vertices <= high + 1e-6).all()
+        assert dict(v.settings) == {"fill_density": f"{densities[v.name.removesuffix(' zone')]:g}%"}
+    vertices, faces, config = prusa.package(volumes)
+    assert prusa.printed_ranges(config) == [(0, len(insert.faces) - 1)]
+    assert len(faces) == sum(len(v.faces) for v in volumes) and faces.max() == len(vertices) - 1
