@@ -217,12 +217,15 @@ def met_bar(xy, outline, marks, rx):
     return bar.height_mm * profile * across
 
 
-def _first_ray_share(xy, outline) -> np.ndarray:
-    """(n,) 1 under the 1st ray (within 13 % of the foot's width of the medial border), 0 from
-    the 2nd ray on (25 %), smooth in between."""
-    lateral, medial = outline.borders(xy[:, 0])
+def _first_ray_share(xy, outline, marks) -> np.ndarray:
+    """(n,) 1 under the 1st ray, 0 from the 2nd ray on, smooth in between (over 12 % of the
+    foot's width). The 1st ray is 13 % of the width from the medial border at the head,
+    widening to 22 % past the sulcus: the hallux is wider than its metatarsal head."""
+    width, x = outline.width_mm, xy[:, 0]
+    lateral, medial = outline.borders(x)
     inward = medial - xy[:, 1] * outline.medial_sign
-    return fade_out(inward, 0.13 * outline.width_mm, 0.25 * outline.width_mm)
+    full = width * (0.13 + 0.09 * smootherstep((x - marks.sulcus_x_mm) / (0.08 * marks.length_mm)))
+    return fade_out(inward, full, full + 0.12 * width)
 
 
 def _forefoot_reach(xy, marks) -> np.ndarray:
@@ -235,7 +238,7 @@ def morton_extension(xy, outline, marks, rx):
     height = rx.morton_extension.height_mm
     if height == 0:
         return np.zeros(len(xy))
-    return height * _forefoot_reach(xy, marks) * _first_ray_share(xy, outline)
+    return height * _forefoot_reach(xy, marks) * _first_ray_share(xy, outline, marks)
 
 
 def reverse_morton(xy, outline, marks, rx):
@@ -243,7 +246,7 @@ def reverse_morton(xy, outline, marks, rx):
     height = rx.reverse_morton.height_mm
     if height == 0:
         return np.zeros(len(xy))
-    return height * _forefoot_reach(xy, marks) * (1.0 - _first_ray_share(xy, outline))
+    return height * _forefoot_reach(xy, marks) * (1.0 - _first_ray_share(xy, outline, marks))
 
 
 def _dome(xy, centre: np.ndarray, half_x: float, half_y: float, height: float) -> np.ndarray:
@@ -303,8 +306,9 @@ def distal_taper(xy, outline, marks, rx, below: np.ndarray):
     """The last ``shell.distal_taper_mm`` of the distal edge brought down to the minimum
     thickness. below: (n,) float, mm, the sum of the fields before this one; the field is
     (min - below) * w, w rising smoothly to 1 at the distal rim, so the top there is the minimum.
-    The distal edge: the rim within 0.22 L of the insert's front along the head line's normal
-    (the toes of a full insert, the cut of a trimmed one), fading in over 0.1 L behind that."""
+    The distal edge, along the head line's normal: the toes of a full insert (the rim within
+    0.22 L of its front, fading in over 0.1 L behind that), or the cut of a trimmed one (the
+    rim within the taper of the cut, fading in over one more taper length)."""
     taper = rx.shell.distal_taper_mm
     out = np.zeros(len(xy))
     if taper == 0:
@@ -316,7 +320,8 @@ def distal_taper(xy, outline, marks, rx, below: np.ndarray):
     length, normal = marks.length_mm, marks.met_line_normal
     ring = trim(outline.points, marks, rx.shell.length)
     front = float((ring @ normal).max())
-    gate = smootherstep((xy @ normal - (front - 0.32 * length)) / (0.1 * length))
+    full, fading = (0.22 * length, 0.1 * length) if rx.shell.length == "full" else (taper, taper)
+    gate = smootherstep((xy @ normal - (front - full - fading)) / fading)
     rows = np.flatnonzero(gate > 0)
     dist = rim_distance(Polygon(ring), xy.take(rows, axis=0), taper)
     w = gate[rows] * smootherstep(1.0 - dist / taper)

@@ -112,7 +112,7 @@ def place(outline: Outline, rx: Prescription) -> Landmarks:
         cuboid=inside(lm.cuboid_pct, 0.2),
         # the tubercle sits a sixth of the heel's width medial of its centre
         calcaneal_tubercle=np.array([lm.calcaneal_tubercle_pct / 100 * length, heel_centre[1] + sign * heel_width / 6]),
-        hallux=inside(lm.hallux_pct, 0.75),
+        hallux=inside(lm.hallux_pct, 0.8),
     )
     apex = on_line - rx.met_pad.offset_mm * marks.met_line_normal
     return Landmarks(**{**marks.__dict__, "met_pad_apex": apex})
