@@ -218,14 +218,15 @@ def met_bar(xy, outline, marks, rx):
 
 
 def _first_ray_share(xy, outline, marks) -> np.ndarray:
-    """(n,) 1 under the 1st ray, 0 from the 2nd ray on, smooth in between (over 12 % of the
-    foot's width). The 1st ray is 13 % of the width from the medial border at the head,
-    widening to 22 % past the sulcus: the hallux is wider than its metatarsal head."""
+    """(n,) 1 under the 1st ray, 0 from the 2nd ray on, smooth in between (over 15 % of the
+    foot's width), measured from the 1st head along the head line (a straight coordinate: the
+    border's own curves near the toe would crease the field). The 1st ray is 12 % of the width
+    at the head, widening to 21 % past the sulcus: the hallux is wider than its head."""
     width, x = outline.width_mm, xy[:, 0]
-    lateral, medial = outline.borders(x)
-    inward = medial - xy[:, 1] * outline.medial_sign
-    full = width * (0.13 + 0.09 * smootherstep((x - marks.sulcus_x_mm) / (0.08 * marks.length_mm)))
-    return fade_out(inward, full, full + 0.12 * width)
+    d = marks.mtpj5 - marks.mtpj1
+    lateral = (xy - marks.mtpj1) @ (d / np.linalg.norm(d))
+    full = width * (0.12 + 0.09 * smootherstep((x - marks.sulcus_x_mm) / (0.08 * marks.length_mm)))
+    return fade_out(lateral, full, full + 0.15 * width)
 
 
 def _forefoot_reach(xy, marks) -> np.ndarray:
