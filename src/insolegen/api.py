@@ -28,15 +28,22 @@ def load_outline(
     foot_length_mm: float = 265.0,
     foot_width_mm: float = 100.0,
     kind: str = "outline",
+    shoe_size: float | None = None,
+    size_system: str = "eu",
 ) -> Outline:
-    """An outline file in the output frame, or the built-in outline when ``path`` is None.
+    """An outline file in the output frame, or the built-in outline when ``path`` is None
+    (sized by ``shoe_size`` in ``size_system`` when given, else by foot length and width).
 
     Units written in the file win; ``units`` serves files that carry none (default mm).
     ``kind``: ``"outline"`` (the file is the insole outline) or ``"footprint"`` (a pressure or
     ink footprint: its contact patches become an insole outline, see :mod:`insolegen.footprint`).
     """
     if path is None:
+        if shoe_size is not None:
+            foot_length_mm, foot_width_mm = template.foot_for_shoe(shoe_size, size_system)
         return template.builtin(foot_length_mm, foot_width_mm, side)
+    if shoe_size is not None:
+        raise InputError(f"{path}: --shoe-size sizes the built-in outline; drop it or drop --outline")
     if kind not in KINDS:
         raise InputError(f"outline kind '{kind}' is not known; use {' or '.join(KINDS)}")
     rings, file_units, sha = readers.read(path)

@@ -106,6 +106,7 @@ def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) ->
     # on and off share one triangulation and differ by exactly that feature's field.
     points, triangles, rim = triangulate.triangulate(footprint, resolution, marks.met_pad_apex)
     heights = features.fields(points, outline, marks, rx)
+    features.check_thickness(points, heights, marks, rx)
     top = sum(heights.values())
     bottom = shoe.board(points, marks, rx)
     vertices, faces = mesh.solid(points, triangles, rim, top, bottom)

@@ -41,6 +41,9 @@ def cli() -> None:
 @click.option("--side", type=click.Choice(["left", "right"]), default="right", show_default=True)
 @click.option("--foot-length", type=float, default=265.0, show_default=True, help="built-in outline length, mm")
 @click.option("--foot-width", type=float, default=100.0, show_default=True, help="built-in outline width, mm")
+@click.option("--shoe-size", type=float, help="built-in outline for this adult shoe size (instead of --foot-length/--foot-width)")
+@click.option("--size-system", type=click.Choice(["eu", "uk", "us-men", "us-women"]), default="eu", show_default=True,
+              help="the system --shoe-size is written in")
 @click.option("--profile", help="bundled profile name (see `insolegen profiles`) or a TOML file")
 @click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="any prescription field by dotted name, e.g. arch.height_mm=18")
 @click.option("--arch-height", type=float, help="= --set arch.height_mm")
@@ -56,11 +59,15 @@ def cli() -> None:
 @click.option("--outline-left", type=click.Path(dir_okay=False, path_type=Path), help="with --pair: the left foot's outline")
 @click.option("--outline-right", type=click.Path(dir_okay=False, path_type=Path), help="with --pair: the right foot's outline")
 @click.option("-q", "--quiet", is_flag=True, help="no summary on stderr")
-def build(outline, outline_kind, units, side, foot_length, foot_width, profile, set_, arch_height, leg_length_offset, met_pad,
-          resolution, output, report_path, keep_input_frame, ascii_stl, pair, short_side, outline_left, outline_right, quiet):
+def build(outline, outline_kind, units, side, foot_length, foot_width, shoe_size, size_system, profile, set_, arch_height,
+          leg_length_offset, met_pad, resolution, output, report_path, keep_input_frame, ascii_stl, pair, short_side,
+          outline_left, outline_right, quiet):
     """Build an insert (or a pair) and write the mesh and its JSON report."""
     from . import api, export, prescription
     from . import report as reports
+
+    if shoe_size is not None:
+        foot_length, foot_width = _shoe_size_foot(shoe_size, size_system, outline or outline_left or outline_right)
 
     settings = _settings(set_, {"arch.height_mm": arch_height, "heel_lift.height_mm": leg_length_offset, "met_pad.enabled": met_pad})
     rx = prescription.resolve(profile, settings)
@@ -101,6 +108,22 @@ def build(outline, outline_kind, units, side, foot_length, foot_width, profile, 
             Path(path).unlink(missing_ok=True)
             Path(path).with_name(f"{Path(path).stem}.report.json").unlink(missing_ok=True)
         raise
+
+
+def _shoe_size_foot(shoe_size: float, size_system: str, outline_file) -> tuple[float, float]:
+    """Foot length and width for the built-in outline from a shoe size; refused beside an outline
+    file or an explicit --foot-length/--foot-width (which one would win is not obvious)."""
+    from click.core import ParameterSource
+
+    from .template import foot_for_shoe
+
+    if outline_file:
+        raise InputError(f"{outline_file}: --shoe-size sizes the built-in outline; drop it or drop the outline file")
+    ctx = click.get_current_context()
+    for name in ("foot_length", "foot_width"):
+        if ctx.get_parameter_source(name) != ParameterSource.DEFAULT:
+            raise InputError(f"--shoe-size and --{name.replace('_', '-')} both size the built-in outline; give one of them")
+    return foot_for_shoe(shoe_size, size_system)
 
 
 FOOTPRINT_SHARE = 0.45  # midfoot/forefoot width below which a plain outline is surely a footprint (real outlines: 0.53+)
@@ -206,11 +229,16 @@ def batch(manifest, out_dir, jobs, force, scheduler):
 
 @cli.command()
 def profiles():
-    """List the bundled prescriptions."""
-    from .prescription import profile_description, profile_names
+    """List the bundled prescriptions: starting points for a clinician, not diagnoses."""
+    from .prescription import profile_description, profile_names, profile_sources
 
-    for name in profile_names():
-        click.echo(f"{name:20s} {profile_description(name)}")
+    names = profile_names()
+    width = max(map(len, names), default=0)
+    for name in names:
+        click.echo(f"{name:{width}s} {profile_description(name)}")
+        sources = profile_sources(name)
+        if sources:
+            click.echo(f"{'':{width}s}   sources: {'; '.join(sources)}")
 
 
 @cli.command()

@@ -2,9 +2,10 @@
 
 Every function takes xy (n, 2) float, mm, in the output frame, the outline, its landmarks and
 the prescription, and returns (n,) float, mm, added to the top surface:
-``top = shell + heel_lift + arch + met_pad + heel_cup + posting``. Switching a feature off
-changes the top by exactly its field. Transitions use the C2 smootherstep so no field has a
-crease.
+``top = shell + heel_lift + arch + met_pad + heel_cup + posting + ... + top_cover`` (the lab's
+form: skives, forefoot post, bar, Morton's, pads, recesses, flanges, taper; see FEATURES).
+Switching a feature off changes the top by exactly its field. Transitions use the C2
+smootherstep (or cos^2 domes) so no field has a crease. Recesses are negative fields.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from .errors import InputError
 from .landmarks import Landmarks
 from .outline import Outline
 from .prescription import PAD_FRONT_SHARE as FRONT_SHARE
@@ -43,7 +45,7 @@ def heel_lift(xy, outline, marks, rx):
     length = marks.length_mm
     start = marks.heel_centre[0] + 0.17 * length
     end = max(marks.mtpj5[0] - 0.05 * length, start + 20.0)
-    keep = rx.heel_lift.forefoot_fraction
+    keep = 0.5 if rx.heel_lift.profile == "full_length" else rx.heel_lift.forefoot_fraction
     return rx.heel_lift.height_mm * (keep + (1.0 - keep) * fade_out(xy[:, 0], start, end))
 
 
@@ -90,26 +92,46 @@ def heel_cup(xy, outline, marks, rx):
     near = xy[:, 0] < 0.42 * length  # where fade_out below ends
     if depth <= 0 or not near.any():
         return out
+    wall = float(np.clip(0.3 * marks.heel_width_mm, 12.0, 25.0))
+    # take() by row number: faster than a mask on (n, 2)
+    dist = rim_distance(outline.polygon, xy.take(np.flatnonzero(near), axis=0), wall)
+    out[near] = depth * smootherstep(1.0 - dist / wall) * fade_out(xy[near, 0], 0.22 * length, 0.42 * length)
+    return out
+
+
+def rim_distance(polygon, pts: np.ndarray, wall: float) -> np.ndarray:
+    """(n,) float, mm: distance of pts (n, 2) from the rim of ``polygon`` with its corners
+    rounded, for points within ``wall`` of it (0 in the corners outside the rounded rim, inf
+    farther in than ``wall``).
+
+    Opening the outline by the wall width rounds its corners, so the distance to the rim is
+    smooth wherever a wall rises (a polygonal outline would otherwise crease it).
+    """
     import shapely
     from scipy.spatial import cKDTree
 
-    wall = float(np.clip(0.3 * marks.heel_width_mm, 12.0, 25.0))
-    # Opening the outline by the wall width rounds its corners, so the distance to the rim
-    # is smooth wherever the wall rises (a polygonal outline would otherwise crease it).
-    rounded = outline.polygon.buffer(-wall, quad_segs=64).buffer(wall, quad_segs=64)
+    rounded = polygon.buffer(-wall, quad_segs=64).buffer(wall, quad_segs=64)
     if rounded.is_empty:  # narrower than two walls everywhere: measure from the outline itself
-        rounded = outline.polygon
+        rounded = polygon
     rim = shapely.get_coordinates(shapely.segmentize(rounded.boundary, 0.25))
-    # Only points within a wall of the rim rise: the rest need no distance (inf: no wall).
-    pts = xy.take(np.flatnonzero(near), axis=0)  # take() by row number: faster than a mask on (n, 2)
+    # Only points within a wall of the rim need a distance (inf: no wall).
     band = np.flatnonzero(~shapely.contains_xy(rounded.buffer(-wall), pts[:, 0], pts[:, 1]))
     in_band = pts.take(band, axis=0)
     dist = np.full(len(pts), np.inf)
     dist[band] = cKDTree(rim).query(in_band, distance_upper_bound=wall, workers=-1 if len(band) > PARALLEL_QUERY else 1)[0]
     outside = band[~shapely.contains_xy(rounded, in_band[:, 0], in_band[:, 1])]
     dist[outside] = 0.0  # beyond the rounded rim (in the outline's corners): full height
-    out[near] = depth * smootherstep(1.0 - dist / wall) * fade_out(xy[near, 0], 0.22 * length, 0.42 * length)
-    return out
+    return dist
+
+
+def _tilt_rise(xy, outline, angle: float, x_lo: float, x_hi: float) -> np.ndarray:
+    """(n,) float, mm: how far each point lies from the border a post of ``angle`` pivots on
+    (the lateral border for a varus post, angle > 0; the medial for valgus), taking the
+    outermost outline point between x_lo and x_hi, so the rise is never negative there."""
+    part = outline.points[(outline.points[:, 0] >= x_lo) & (outline.points[:, 0] <= x_hi), 1] * outline.medial_sign
+    ym = xy[:, 1] * outline.medial_sign
+    rise = ym - part.min() if angle > 0 else part.max() - ym
+    return np.maximum(rise, 0.0)
 
 
 def posting(xy, outline, marks, rx):
@@ -118,10 +140,204 @@ def posting(xy, outline, marks, rx):
     if angle == 0:
         return np.zeros(len(xy))
     length = marks.length_mm
-    rear = outline.points[outline.points[:, 0] <= 0.45 * length, 1] * outline.medial_sign
-    ym = xy[:, 1] * outline.medial_sign
-    rise = ym - rear.min() if angle > 0 else rear.max() - ym
-    return np.tan(np.radians(abs(angle))) * np.maximum(rise, 0.0) * fade_out(xy[:, 0], 0.25 * length, 0.45 * length)
+    rise = _tilt_rise(xy, outline, angle, 0.0, 0.45 * length)
+    return np.tan(np.radians(abs(angle))) * rise * fade_out(xy[:, 0], 0.25 * length, 0.45 * length)
+
+
+def rearfoot_motion(xy, outline, marks, rx):
+    """Motion left in the rearfoot post ('4/4'): the post's tilt eased by that many degrees under
+    the back of the heel, fully at the rear edge, not at all from the heel centre on."""
+    motion, angle = rx.posting.rearfoot_motion_deg, rx.posting.rearfoot_deg
+    if motion == 0 or angle == 0:
+        return np.zeros(len(xy))
+    length = marks.length_mm
+    rise = _tilt_rise(xy, outline, angle, 0.0, 0.45 * length)
+    return -np.tan(np.radians(motion)) * rise * fade_out(xy[:, 0], 0.03 * length, marks.heel_centre[0])
+
+
+def forefoot_post(xy, outline, marks, rx):
+    """Forefoot post: the forefoot seat tilted about the long axis (positive: medial side up),
+    rising in behind the 5th head, to the sulcus or on to the toes."""
+    angle = rx.posting.forefoot_deg
+    if angle == 0:
+        return np.zeros(len(xy))
+    length = marks.length_mm
+    start = marks.mtpj5[0] - 0.12 * length
+    x = xy[:, 0]
+    along = smootherstep((x - start) / (0.08 * length))
+    if rx.posting.forefoot_extent == "sulcus":
+        along = along * fade_out(x, marks.sulcus_x_mm, marks.sulcus_x_mm + 0.06 * length)
+    return np.tan(np.radians(abs(angle))) * _tilt_rise(xy, outline, angle, start, np.inf) * along
+
+
+def _side_y(xy, outline, medial: bool) -> np.ndarray:
+    """(n,) y toward the chosen side: medial-positive for medial, lateral-positive otherwise."""
+    return xy[:, 1] * (outline.medial_sign if medial else -outline.medial_sign)
+
+
+def skive(xy, outline, marks, rx):
+    """Kirby heel skive: a wedge over a disc under the plantar heel, rising across the disc to
+    the full depth at its medial (or lateral) edge, fading radially outside the disc."""
+    sk = rx.skive
+    depth, medial = (sk.medial_mm, True) if sk.medial_mm > 0 else (sk.lateral_mm, False)
+    if depth == 0:
+        return np.zeros(len(xy))
+    radius = sk.diameter_mm / 2
+    fade = max(15.0, radius)  # wide enough that even 8 mm over a 2 cm disc stays crease-free
+    toward = 1.0 if medial else -1.0
+    centre = marks.heel_centre + np.array([0.0, toward * outline.medial_sign * 0.15 * marks.heel_width_mm])
+    out = np.zeros(len(xy))
+    rows = np.flatnonzero(np.hypot(*(xy - centre).T) < radius + fade)
+    part = xy.take(rows, axis=0)
+    r = np.hypot(*(part - centre).T)
+    side = _side_y(part, outline, medial) - _side_y(centre[None], outline, medial)[0]
+    out[rows] = depth * smootherstep((side + radius) / (2 * radius)) * fade_out(r, radius, radius + fade)
+    return out
+
+
+def _head_frame(xy, marks) -> tuple[np.ndarray, np.ndarray]:
+    """(behind, along): mm behind the metatarsal-head line, and the share of the way from the 1st
+    head (0) to the 5th (1) across it, for each point of xy (n, 2)."""
+    d = marks.mtpj5 - marks.mtpj1
+    return marks.behind_met_line_mm(xy), (xy - marks.mtpj1) @ d / (d @ d)
+
+
+def met_bar(xy, outline, marks, rx):
+    """Metatarsal bar: a ridge across the foot behind the 2nd-5th heads, a short steep front
+    (12 mm) ending 3 mm behind the head line and a long back bevel (25 mm)."""
+    bar = rx.met_bar
+    if not bar.enabled or bar.height_mm == 0:
+        return np.zeros(len(xy))
+    front, back, gap = 12.0, 25.0, 3.0
+    behind, along = _head_frame(xy, marks)
+    crest = gap + front
+    t = np.where(behind < crest, (crest - behind) / front, (behind - crest) / back)
+    profile = 0.5 * (1.0 + np.cos(np.pi * np.minimum(t, 1.0)))  # cos^2 bevels: slope 0 at crest and foot
+    across = smootherstep((along - 0.05) / 0.2)  # from the 1st-2nd gap, full under the 2nd
+    return bar.height_mm * profile * across
+
+
+def _first_ray_share(xy, outline, marks) -> np.ndarray:
+    """(n,) 1 under the 1st ray, 0 from the 2nd ray on, smooth in between (over 15 % of the
+    foot's width), measured from the 1st head along the head line (a straight coordinate: the
+    border's own curves near the toe would crease the field). The 1st ray is 12 % of the width
+    at the head, widening to 21 % past the sulcus: the hallux is wider than its head."""
+    width, x = outline.width_mm, xy[:, 0]
+    d = marks.mtpj5 - marks.mtpj1
+    lateral = (xy - marks.mtpj1) @ (d / np.linalg.norm(d))
+    full = width * (0.12 + 0.09 * smootherstep((x - marks.sulcus_x_mm) / (0.08 * marks.length_mm)))
+    return fade_out(lateral, full, full + 0.15 * width)
+
+
+def _forefoot_reach(xy, marks) -> np.ndarray:
+    """(n,) 0 from 30 mm behind the head line back, 1 from 10 mm behind it to the toe."""
+    return smootherstep((30.0 - marks.behind_met_line_mm(xy)) / 20.0)
+
+
+def morton_extension(xy, outline, marks, rx):
+    """Morton's extension: raised under the 1st metatarsal head and the hallux to the toe."""
+    height = rx.morton_extension.height_mm
+    if height == 0:
+        return np.zeros(len(xy))
+    return height * _forefoot_reach(xy, marks) * _first_ray_share(xy, outline, marks)
+
+
+def reverse_morton(xy, outline, marks, rx):
+    """Reverse Morton's (dancer's pad): the 2nd-5th heads and toes raised, the 1st ray left free."""
+    height = rx.reverse_morton.height_mm
+    if height == 0:
+        return np.zeros(len(xy))
+    return height * _forefoot_reach(xy, marks) * (1.0 - _first_ray_share(xy, outline, marks))
+
+
+def _dome(xy, centre: np.ndarray, half_x: float, half_y: float, height: float) -> np.ndarray:
+    """(n,) a cos^2 dome of ``height`` (negative: a recess) on an ellipse of half-axes
+    half_x, half_y (mm) about centre (2,); slope 0 at its apex and rim."""
+    out = np.zeros(len(xy))
+    if height == 0:
+        return out
+    rows = np.flatnonzero((np.abs(xy[:, 0] - centre[0]) < half_x) & (np.abs(xy[:, 1] - centre[1]) < half_y))
+    rel = xy.take(rows, axis=0) - centre
+    r = np.minimum(np.hypot(rel[:, 0] / half_x, rel[:, 1] / half_y), 1.0)
+    out[rows] = height * 0.5 * (1.0 + np.cos(np.pi * r))
+    return out
+
+
+def first_ray_cutout(xy, outline, marks, rx):
+    """A recess under the 1st metatarsal head, 32 x 24 mm, centred a tenth of the width in from the border."""
+    centre = marks.mtpj1 - np.array([0.0, outline.medial_sign * 0.1 * outline.width_mm])
+    return _dome(xy, centre, 16.0, 12.0, -rx.first_ray_cutout.depth_mm)
+
+
+def cuboid_pad(xy, outline, marks, rx):
+    """A pad under the cuboid (lateral midfoot), 36 x 26 mm."""
+    return _dome(xy, marks.cuboid, 18.0, 13.0, rx.cuboid_pad.height_mm)
+
+
+def navicular_pad(xy, outline, marks, rx):
+    """A pad under the navicular tuberosity (medial, just behind the arch apex), 36 x 26 mm."""
+    return _dome(xy, marks.navicular, 18.0, 13.0, rx.navicular_pad.height_mm)
+
+
+def heel_spur(xy, outline, marks, rx):
+    """A round recess under the medial calcaneal tubercle (heel spur relief)."""
+    radius = rx.heel_spur.diameter_mm / 2
+    return _dome(xy, marks.calcaneal_tubercle, radius, radius, -rx.heel_spur.depth_mm)
+
+
+def flange(xy, outline, marks, rx):
+    """The rim of the midfoot raised on the medial and/or lateral side, over a 25 mm wall,
+    rising in from 20 % of the length and gone by 65 %."""
+    medial_mm, lateral_mm = rx.flange.medial_mm, rx.flange.lateral_mm
+    out = np.zeros(len(xy))
+    length = marks.length_mm
+    rows = np.flatnonzero((xy[:, 0] > 0.2 * length) & (xy[:, 0] < 0.65 * length))
+    if medial_mm == 0 and lateral_mm == 0:
+        return out
+    wall = 25.0
+    x, ym = xy[rows, 0], xy[rows, 1] * outline.medial_sign
+    lateral, medial = outline.borders(x)
+    along = smootherstep((x - 0.2 * length) / (0.08 * length)) * fade_out(x, 0.55 * length, 0.65 * length)
+    rim = medial_mm * smootherstep(1.0 - (medial - ym) / wall) + lateral_mm * smootherstep(1.0 - (ym - lateral) / wall)
+    out[rows] = along * rim
+    return out
+
+
+def distal_taper(xy, outline, marks, rx, below: np.ndarray):
+    """The last ``shell.distal_taper_mm`` of the distal edge brought down to the minimum
+    thickness. below: (n,) float, mm, the sum of the fields before this one; the field is
+    (min - below) * w, w rising smoothly to 1 at the distal rim, so the top there is the minimum.
+    The distal edge, along the head line's normal: the toes of a full insert (the rim within
+    0.22 L of its front, fading in over 0.1 L behind that), or the cut of a trimmed one (the
+    rim within the taper of the cut, fading in over one more taper length)."""
+    taper = rx.shell.distal_taper_mm
+    out = np.zeros(len(xy))
+    if taper == 0:
+        return out
+    from shapely.geometry import Polygon
+
+    from .mesh import trim
+
+    length, normal = marks.length_mm, marks.met_line_normal
+    ring = trim(outline.points, marks, rx.shell.length)
+    front = float((ring @ normal).max())
+    full, fading = (0.22 * length, 0.1 * length) if rx.shell.length == "full" else (taper, taper)
+    gate = smootherstep((xy @ normal - (front - full - fading)) / fading)
+    rows = np.flatnonzero(gate > 0)
+    dist = rim_distance(Polygon(ring), xy.take(rows, axis=0), taper)
+    w = gate[rows] * smootherstep(1.0 - dist / taper)
+    out[rows] = (rx.shell.min_thickness_mm - below[rows]) * w
+    return out
+
+
+def top_cover(xy, outline, marks, rx):
+    """A uniform top cover layer, to the toes or ending at the sulcus (fading over the last 10 mm)."""
+    cover = rx.top_cover
+    if cover.thickness_mm == 0:
+        return np.zeros(len(xy))
+    if cover.extent == "toes":
+        return np.full(len(xy), cover.thickness_mm)
+    return cover.thickness_mm * fade_out(xy[:, 0], marks.sulcus_x_mm - 10.0, marks.sulcus_x_mm)
 
 
 FEATURES: dict[str, Field] = {
@@ -131,9 +347,44 @@ FEATURES: dict[str, Field] = {
     "met_pad": met_pad,
     "heel_cup": heel_cup,
     "posting": posting,
+    "rearfoot_motion": rearfoot_motion,
+    "forefoot_post": forefoot_post,
+    "skive": skive,
+    "met_bar": met_bar,
+    "morton_extension": morton_extension,
+    "reverse_morton": reverse_morton,
+    "first_ray_cutout": first_ray_cutout,
+    "cuboid_pad": cuboid_pad,
+    "navicular_pad": navicular_pad,
+    "heel_spur": heel_spur,
+    "flange": flange,
+    "distal_taper": distal_taper,  # takes the sum of the fields above it (see fields())
+    "top_cover": top_cover,  # last: "top minus top_cover" is the insert under its cover
 }
+RECESSES = {"first_ray_cutout": "first_ray_cutout.depth_mm", "heel_spur": "heel_spur.depth_mm"}
 
 
 def fields(xy: np.ndarray, outline: Outline, marks: Landmarks, rx: Prescription) -> dict[str, np.ndarray]:
     """Every feature's field at xy (n, 2): name -> (n,) float, mm."""
-    return {name: f(xy, outline, marks, rx) for name, f in FEATURES.items()}
+    out: dict[str, np.ndarray] = {}
+    for name, f in FEATURES.items():
+        out[name] = f(xy, outline, marks, rx, sum(out.values())) if f is distal_taper else f(xy, outline, marks, rx)
+    return out
+
+
+def check_thickness(xy: np.ndarray, heights: dict[str, np.ndarray], marks: Landmarks, rx: Prescription) -> None:
+    """Raise InputError when the recesses take the shell (every field but the top cover) below
+    ``shell.min_thickness_mm``, naming the fields and the thickness available for them."""
+    floor = rx.shell.min_thickness_mm
+    shell_top = sum(h for name, h in heights.items() if name != "top_cover")
+    i = int(np.argmin(shell_top))
+    if shell_top[i] >= floor - 1e-6:
+        return
+    named = [field for name, field in RECESSES.items() if heights[name][i] < 0]
+    recess = sum(-heights[name][i] for name in RECESSES)
+    available = shell_top[i] + recess - floor
+    raise InputError(
+        f"{' + '.join(named) or 'the prescription'} would leave the shell {shell_top[i]:.2f} mm thick at "
+        f"{100 * xy[i, 0] / marks.length_mm:.0f}% of the length, below shell.min_thickness_mm {floor:g}; "
+        f"the shell there allows {max(available, 0.0):.2f} mm of recess: make it shallower or raise shell.thickness_mm"
+    )

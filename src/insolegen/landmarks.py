@@ -13,6 +13,12 @@ import numpy as np
 from .outline import Outline
 from .prescription import Prescription
 
+# The 2nd-4th heads from the 5th (CLINICAL.md, parabola studies): mm ahead of the 5th on a
+# 265 mm foot, and their place across, as a share of the way from the 1st head to the 5th.
+LESSER_HEADS_AHEAD_MM = {2: 20.2, 3: 15.8, 4: 9.0}
+LESSER_HEADS_ACROSS = {2: 0.30, 3: 0.53, 4: 0.76}
+REFERENCE_LENGTH_MM = 265.0
+
 
 @dataclass(frozen=True)
 class Landmarks:
@@ -24,6 +30,13 @@ class Landmarks:
     mtpj5: np.ndarray
     sulcus_x_mm: float
     met_pad_apex: np.ndarray
+    mtpj2: np.ndarray
+    mtpj3: np.ndarray
+    mtpj4: np.ndarray
+    navicular: np.ndarray
+    cuboid: np.ndarray
+    calcaneal_tubercle: np.ndarray
+    hallux: np.ndarray
 
     @property
     def met_line_normal(self) -> np.ndarray:
@@ -48,6 +61,8 @@ class Landmarks:
             "mtpj5": point(self.mtpj5),
             "met_head_line": [point(self.mtpj1)["xy_mm"], point(self.mtpj5)["xy_mm"]],
             "met_pad_apex": point(self.met_pad_apex),
+            **{name: point(getattr(self, name)) for name in (
+                "mtpj2", "mtpj3", "mtpj4", "navicular", "cuboid", "calcaneal_tubercle", "hallux")},
             "sulcus_x_mm": round(self.sulcus_x_mm, 3),
             "heel_width_mm": round(self.heel_width_mm, 3),
         }
@@ -64,11 +79,23 @@ def place(outline: Outline, rx: Prescription) -> Landmarks:
         ym = (med[0] - inset_mm) if which > 0 else (lat[0] + inset_mm)
         return np.array([x[0], sign * ym])
 
+    def inside(pct: float, share: float) -> np.ndarray:
+        """The point at pct of the length, share of the width in from the lateral border."""
+        x = np.array([pct / 100 * length])
+        lat, med = outline.borders(x)
+        return np.array([x[0], sign * (lat[0] + share * (med[0] - lat[0]))])
+
     lm = rx.landmarks
     lat, med = outline.borders(np.array([lm.heel_centre_pct / 100 * length]))
     heel_centre = np.array([lm.heel_centre_pct / 100 * length, sign * 0.5 * (lat[0] + med[0])])
     mtpj1, mtpj5 = on_border(lm.mtpj1_pct, +1), on_border(lm.mtpj5_pct, -1)
     on_line = mtpj1 + rx.met_pad.across_pct / 100 * (mtpj5 - mtpj1)
+    scale = length / REFERENCE_LENGTH_MM
+    lesser = {
+        k: np.array([mtpj5[0] + ahead * scale, (mtpj1 + LESSER_HEADS_ACROSS[k] * (mtpj5 - mtpj1))[1]])
+        for k, ahead in LESSER_HEADS_AHEAD_MM.items()
+    }
+    heel_width = float(med[0] - lat[0])
     marks = Landmarks(
         length_mm=length,
         heel_centre=heel_centre,
@@ -78,6 +105,14 @@ def place(outline: Outline, rx: Prescription) -> Landmarks:
         mtpj5=mtpj5,
         sulcus_x_mm=lm.sulcus_pct / 100 * length,
         met_pad_apex=on_line,
+        mtpj2=lesser[2],
+        mtpj3=lesser[3],
+        mtpj4=lesser[4],
+        navicular=inside(lm.navicular_pct, 0.85),
+        cuboid=inside(lm.cuboid_pct, 0.2),
+        # the tubercle sits a sixth of the heel's width medial of its centre
+        calcaneal_tubercle=np.array([lm.calcaneal_tubercle_pct / 100 * length, heel_centre[1] + sign * heel_width / 6]),
+        hallux=inside(lm.hallux_pct, 0.8),
     )
     apex = on_line - rx.met_pad.offset_mm * marks.met_line_normal
     return Landmarks(**{**marks.__dict__, "met_pad_apex": apex})

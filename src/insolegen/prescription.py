@@ -29,6 +29,9 @@ class Shell(_Section):
     length: Literal["full", "sulcus", "three_quarter"] = Field(
         "full", description="full length, to the toe crease (sulcus), or trimmed behind the metatarsal heads"
     )
+    distal_taper_mm: float = Field(
+        0.0, ge=0.0, le=30.0, description="the last N mm of the distal edge taper to shell.min_thickness_mm, mm (0: no taper)"
+    )
 
 
 class Arch(_Section):
@@ -54,6 +57,9 @@ class HeelLift(_Section):
         0.0, ge=0.0, le=1.0,
         description="share of the lift kept under the forefoot (0: heel-only lift, 0.5: a full-length lift half as high at the ball)",
     )
+    profile: Literal["heel", "full_length"] = Field(
+        "heel", description="heel: taper to nothing before the heads; full_length: half the lift at the heads and on to the toe"
+    )
 
 
 class HeelCup(_Section):
@@ -64,6 +70,14 @@ class Posting(_Section):
     rearfoot_deg: float = Field(
         0.0, ge=-10.0, le=10.0, description="rearfoot post; positive tilts the heel seat up on the medial side (varus)"
     )
+    rearfoot_motion_deg: float = Field(
+        0.0, ge=0.0, le=8.0,
+        description="rearfoot post motion ('4/4'), degrees: the post's tilt eased by this much under the back of the heel",
+    )
+    forefoot_deg: float = Field(
+        0.0, ge=-10.0, le=10.0, description="forefoot post, degrees: the forefoot seat tilted about the long axis, positive = medial side up (varus)"
+    )
+    forefoot_extent: Literal["sulcus", "toes"] = Field("sulcus", description="the forefoot post runs to the toe crease or to the toes")
 
 
 class Landmarks(_Section):
@@ -73,6 +87,58 @@ class Landmarks(_Section):
     mtpj1_pct: float = Field(73.0, ge=65.0, le=80.0, description="1st metatarsal head (medial ball of the foot)")
     mtpj5_pct: float = Field(64.0, ge=55.0, le=72.0, description="5th metatarsal head (lateral)")
     sulcus_pct: float = Field(80.0, ge=74.0, le=88.0, description="toe crease, where a sulcus-length insert ends")
+    navicular_pct: float = Field(40.0, ge=34.0, le=50.0, description="navicular tuberosity (medial, just behind the arch apex)")
+    cuboid_pct: float = Field(34.0, ge=26.0, le=42.0, description="cuboid (lateral midfoot)")
+    calcaneal_tubercle_pct: float = Field(13.0, ge=8.0, le=20.0, description="medial calcaneal tubercle (heel spur site)")
+    hallux_pct: float = Field(92.0, ge=84.0, le=97.0, description="hallux (big toe) pad")
+
+
+class Skive(_Section):
+    """Kirby heel skive: a varus (medial) or valgus (lateral) wedge under the plantar heel."""
+
+    medial_mm: float = Field(0.0, ge=0.0, le=8.0, description="medial heel skive depth: the medial plantar heel raised by this much, mm")
+    lateral_mm: float = Field(0.0, ge=0.0, le=8.0, description="lateral heel skive depth, mm")
+    diameter_mm: float = Field(30.0, ge=20.0, le=40.0, description="diameter of the skived disc under the heel, mm")
+
+
+class MetBar(_Section):
+    enabled: bool = Field(False, description="metatarsal bar on or off: a ridge across the foot just behind the 2nd-5th heads")
+    height_mm: float = Field(4.0, ge=0.0, le=8.0, description="bar height at its crest, mm")
+
+
+class MortonExtension(_Section):
+    height_mm: float = Field(0.0, ge=0.0, le=6.0, description="raise under the 1st metatarsal head and the hallux to the toe, mm")
+
+
+class ReverseMorton(_Section):
+    height_mm: float = Field(0.0, ge=0.0, le=6.0, description="raise under the 2nd-5th metatarsal heads and toes, the 1st left free, mm")
+
+
+class FirstRayCutout(_Section):
+    depth_mm: float = Field(0.0, ge=0.0, le=6.0, description="recess under the 1st metatarsal head, mm")
+
+
+class CuboidPad(_Section):
+    height_mm: float = Field(0.0, ge=0.0, le=6.0, description="pad under the cuboid (lateral midfoot), mm")
+
+
+class NavicularPad(_Section):
+    height_mm: float = Field(0.0, ge=0.0, le=6.0, description="pad under the navicular tuberosity (medial, behind the arch apex), mm")
+
+
+class HeelSpur(_Section):
+    depth_mm: float = Field(0.0, ge=0.0, le=6.0, description="recess under the medial calcaneal tubercle, mm")
+    diameter_mm: float = Field(30.0, ge=20.0, le=40.0, description="diameter of the heel spur recess, mm")
+
+
+class Flange(_Section):
+    medial_mm: float = Field(0.0, ge=0.0, le=20.0, description="medial midfoot rim raised by this much, mm")
+    lateral_mm: float = Field(0.0, ge=0.0, le=20.0, description="lateral midfoot rim raised by this much, mm")
+
+
+class TopCover(_Section):
+    thickness_mm: float = Field(0.0, ge=0.0, le=5.0, description="top cover layer thickness, mm (0: none)")
+    extent: Literal["sulcus", "toes"] = Field("toes", description="the top cover runs to the toe crease or to the toes")
 
 
 class Zone(_Section):
@@ -113,6 +179,16 @@ class Prescription(_Section):
     heel_cup: HeelCup = Field(default_factory=HeelCup)
     posting: Posting = Field(default_factory=Posting)
     landmarks: Landmarks = Field(default_factory=Landmarks)
+    skive: Skive = Field(default_factory=Skive)
+    met_bar: MetBar = Field(default_factory=MetBar)
+    morton_extension: MortonExtension = Field(default_factory=MortonExtension)
+    reverse_morton: ReverseMorton = Field(default_factory=ReverseMorton)
+    first_ray_cutout: FirstRayCutout = Field(default_factory=FirstRayCutout)
+    cuboid_pad: CuboidPad = Field(default_factory=CuboidPad)
+    navicular_pad: NavicularPad = Field(default_factory=NavicularPad)
+    heel_spur: HeelSpur = Field(default_factory=HeelSpur)
+    flange: Flange = Field(default_factory=Flange)
+    top_cover: TopCover = Field(default_factory=TopCover)
     zones: Zones = Field(default_factory=Zones)
     shoe: Shoe = Field(default_factory=Shoe)
 
@@ -135,7 +211,51 @@ class Prescription(_Section):
             raise ValueError("landmarks.mtpj5_pct must be below landmarks.mtpj1_pct (the 5th head sits behind the 1st)")
         if self.landmarks.sulcus_pct <= self.landmarks.mtpj1_pct:
             raise ValueError("landmarks.sulcus_pct must lie beyond landmarks.mtpj1_pct")
+        for problem in self._lab_conflicts():
+            raise ValueError(problem)
         return self
+
+    def _lab_conflicts(self) -> list[str]:
+        """Fields that undo each other: the lab would send the form back."""
+        out = []
+        if self.morton_extension.height_mm > 0 and self.first_ray_cutout.depth_mm > 0:
+            out.append("morton_extension.height_mm and first_ray_cutout.depth_mm fight: one raises the 1st metatarsal "
+                       "head, the other recesses it; set one of them to 0")
+        if self.morton_extension.height_mm > 0 and self.reverse_morton.height_mm > 0:
+            out.append("morton_extension.height_mm and reverse_morton.height_mm fight: one holds the 1st ray up, the other "
+                       "lets it drop (together they only lift the forefoot); set one of them to 0")
+        if self.skive.medial_mm > 0 and self.skive.lateral_mm > 0:
+            out.append("skive.medial_mm and skive.lateral_mm fight: a heel is skived on one side; set one of them to 0")
+        motion, post = self.posting.rearfoot_motion_deg, abs(self.posting.rearfoot_deg)
+        if motion > post:
+            out.append(f"posting.rearfoot_motion_deg {motion:g} is more than the post itself (posting.rearfoot_deg {post:g}); "
+                       "the motion left in a post is at most its angle ('4/4')")
+        if self.heel_lift.profile == "full_length" and self.heel_lift.forefoot_fraction > 0:
+            out.append("heel_lift.profile = full_length keeps half the lift under the forefoot; leave "
+                       "heel_lift.forefoot_fraction at 0 or use profile = heel with the fraction you want")
+        return out
+
+    def lab_warnings(self) -> list[str]:
+        """The lab's rules of thumb (CLINICAL.md), each with its reason."""
+        out = []
+        skive = max(self.skive.medial_mm, self.skive.lateral_mm)
+        # A warning, not an error: a shallower cup is the clinician's call (shoe room), the skive still builds.
+        if skive > 0 and self.heel_cup.depth_mm < 14.0:
+            out.append(f"a {skive:g} mm heel skive with heel_cup.depth_mm {self.heel_cup.depth_mm:g}: labs ask for a heel cup "
+                       "of at least 14 mm so the heel stays on the skive; set heel_cup.depth_mm=14 or more")
+        if self.heel_lift.height_mm > 6.0 and self.heel_lift.profile == "heel" and self.heel_lift.forefoot_fraction == 0:
+            out.append(f"heel_lift.height_mm {self.heel_lift.height_mm:g} is over 6 mm as a heel-only lift: the foot slides "
+                       "forward and the ankle is held in plantarflexion; labs build it full length (heel_lift.profile=full_length)")
+        if self.met_pad.enabled and self.reverse_morton.height_mm > 0:
+            out.append("met_pad and reverse_morton both work under the 2nd-4th metatarsals: the pad lifts the shafts to "
+                       "spread the heads, the reverse Morton's raises the heads themselves; usually one is enough")
+        if self.met_pad.enabled and self.met_bar.enabled:
+            out.append("met_pad and met_bar both sit behind the metatarsal heads: the bar already lifts every shaft; "
+                       "usually one is enough")
+        if self.met_bar.enabled and self.reverse_morton.height_mm > 0:
+            out.append("met_bar and reverse_morton both raise the 2nd-5th metatarsals: the reverse Morton's lifts the very "
+                       "heads the bar offloads; usually one is enough")
+        return out
 
     def warnings(self) -> list[str]:
         """Values inside the accepted range but past the usual clinical ones."""
@@ -146,6 +266,14 @@ class Prescription(_Section):
             ("met_pad.offset_mm", self.met_pad.offset_mm if self.met_pad.enabled else 8.0, 5.0, 10.0),
             ("heel_lift.height_mm", self.heel_lift.height_mm, 0.0, 12.0),
             ("posting.rearfoot_deg", self.posting.rearfoot_deg, -8.0, 8.0),
+            ("posting.forefoot_deg", self.posting.forefoot_deg, -6.0, 6.0),
+            ("skive.medial_mm", self.skive.medial_mm, 0.0, 6.0),
+            ("skive.lateral_mm", self.skive.lateral_mm, 0.0, 6.0),
+            ("met_bar.height_mm", self.met_bar.height_mm if self.met_bar.enabled else 4.0, 3.0, 6.0),
+            ("morton_extension.height_mm", self.morton_extension.height_mm, 0.0, 4.0),
+            ("flange.medial_mm", self.flange.medial_mm, 0.0, 15.0),
+            ("flange.lateral_mm", self.flange.lateral_mm, 0.0, 15.0),
+            ("top_cover.thickness_mm", self.top_cover.thickness_mm, 0.0, 3.0),
             ("shoe.heel_pitch_mm", self.shoe.heel_pitch_mm, 0.0, 25.0),
             ("shoe.toe_spring_mm", self.shoe.toe_spring_mm, 0.0, 15.0),
         ]
@@ -153,7 +281,7 @@ class Prescription(_Section):
             f"{name} = {value:g} is past the usual {lo:g} to {hi:g}; check the prescription"
             for name, value, lo, hi in usual
             if not lo <= value <= hi
-        ]
+        ] + self.lab_warnings()
 
 
 def _leaves(model: type[BaseModel], prefix: str = ""):
@@ -225,14 +353,20 @@ def profile_path(name_or_file: str) -> Path:
 
 
 def profile_data(name_or_file: str) -> dict[str, Any]:
-    """The raw nested dict of a profile, its ``description`` key removed."""
+    """The raw nested dict of a profile, its ``description`` and ``sources`` keys removed."""
     data = _load_toml(profile_path(name_or_file))
     data.pop("description", None)
+    data.pop("sources", None)
     return data
 
 
 def profile_description(name: str) -> str:
     return str(_load_toml(profile_path(name)).get("description", ""))
+
+
+def profile_sources(name: str) -> list[str]:
+    """Where a bundled profile's figures come from (its ``sources`` key)."""
+    return [str(s) for s in _load_toml(profile_path(name)).get("sources", [])]
 
 
 def parse_value(text: str) -> Any:

@@ -121,7 +121,54 @@ def insert_qa(insert) -> dict:
         "met_pad": pad,
         "heel_cup_mm": round(float(insert.fields["heel_cup"].max()), 4),
         "posting_max_rise_mm": round(float(insert.fields["posting"].max()), 4),
+        **lab_as_built(insert),
     }
     rim = Polygon(pts[: insert.rim])
     qa["footprint_deviation_mm"] = round(float(rim.hausdorff_distance(Polygon(insert.footprint))), 4)
     return qa
+
+
+LAB_PEAKS = ("skive", "met_bar", "morton_extension", "reverse_morton", "first_ray_cutout", "cuboid_pad",
+             "navicular_pad", "heel_spur", "flange")
+
+
+def _slope_deg(rise: np.ndarray, across: np.ndarray) -> float | None:
+    """Degrees of the least-squares slope of rise (n,) over across (n,), mm; None with too few points."""
+    if len(rise) < 3 or np.ptp(across) < 1.0:
+        return None
+    return round(float(np.degrees(np.arctan(np.polyfit(across, rise, 1)[0]))), 3)
+
+
+def lab_as_built(insert) -> dict:
+    """The lab form's features as built, from each one's field on the mesh's top vertices:
+    signed peak (recesses negative) and where it is; the forefoot post's angle across its seat;
+    the motion eased out of the rearfoot post; the full-length lift at the 2nd head; the
+    thickest point of the tapered distal edge; the top cover."""
+    pts, fields, marks = insert.points, insert.fields, insert.marks
+    length, sign = marks.length_mm, insert.outline.medial_sign
+    out = {}
+    for name in LAB_PEAKS:
+        i = int(np.argmax(np.abs(fields[name])))
+        on = bool(fields[name][i])
+        out[name] = {
+            "height_mm": round(float(fields[name][i]), 4),
+            "at_xy_mm": np.round(pts[i], 3).tolist() if on else None,
+            "at_pct_length": round(100 * float(pts[i, 0]) / length, 2) if on else None,
+        }
+    ym = pts[:, 1] * sign
+    seat = (pts[:, 0] > marks.mtpj5[0] - 0.04 * length) & (pts[:, 0] < marks.sulcus_x_mm) & (fields["forefoot_post"] > 0)
+    out["forefoot_post_deg"] = _slope_deg(fields["forefoot_post"][seat], ym[seat]) if seat.any() else 0.0
+    rear = (pts[:, 0] < 0.03 * length) & (fields["rearfoot_motion"] < 0)
+    motion = _slope_deg(fields["rearfoot_motion"][rear], ym[rear]) if rear.any() else 0.0
+    out["rearfoot_motion_deg"] = None if motion is None else abs(motion)
+    out["heel_lift_at_mtpj2_mm"] = round(float(fields["heel_lift"][int(np.argmin(np.linalg.norm(pts - marks.mtpj2, axis=1)))]), 4)
+    edge = None
+    if insert.prescription.shell.distal_taper_mm > 0:
+        rim = np.arange(insert.rim)
+        front = pts[rim] @ marks.met_line_normal
+        distal = rim[front > front.max() - 0.22 * length]
+        shell_top = insert.vertices[distal, 2] - fields["top_cover"][distal]
+        edge = round(float(shell_top.max()), 4)
+    out["distal_edge_max_thickness_mm"] = edge
+    out["top_cover_mm"] = round(float(fields["top_cover"].max()), 4)
+    return out

@@ -61,6 +61,20 @@ def summary(report: dict) -> str:
             f"  metatarsal pad {built['met_pad']['height_mm']:.2f} mm, "
             f"{built['met_pad']['behind_met_line_mm']:.1f} mm behind the head line"
         )
+    lab = [
+        f"{name.replace('_', ' ')} {built[name]['height_mm']:.2f} mm"
+        for name in ("skive", "met_bar", "morton_extension", "reverse_morton", "first_ray_cutout", "cuboid_pad",
+                     "navicular_pad", "heel_spur", "flange")
+        if built.get(name) and built[name]["height_mm"] != 0
+    ]
+    if built.get("forefoot_post_deg"):
+        lab.append(f"forefoot post {built['forefoot_post_deg']:.1f} deg")
+    if built.get("top_cover_mm"):
+        lab.append(f"top cover {built['top_cover_mm']:.2f} mm")
+    if built.get("distal_edge_max_thickness_mm") is not None:
+        lab.append(f"distal edge {built['distal_edge_max_thickness_mm']:.2f} mm")
+    if lab:
+        lines.append("  lab: " + ", ".join(lab))
     return "\n".join(lines)
 
 

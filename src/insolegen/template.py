@@ -55,3 +55,34 @@ def builtin(length_mm: float = 265.0, width_mm: float = 100.0, side: str = "righ
         points = points[::-1] * [1.0, -1.0]
     sha = hashlib.sha256(f"builtin {length_mm!r} {width_mm!r}".encode()).hexdigest()
     return Outline(points, np.eye(4), side, "builtin", sha)
+
+
+# Shoe sizes (CLINICAL.md): last length from the size, the foot about 12 mm shorter than its
+# last, and as wide as ANSUR II's mean ratio. UK adult = 3 x last (in) - 25; US men = UK + 1,
+# US women = UK + 2.5; EU (Paris points) = 1.5 x last (cm).
+FOOT_SHORTER_THAN_LAST_MM = 12.0
+WIDTH_PER_LENGTH = 0.376
+SIZE_SYSTEMS = {  # name -> (UK size from this system's size, or None for EU; usual adult range)
+    "eu": (None, (30.0, 52.0)),
+    "uk": (0.0, (0.0, 16.0)),
+    "us-men": (-1.0, (1.0, 17.0)),
+    "us-women": (-2.5, (2.5, 18.5)),
+}
+
+
+def last_length_mm(size: float, system: str) -> float:
+    """The shoe last's length, mm, for an adult ``size`` in ``system`` (eu, uk, us-men, us-women)."""
+    if system not in SIZE_SYSTEMS:
+        raise InputError(f"--size-system '{system}' is not known; use {', '.join(SIZE_SYSTEMS)}")
+    to_uk, (lo, hi) = SIZE_SYSTEMS[system]
+    if not lo <= size <= hi:
+        raise InputError(f"--shoe-size {size:g} is not an adult {system} size; give {lo:g} to {hi:g}")
+    if to_uk is None:
+        return size / 1.5 * 10.0
+    return (size + to_uk + 25.0) / 3.0 * 25.4
+
+
+def foot_for_shoe(size: float, system: str) -> tuple[float, float]:
+    """(length, width) of the foot, mm, that fits an adult shoe ``size`` in ``system``."""
+    length = last_length_mm(size, system) - FOOT_SHORTER_THAN_LAST_MM
+    return length, WIDTH_PER_LENGTH * length
