@@ -23,7 +23,6 @@ from conftest import grid_inside, load, run, top_at, write_csv
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from insolegen import features
 from insolegen.template import builtin_points
 
 LENGTH = 265.0  # the built-in outline
@@ -131,38 +130,35 @@ def test_no_zones_no_metadata(tmp_path, capsys):
     assert out.read_bytes() == export.encode_3mf(insert.vertices, insert.faces)  # as before zones existed
 
 
-def test_top_cover_is_its_own_body(tmp_path, capsys, monkeypatch):
-    """Written against the ``top_cover`` feature field (branch lab): here a stand-in field, 2 mm
-    thick behind 75% of foot length, feathering out by 85%."""
-
-    def top_cover(xy, outline, marks, rx):
-        return 2.0 * features.fade_out(xy[:, 0], 0.75 * marks.length_mm, 0.85 * marks.length_mm)
-
-    monkeypatch.setitem(features.FEATURES, "top_cover", top_cover)
+@pytest.mark.parametrize("extent", ["sulcus", "toes"])
+def test_top_cover_is_its_own_body(tmp_path, capsys, extent):
     out, stl = tmp_path / "c.3mf", tmp_path / "c.stl"
-    args = ["build", "--resolution", "1.5", "--set", "zones.heel.infill_pct=15"]
+    args = ["build", "--resolution", "1.5", "--set", "top_cover.thickness_mm=2", "--set", f"top_cover.extent={extent}",
+            "--set", "zones.heel.infill_pct=15"]
     assert run([*args, "-o", out], capsys)[0] == 0
     assert run([*args, "-o", stl], capsys)[0] == 0
     insert = load(stl)
-    base, cover, heel = (v["mesh"] for v in volumes_of(out))
-    assert [v["keys"]["name"] for v in volumes_of(out)] == ["insert", "top cover", "heel zone"]
-    assert [v["keys"].get("modifier") for v in volumes_of(out)] == [None, None, "1"]
+    vols = volumes_of(out)
+    assert [v["keys"]["name"] for v in vols] == ["insert", "top cover", "heel zone"]
+    assert [v["keys"].get("modifier") for v in vols] == [None, None, "1"]
+    base, cover, heel = (v["mesh"] for v in vols)
     for body in (base, cover):
         body.merge_vertices()
         assert body.is_watertight and body.is_winding_consistent and body.body_count == 1
     assert base.volume + cover.volume == pytest.approx(insert.volume, rel=0.003)  # the cover reaches 0.01 mm into the base
     xy = grid_inside(insert, 3.0, margin=1.0)
-    under = xy[xy[:, 0] < 0.74 * LENGTH]
+    under = xy[xy[:, 0] < 0.74 * LENGTH]  # ahead of 0.74 L a sulcus cover fades out
     top = top_at(insert, under)
     assert np.abs(top_at(cover, under) - top).max() <= 1e-4
     assert np.abs(top_at(base, under) - (top - 2.0)).max() <= 1e-3  # the cover is 2 mm thick there
     assert np.abs(top_at(cover, under) - bottom_of(cover, under) - 2.01).max() <= 1e-3  # 0.01 mm into the base
-    assert cover.bounds[1, 0] <= 0.86 * LENGTH  # and none past its feathered end
+    assert cover.bounds[1, 0] <= (0.8 * LENGTH if extent == "sulcus" else LENGTH) + 1e-6
     code, text, _ = run(["check", out, "--json"], capsys)
     result = json.loads(text)  # check unites the printed parts (manifold3d) and measures the union
     assert code == 0 and result["passed"], result["reasons"]
     assert result["bodies"] == 1 and result["watertight"] and result["manifold3d"] == "NoError"
-    assert result["undercut_rays"] == 0 and result["min_thickness_mm"] == pytest.approx(3.0, abs=0.01)
+    plain = json.loads(run(["check", stl, "--json"], capsys)[1])
+    assert result["undercut_rays"] == 0 and result["min_thickness_mm"] == pytest.approx(plain["min_thickness_mm"], abs=0.01)
     assert result["volume_mm3"] == pytest.approx(insert.volume, rel=1e-3)
 
 
