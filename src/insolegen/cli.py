@@ -234,11 +234,9 @@ def profiles():
 
     names = profile_names()
     width = max(map(len, names), default=0)
-    for name in names:
-        click.echo(f"{name:{width}s} {profile_description(name)}")
+    for name in names:  # one line each: a script can take the first word of every line
         sources = profile_sources(name)
-        if sources:
-            click.echo(f"{'':{width}s}   sources: {'; '.join(sources)}")
+        click.echo(f"{name:{width}s} {profile_description(name)}" + (f" (sources: {'; '.join(sources)})" if sources else ""))
 
 
 @cli.command()
