@@ -1,9 +1,9 @@
 """Print zones and the top cover: the volumes of the 3MF's one object, cut from the insert.
 
 A zone is the insert's solid intersected (manifold3d) with a vertical prism over a region
-placed by the landmarks (both a few 0.01 mm inset, see ZONE_INSET_MM), so it follows the insert's
-shape and never pokes out of it: a slicer
-that ignores PrusaSlicer's metadata and unions the volumes still prints the insert. The top
+placed by the landmarks (both a few 0.01 mm inset, see ZONE_INSET_MM), so it follows the
+insert's shape and never pokes out of it: a slicer that ignores PrusaSlicer's metadata and
+unions the volumes still prints the insert. The top
 cover (the ``top_cover`` feature field, when it is above 0 somewhere) is the layer between
 top - cover and top, a body of its own; the insert's part is then the rest.
 """
