@@ -563,8 +563,13 @@ def test_any_lab_prescription_builds_or_names_the_recess(tmp_path, rx, side, len
                "cuboid_pad": {"cuboid_pad.height_mm": 0.0}, "flange": {"flange.medial_mm": 0.0, "flange.lateral_mm": 0.0},
                "forefoot_post": {"posting.forefoot_deg": 0.0}, "top_cover": {"top_cover.thickness_mm": 0.0},
                "distal_taper": {"shell.distal_taper_mm": 0.0}}[off]
+    try:
+        off_built = api.build(outline, settings={**rx, **without}, resolution=2.0)
+    except InputError as exc:  # the field held the shell up over a recess: without it the recess is too deep
+        assert "first_ray_cutout.depth_mm" in str(exc) or "heel_spur.depth_mm" in str(exc)
+        return
     here = Path(tempfile.mkdtemp(dir=tmp_path))  # one folder an example: load() caches by path
-    b, b0 = full.export(here / "b.stl"), api.build(outline, settings={**rx, **without}, resolution=2.0).export(here / "b0.stl")
+    b, b0 = full.export(here / "b.stl"), off_built.export(here / "b0.stl")
     mesh = load(b)
     assert mesh.is_watertight and mesh.body_count == 1
     # rays through the top's own vertices (the exported top is exact there), 1 mm or more inside the rim
