@@ -7,11 +7,14 @@ from __future__ import annotations
 import functools
 import io
 import json
+import tempfile
 from contextlib import redirect_stderr
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from conftest import footprint, grid_inside, load, needs_feet, real_outlines, report_of, run, top_at, write_csv
 
 from insolegen.cli import main
@@ -306,14 +309,18 @@ ALL_ON_A = [*ALL_ON, "--set", "skive.medial_mm=8", "--set", "skive.diameter_mm=2
 ALL_ON_B = [*ALL_ON, "--set", "skive.lateral_mm=8", "--set", "reverse_morton.height_mm=6", "--set", "first_ray_cutout.depth_mm=3"]
 
 
+@pytest.mark.parametrize("outline", ["builtin"] + REAL[:1])
 @pytest.mark.parametrize("args", [ALL_ON_A, ALL_ON_B], ids=["medial", "lateral"])
-def test_every_field_on_at_once_is_watertight_and_smooth(tmp_path, capsys, args):
+def test_every_field_on_at_once_is_watertight_and_smooth(tmp_path, capsys, args, outline):
+    """Every field at (or near) its greatest value at once, at 0.5 mm: measured 7.6-9.6 degrees
+    at most on the built-in outline, the FIND template and OpenFO's W8.5 (the narrowest)."""
     import shapely
 
     from insolegen.qa import manifold_status
 
     path = tmp_path / "all.stl"
-    code, _, err = run(["build", *args, "--resolution", "0.5", "-o", path], capsys)
+    source = [] if outline == "builtin" else ["--outline", write_csv(tmp_path / "foot.csv", FEET[outline]), "--side", "left"]
+    code, _, err = run(["build", *source, *args, "--resolution", "0.5", "-o", path], capsys)
     assert code == 0, err
     mesh = load(path)
     assert mesh.is_watertight and mesh.is_winding_consistent and mesh.body_count == 1 and mesh.volume > 0
@@ -328,7 +335,6 @@ def test_every_field_on_at_once_is_watertight_and_smooth(tmp_path, capsys, args)
     assert np.degrees(mesh.face_adjacency_angles[keep]).max() <= 10.0
     built = report_of(path)["qa"]["as_built"]
     assert built["forefoot_post_deg"] == pytest.approx(6.0, abs=0.5)
-    assert built["distal_edge_max_thickness_mm"] == pytest.approx(2.0, abs=0.1)
 
 
 # --- lab rules ---------------------------------------------------------------------------
@@ -504,3 +510,80 @@ def test_report_lists_the_new_landmarks(tmp_path, capsys):
         assert name in lm
     assert lm["cuboid"]["pct_length"] == pytest.approx(36.0, abs=0.01)
     assert lm["mtpj5"]["xy_mm"][0] < lm["mtpj4"]["xy_mm"][0] < lm["mtpj3"]["xy_mm"][0] < lm["mtpj2"]["xy_mm"][0]
+
+
+# --- any lab prescription --------------------------------------------------------------------
+
+@st.composite
+def lab_prescriptions(draw):
+    rx = {
+        "shell.thickness_mm": draw(st.floats(3.0, 8.0)),
+        "shell.distal_taper_mm": draw(st.sampled_from([0.0, 5.0, 15.0, 30.0])),
+        "shell.length": draw(st.sampled_from(["full", "sulcus", "three_quarter"])),
+        "heel_lift.height_mm": draw(st.floats(0, 20)),
+        "heel_lift.profile": draw(st.sampled_from(["heel", "full_length"])),
+        "heel_cup.depth_mm": draw(st.floats(0, 30)),
+        "posting.rearfoot_deg": draw(st.floats(-10, 10)),
+        "posting.forefoot_deg": draw(st.floats(-10, 10)),
+        "posting.forefoot_extent": draw(st.sampled_from(["sulcus", "toes"])),
+        "met_bar.enabled": draw(st.booleans()),
+        "met_bar.height_mm": draw(st.floats(0, 8)),
+        "cuboid_pad.height_mm": draw(st.floats(0, 6)),
+        "navicular_pad.height_mm": draw(st.floats(0, 6)),
+        "heel_spur.depth_mm": draw(st.floats(0, 6)),
+        "heel_spur.diameter_mm": draw(st.floats(20, 40)),
+        "flange.medial_mm": draw(st.floats(0, 20)),
+        "flange.lateral_mm": draw(st.floats(0, 20)),
+        "top_cover.thickness_mm": draw(st.floats(0, 5)),
+        "top_cover.extent": draw(st.sampled_from(["sulcus", "toes"])),
+        f"skive.{draw(st.sampled_from(['medial_mm', 'lateral_mm']))}": draw(st.floats(0, 8)),
+        "skive.diameter_mm": draw(st.floats(20, 40)),
+    }
+    rx["posting.rearfoot_motion_deg"] = draw(st.floats(0, min(8.0, abs(rx["posting.rearfoot_deg"]))))
+    first = draw(st.sampled_from(["morton_extension", "reverse_morton", "first_ray_cutout"]))
+    rx[f"{first}.{'depth_mm' if first == 'first_ray_cutout' else 'height_mm'}"] = draw(st.floats(0, 6))
+    return rx
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rx=lab_prescriptions(), side=st.sampled_from(["left", "right"]), length=st.floats(220, 300),
+       off=st.sampled_from(["skive", "met_bar", "cuboid_pad", "flange", "forefoot_post", "top_cover", "distal_taper"]))
+def test_any_lab_prescription_builds_or_names_the_recess(tmp_path, rx, side, length, off):
+    """Every lab prescription either builds a valid insert whose top is exactly the sum of its
+    fields (one field off changes the exported top by exactly that field, and the shell never
+    drops below its minimum) or is refused naming the recess that would thin the shell."""
+    from insolegen import api
+    from insolegen.errors import InputError
+
+    outline = api.load_outline(None, side=side, foot_length_mm=length, foot_width_mm=0.376 * length)
+    try:
+        full = api.build(outline, settings=rx, resolution=2.0)
+    except InputError as exc:
+        assert "first_ray_cutout.depth_mm" in str(exc) or "heel_spur.depth_mm" in str(exc)
+        assert "allows" in str(exc) and "\n" not in str(exc)
+        return
+    assert full.qa()["manifold3d"] == "NoError"
+    without = {"skive": {"skive.medial_mm": 0.0, "skive.lateral_mm": 0.0}, "met_bar": {"met_bar.enabled": False},
+               "cuboid_pad": {"cuboid_pad.height_mm": 0.0}, "flange": {"flange.medial_mm": 0.0, "flange.lateral_mm": 0.0},
+               "forefoot_post": {"posting.forefoot_deg": 0.0}, "top_cover": {"top_cover.thickness_mm": 0.0},
+               "distal_taper": {"shell.distal_taper_mm": 0.0}}[off]
+    try:
+        off_built = api.build(outline, settings={**rx, **without}, resolution=2.0)
+    except InputError as exc:  # the field held the shell up over a recess: without it the recess is too deep
+        assert "first_ray_cutout.depth_mm" in str(exc) or "heel_spur.depth_mm" in str(exc)
+        return
+    here = Path(tempfile.mkdtemp(dir=tmp_path))  # one folder an example: load() caches by path
+    b, b0 = full.export(here / "b.stl"), off_built.export(here / "b0.stl")
+    mesh = load(b)
+    assert mesh.is_watertight and mesh.body_count == 1
+    # rays through the top's own vertices (the exported top is exact there), 1 mm or more inside the rim
+    from shapely.geometry import Polygon
+    import shapely
+
+    inner = Polygon(full.points[: full.rim]).buffer(-1.0)
+    at = np.flatnonzero(shapely.contains_xy(inner, full.points[:, 0], full.points[:, 1]))
+    xy = full.points[at] + 1e-4  # off the vertex itself, where a ray may slip between faces
+    top, top0 = top_at(mesh, xy), top_at(load(b0), xy)
+    assert np.isfinite(top).all() and np.isfinite(top0).all()
+    assert np.allclose(top - top0, full.fields[off][at], atol=1e-3)  # float32 STL coordinates
+    assert (top - full.fields["top_cover"][at]).min() >= 2.0 - 1e-3  # the shell never below its minimum

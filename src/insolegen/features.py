@@ -303,10 +303,11 @@ def flange(xy, outline, marks, rx):
     return out
 
 
-def distal_taper(xy, outline, marks, rx, below: np.ndarray):
-    """The last ``shell.distal_taper_mm`` of the distal edge brought down to the minimum
-    thickness. below: (n,) float, mm, the sum of the fields before this one; the field is
-    (min - below) * w, w rising smoothly to 1 at the distal rim, so the top there is the minimum.
+def distal_taper(xy, outline, marks, rx):
+    """The base shell over the last ``shell.distal_taper_mm`` of the distal edge brought down to
+    the minimum thickness: -(thickness - min) * w, w rising smoothly to 1 at the distal rim.
+    Independent of the other fields (so each still adds exactly itself): a feature prescribed to
+    the toe (a full-length lift, a forefoot post or Morton's to the toes) stays on top of it.
     The distal edge, along the head line's normal: the toes of a full insert (the rim within
     0.22 L of its front, fading in over 0.1 L behind that), or the cut of a trimmed one (the
     rim within the taper of the cut, fading in over one more taper length)."""
@@ -326,8 +327,7 @@ def distal_taper(xy, outline, marks, rx, below: np.ndarray):
     rows = np.flatnonzero(gate > 0)
     # 16 segments a quarter: the rounded toe within 0.03 mm of a true arc, at a fifth of the cost
     dist = rim_distance(Polygon(ring), xy.take(rows, axis=0), taper, quad_segs=16)
-    w = gate[rows] * smootherstep(1.0 - dist / taper)
-    out[rows] = (rx.shell.min_thickness_mm - below[rows]) * w
+    out[rows] = (rx.shell.min_thickness_mm - rx.shell.thickness_mm) * gate[rows] * smootherstep(1.0 - dist / taper)
     return out
 
 
@@ -359,7 +359,7 @@ FEATURES: dict[str, Field] = {
     "navicular_pad": navicular_pad,
     "heel_spur": heel_spur,
     "flange": flange,
-    "distal_taper": distal_taper,  # takes the sum of the fields above it (see fields())
+    "distal_taper": distal_taper,
     "top_cover": top_cover,  # last: "top minus top_cover" is the insert under its cover
 }
 RECESSES = {"first_ray_cutout": "first_ray_cutout.depth_mm", "heel_spur": "heel_spur.depth_mm"}
@@ -367,10 +367,7 @@ RECESSES = {"first_ray_cutout": "first_ray_cutout.depth_mm", "heel_spur": "heel_
 
 def fields(xy: np.ndarray, outline: Outline, marks: Landmarks, rx: Prescription) -> dict[str, np.ndarray]:
     """Every feature's field at xy (n, 2): name -> (n,) float, mm."""
-    out: dict[str, np.ndarray] = {}
-    for name, f in FEATURES.items():
-        out[name] = f(xy, outline, marks, rx, sum(out.values())) if f is distal_taper else f(xy, outline, marks, rx)
-    return out
+    return {name: f(xy, outline, marks, rx) for name, f in FEATURES.items()}
 
 
 def check_thickness(xy: np.ndarray, heights: dict[str, np.ndarray], marks: Landmarks, rx: Prescription) -> None:
@@ -382,6 +379,8 @@ def check_thickness(xy: np.ndarray, heights: dict[str, np.ndarray], marks: Landm
     if shell_top[i] >= floor - 1e-6:
         return
     named = [field for name, field in RECESSES.items() if heights[name][i] < 0]
+    if heights["distal_taper"][i] < 0:  # the taper thins the shell there: it shares the blame
+        named.append("shell.distal_taper_mm")
     recess = sum(-heights[name][i] for name in RECESSES)
     available = shell_top[i] + recess - floor
     raise InputError(
