@@ -200,13 +200,14 @@ def _arch(surface: surfaces.Surface, poly: Polygon, side: str, base_mm: float) -
     return g[i], float(z[i] - base_mm)
 
 
-def cast_outline(sole: np.ndarray, to_pose: np.ndarray, side: str, rx, source: str, sha256: str = "", notes=()):
+def cast_outline(sole: np.ndarray, to_pose: np.ndarray, side: str, rx, source: str, sha256: str = "", notes=(), about=None):
     """The scan as an :class:`~insolegen.outline.Outline` (kind ``scan``) carrying its :class:`Cast`.
 
     sole: (m, 3) float, mm, the plantar points in the pose's frame (heel toward x = 0, toes +x,
     sole down); to_pose: (4, 4) scan coordinates (scan units) -> that frame; rx: the prescription
-    (its ``cast``, ``scan`` and ``shell`` sections). The outline's transform takes scan
-    coordinates to the output frame: the pose, the balancing turn and the placement.
+    (its ``cast``, ``scan`` and ``shell`` sections); about: report lines from reading and posing
+    the scan. The outline's transform takes scan coordinates to the output frame: the pose, the
+    balancing turn and the placement.
     """
     from ..outline import MAX_LENGTH_MM, MIN_LENGTH_MM, Outline
 
@@ -248,6 +249,7 @@ def cast_outline(sole: np.ndarray, to_pose: np.ndarray, side: str, rx, source: s
     heel_yc, heel_width = _strip(placed_poly, HEEL_STRIP[0] * length, HEEL_STRIP[1] * length)
     trimmed = full.area - poly.area
     facts = {
+        **(about or {}),
         "trim_height_mm": trim,
         "trimmed": f"{trimmed / 100:.1f} cm2 of the sole seen from above lies higher than {trim:g} mm over its lowest point "
                    "and is left out of the outline",
@@ -267,3 +269,43 @@ def cast_outline(sole: np.ndarray, to_pose: np.ndarray, side: str, rx, source: s
 
 def _ccw_ring(ring: np.ndarray) -> np.ndarray:
     return np.asarray(shapely.orient_polygons(Polygon(ring)).exterior.coords)[:-1]
+
+
+@dataclass(frozen=True)
+class ScanInput:
+    """A foot scan read and posed, waiting for a prescription (:meth:`outline`).
+
+    raw: the :class:`~insolegen.scan.read.RawScan`; pose: its :class:`~insolegen.scan.pose.Pose`;
+    side_asked: ``auto``, ``left`` or ``right`` as given.
+    """
+
+    raw: object
+    pose: object
+    side_asked: str
+
+    @property
+    def sha256(self) -> str:
+        return self.raw.sha256
+
+    def outline(self, rx):
+        """The scan's outline for prescription ``rx``, carrying the balanced :class:`Cast`."""
+        raw, pose = self.raw, self.pose
+        about = {
+            "file": raw.source, "sha256": raw.sha256, "format": raw.format, "kind": "mesh" if raw.is_mesh else "point cloud",
+            "points": int(len(raw.points)), "faces": int(len(raw.faces)) if raw.is_mesh else 0,
+            "units": raw.units, "mm_per_unit": raw.mm_per_unit,
+            "side": pose.side, "side_from": "found from the scan (the arch is medial)" if self.side_asked == "auto" else "--side",
+            "notes": [*raw.notes, *pose.notes],
+        }
+        return cast_outline(pose.sole, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
+
+
+def load(path, units: str = "auto", side: str = "auto") -> ScanInput:
+    """Read the scan at ``path`` (units ``auto``, mm, cm, m or in) and find its pose and side."""
+    from .pose import find_pose
+    from .read import read_scan
+
+    if side not in ("auto", "left", "right"):
+        raise InputError(f"--side '{side}' is not known; use auto, left or right")
+    raw = read_scan(path, units)
+    return ScanInput(raw, find_pose(raw, side), side)
