@@ -40,15 +40,16 @@ class Surface:
 
         object.__setattr__(self, "_spline", RectBivariateSpline(self.xs, self.ys, self.z, kx=3, ky=3, s=0))
 
-    def height(self, xy: np.ndarray) -> np.ndarray:
-        """(n,) float, mm: the surface at xy (n, 2) float, mm (held at the grid's edge beyond it)."""
+    def height(self, xy: np.ndarray, dx: int = 0, dy: int = 0) -> np.ndarray:
+        """(n,) float, mm: the surface (or its derivative of order dx, dy) at xy (n, 2) float, mm;
+        held at the grid's edge beyond it."""
         x = np.clip(xy[:, 0], self.xs[0], self.xs[-1])
         y = np.clip(xy[:, 1], self.ys[0], self.ys[-1])
-        return self._spline.ev(x, y)
+        return self._spline.ev(x, y, dx=dx, dy=dy)
 
-    def shifted(self, dz_mm: float) -> "Surface":
-        """The same surface moved up by ``dz_mm``."""
-        return Surface(self.xs, self.ys, self.z + dz_mm, self.residuals_mm)
+    def grid(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """(len(xs), len(ys)) float, mm: the surface on the grid of increasing xs and ys."""
+        return self._spline(np.clip(xs, self.xs[0], self.xs[-1]), np.clip(ys, self.ys[0], self.ys[-1]))
 
 
 def _second_differences(nx: int, ny: int):
