@@ -25,8 +25,7 @@ from . import surface as surfaces
 SAMPLE_MM = 2.0  # spacing of the surface samples that find the low points
 BALANCE_ROUNDS = 6  # levelling and the heel-forefoot turn each shift the other's low points a little
 HEEL_STRIP = (0.10, 0.18)  # of the length: the heel seat, behind the heel's widest part
-SECTION_MM = 10.0  # the heel's bisector: the middle of its cross-section this far above its lowest point
-SEAT_SHARE = 0.6  # the heel seat: this share of the section's half width about its middle
+BISECTOR_MM = (8.0, 20.0)  # the heel's bisector: through the middles of its chords this far above its lowest point
 HEEL_LOW, FORE_LOW = (0.0, 0.30), (0.55, 0.85)  # where the lowest heel and forefoot points are sought
 ARCH_SPAN = (0.30, 0.60)  # where the arch apex of the foot as scanned is sought (CLINICAL.md: 0.40-0.45)
 FIT_MARGIN_MM = 5.0  # the sole is fitted this far above the trim height
@@ -177,31 +176,44 @@ def _low(q: np.ndarray, x0: float, length: float, span: tuple[float, float]) -> 
     return sel[np.argmin(sel[:, 2])]
 
 
-def _level_slope(surface: surfaces.Surface, rot: np.ndarray, xs: np.ndarray, y0: float, y1: float) -> float:
-    """The heel seat's cross-slope after turning by ``rot`` (3, 3): on cross-sections at xs of the
-    turned frame, the linear part of the profile across the seat, about the midpoint of the
-    section SECTION_MM above its lowest point (the heel bisector). A level heel seat has none.
-    Profiles are sampled every 0.1 mm: sub-millimetre midpoints."""
-    slopes = []
-    y = np.arange(y0, y1, 0.1)
-    for x in xs:
-        xy = np.c_[np.full(len(y), x), y] @ rot[:2, :2]  # the turned frame's line, in the surface's frame (rot is near a turn about z)
-        p = np.c_[xy, surface.height(xy)] @ rot.T
-        low = int(np.argmin(p[:, 2]))
-        level = p[low, 2] + SECTION_MM
-        above = p[:, 2] > level
-        left = np.flatnonzero(above[:low])
-        right = low + np.flatnonzero(above[low:])
-        if not len(left) or not len(right):
-            raise InputError("the scan's heel does not rise at both sides; give a scan of the whole heel or set cast.balance=false")
-        ends = []
-        for i, j in ((left[-1], left[-1] + 1), (right[0] - 1, right[0])):
-            t = (level - p[i, 2]) / (p[j, 2] - p[i, 2])
-            ends.append(p[i, 1] + t * (p[j, 1] - p[i, 1]))
-        mid, half = 0.5 * (ends[0] + ends[1]), 0.5 * (ends[1] - ends[0])
-        seat = np.abs(p[:, 1] - mid) < SEAT_SHARE * half
-        slopes.append(np.polyfit(p[seat, 1] - mid, p[seat, 2], 1)[0])
-    return float(np.mean(slopes))
+def _bisector_roll(body: np.ndarray, rot: np.ndarray, x0: float, x1: float) -> float | None:
+    """The turn about x (radians) that makes the heel's bisector vertical, seen from behind: the
+    line through the middles of the heel's horizontal chords BISECTOR_MM above its lowest point,
+    between x0 and x1 once turned by ``rot`` (3, 3). body: the scan's edges (e, 2, 3) float, mm
+    (a mesh: chords end where edges cross each level, exactly) or points (k, 3) (a cloud: the
+    extremes of the points within 1.5 mm of each level). None where the scan does not show both
+    sides of the heel that high (a sole-only scan)."""
+    p = body @ rot.T
+    x = p[..., 0] if p.ndim == 2 else p[:, :, 0].mean(axis=1)
+    p = p[(x > x0) & (x < x1)]
+    if len(p) < 20:
+        return None
+    z = p[..., 2]
+    low = z.min()
+    mids = []
+    for h in BISECTOR_MM:
+        level = low + h
+        if p.ndim == 2:
+            ys = p[np.abs(z - level) < 1.5, 1]
+        else:
+            cross = (z[:, 0] - level) * (z[:, 1] - level) < 0
+            a, b = p[cross, 0], p[cross, 1]
+            t = (level - a[:, 2]) / (b[:, 2] - a[:, 2])
+            ys = a[:, 1] + t * (b[:, 1] - a[:, 1])
+        if len(ys) < 4 or np.ptp(ys) < 20.0:  # not both sides of a heel
+            return None
+        mids.append(0.5 * (ys.min() + ys.max()))
+    return float(np.arctan2(mids[1] - mids[0], BISECTOR_MM[1] - BISECTOR_MM[0]))
+
+
+def heel_body(points: np.ndarray, faces: np.ndarray | None, heel_x: float) -> np.ndarray:
+    """What :func:`_bisector_roll` reads of a scan (points (n, 3) in the pose frame, faces or
+    None): the edges (e, 2, 3) of the faces, or the points, behind ``heel_x`` (x in that frame)."""
+    if faces is None:
+        return points[points[:, 0] < heel_x]
+    near = faces[(points[faces, 0] < heel_x).any(axis=1)]
+    edges = np.unique(np.sort(np.concatenate([near[:, [0, 1]], near[:, [1, 2]], near[:, [2, 0]]]), axis=1), axis=0)
+    return points[edges]
 
 
 def _rot_z(axis: np.ndarray) -> np.ndarray:
@@ -209,24 +221,27 @@ def _rot_z(axis: np.ndarray) -> np.ndarray:
     return np.array([[axis[0], axis[1], 0.0], [-axis[1], axis[0], 0.0], [0.0, 0.0, 1.0]])
 
 
-def balance(surface: surfaces.Surface, q: np.ndarray, poly: Polygon, level: bool) -> np.ndarray:
-    """The 3x3 rotation that balances ``surface`` (samples q (k, 3) of it, footprint ``poly``):
-    the footprint's long axis turned onto x (heel toward -x), then, when ``level``, the heel
-    levelled across and the heel and forefoot low points brought level."""
+def balance(body: np.ndarray, q: np.ndarray, poly: Polygon, level: bool) -> tuple[np.ndarray, bool]:
+    """The 3x3 rotation that balances the cast (the scan's points ``body`` (k, 3), samples q (k, 3)
+    of its fitted sole, footprint ``poly``): the footprint's long axis turned onto x (heel toward
+    -x), then, when ``level``, the heel bisector made vertical and the heel and forefoot low points
+    brought level. Also whether the heel could be levelled (the scan shows its sides)."""
     from ..outline import _long_axis
 
     axis = _long_axis(poly)[1]
     rot = _rot_z(axis if axis[0] > 0 else -axis)  # the pose already put the heel toward -x
     turned = shapely.affinity.affine_transform(poly, [*rot[0, :2], *rot[1, :2], 0.0, 0.0])
-    x_min, y0, x1, y1 = turned.bounds
+    x_min, _, x1, _ = turned.bounds
     length = x1 - x_min
-    xs = x_min + length * np.linspace(HEEL_STRIP[0], HEEL_STRIP[1], 5)
+    levelled = level
     for _ in range(BALANCE_ROUNDS if level else 0):
-        rot = _rot_x(-np.arctan(_level_slope(surface, rot, xs, y0, y1))) @ rot
+        roll = _bisector_roll(body, rot, x_min + HEEL_STRIP[0] * length, x_min + HEEL_STRIP[1] * length)
+        levelled = roll is not None
+        rot = _rot_x(-(roll or 0.0)) @ rot
         p = q @ rot.T
         heel, fore = _low(p, x_min, length, HEEL_LOW), _low(p, x_min, length, FORE_LOW)
         rot = _rot_y(np.arctan2(fore[2] - heel[2], fore[0] - heel[0])) @ rot
-    return rot
+    return rot, levelled
 
 
 def _grow_heel(ring: np.ndarray, grow_mm: float, length: float) -> np.ndarray:
@@ -256,11 +271,13 @@ def _arch(height, poly: Polygon, side: str, base_mm: float) -> tuple[np.ndarray,
     return g[i], float(z[i] - base_mm)
 
 
-def cast_outline(sole: np.ndarray, to_pose: np.ndarray, side: str, rx, source: str, sha256: str = "", notes=(), about=None):
+def cast_outline(sole: np.ndarray, body: np.ndarray, to_pose: np.ndarray, side: str, rx, source: str, sha256: str = "", notes=(),
+                 about=None):
     """The scan as an :class:`~insolegen.outline.Outline` (kind ``scan``) carrying its :class:`Cast`.
 
     sole: (m, 3) float, mm, the plantar points in the pose's frame (heel toward -x, toes +x,
-    sole down); to_pose: (4, 4) scan coordinates (scan units) -> that frame; rx: the prescription
+    sole down); body: the scan's heel in that frame (:func:`heel_body`: its sides level it);
+    to_pose: (4, 4) scan coordinates (scan units) -> that frame; rx: the prescription
     (its ``cast``, ``scan`` and ``shell`` sections); about: report lines from reading and posing
     the scan. The outline's transform takes scan coordinates to the output frame: the pose, the
     balancing turn and the placement.
@@ -282,7 +299,8 @@ def cast_outline(sole: np.ndarray, to_pose: np.ndarray, side: str, rx, source: s
         if not MIN_LENGTH_MM <= length <= MAX_LENGTH_MM:
             raise InputError(f"{source}: the scan's sole is {length:.4g} mm long, not a plausible foot "
                              f"({MIN_LENGTH_MM:g}-{MAX_LENGTH_MM:g} mm); check --scan-units")
-        rot = balance(first, _samples(first.height, poly, spacing=1.0), poly, rx.cast.balance) @ rot
+        turn, levelled = balance(body @ rot.T, _samples(first.height, poly, spacing=1.0), poly, rx.cast.balance)
+        rot = turn @ rot
     medial = 1.0 if side == "right" else -1.0  # turning about +x by a positive angle lifts +y
     rot = _rot_x(medial * np.radians(rx.cast.inversion_deg)) @ rot
     turned = sole @ rot.T
@@ -327,7 +345,7 @@ def cast_outline(sole: np.ndarray, to_pose: np.ndarray, side: str, rx, source: s
         "arch_apex": {"xy_mm": np.round(apex, 3).tolist(), "pct_length": round(100 * float(apex[0]) / (length + grow), 2)},
         "arch_height_mm": round(arch_height, 3),
         "heel_width_mm": round(heel_width, 3),
-        "balance": {"levelled": rx.cast.balance, "inversion_deg": rx.cast.inversion_deg, "rotation": np.round(rot, 9).tolist(),
+        "balance": {"heel_levelled": levelled, "inversion_deg": rx.cast.inversion_deg, "rotation": np.round(rot, 9).tolist(),
                     "heel_low_xy_mm": np.round(heel[:2], 3).tolist(), "forefoot_low_xy_mm": np.round(fore[:2], 3).tolist()},
         "ignored": ["arch.height_mm (the scanned foot gives the arch)"],
     }
@@ -365,7 +383,10 @@ class ScanInput:
             "side": pose.side, "side_from": "found from the scan (the arch is medial)" if self.side_asked == "auto" else "--side",
             "notes": [*raw.notes, *pose.notes],
         }
-        return cast_outline(pose.sole, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
+        t = np.asarray(pose.transform, float)
+        points = raw.points @ t[:3, :3].T + t[:3, 3]
+        body = heel_body(points, raw.faces, float(pose.sole[:, 0].min() + 0.4 * np.ptp(pose.sole[:, 0])))
+        return cast_outline(pose.sole, body, t, pose.side, rx, raw.source, raw.sha256, (), about)
 
 
 def load(path, units: str = "auto", side: str = "auto") -> ScanInput:
