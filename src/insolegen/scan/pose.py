@@ -157,11 +157,13 @@ def _winding(faces: np.ndarray, count: int) -> tuple[bool, np.ndarray]:
     """Whether neighbouring faces agree on their winding (each shared edge runs both ways; at
     most 1 % may not), and the vertices on the mesh's open rim (edges used once)."""
     directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    key = directed[:, 0] * count + directed[:, 1]
-    unique_directed = np.unique(key)
-    repeated = len(key) - len(unique_directed)  # the same direction twice: a flipped neighbour
-    undirected, uses = np.unique(np.sort(directed, axis=1) @ np.array([count, 1]), return_counts=True)
-    rim = np.unique(np.c_[undirected[uses == 1] // count, undirected[uses == 1] % count])
+    key = np.sort(directed[:, 0] * count + directed[:, 1])
+    repeated = int(np.count_nonzero(key[1:] == key[:-1]))  # the same direction twice: a flipped neighbour
+    undirected = np.sort(np.sort(directed, axis=1) @ np.array([count, 1]))
+    starts = np.r_[True, undirected[1:] != undirected[:-1]]
+    uses = np.diff(np.r_[np.nonzero(starts)[0], len(undirected)])
+    once = undirected[starts][uses == 1]
+    rim = np.unique(np.r_[once // count, once % count])
     return repeated <= 0.01 * len(faces), rim
 
 
