@@ -383,10 +383,8 @@ class ScanInput:
             "side": pose.side, "side_from": "found from the scan (the arch is medial)" if self.side_asked == "auto" else "--side",
             "notes": [*raw.notes, *pose.notes],
         }
-        t = np.asarray(pose.transform, float)
-        points = raw.points @ t[:3, :3].T + t[:3, 3]
-        body = heel_body(points, raw.faces, float(pose.sole[:, 0].min() + 0.4 * np.ptp(pose.sole[:, 0])))
-        return cast_outline(pose.sole, body, t, pose.side, rx, raw.source, raw.sha256, (), about)
+        body = heel_body(pose.place(raw.points), raw.faces, float(pose.sole[:, 0].min() + 0.4 * np.ptp(pose.sole[:, 0])))
+        return cast_outline(pose.sole, body, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
 
 
 def load(path, units: str = "auto", side: str = "auto") -> ScanInput:
