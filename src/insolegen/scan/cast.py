@@ -29,6 +29,8 @@ BISECTOR_MM = (8.0, 20.0)  # the heel's bisector: through the middles of its cho
 HEEL_LOW, FORE_LOW = (0.0, 0.30), (0.55, 0.85)  # where the lowest heel and forefoot points are sought
 ARCH_SPAN = (0.30, 0.60)  # where the arch apex of the foot as scanned is sought (CLINICAL.md: 0.40-0.45)
 FIT_MARGIN_MM = 5.0  # the sole is fitted this far above the trim height
+TILT_MARGIN_MM = 60.0  # before balancing: so far above, as a pose may leave the sole tilted (the leg is higher)
+ENVELOPE_MM = 1.0  # a mesh scan seen from below by vertical rays this far apart
 FOOTPRINT_CELL_MM = 0.5  # raster of the footprint before its ring is put on the contour
 RING_STEP_MM = 0.5  # the footprint ring's spacing
 RING_SMOOTH_MM = 1.0  # Gaussian smoothing along the ring: the raster's steps go, a toe's curve stays
@@ -271,12 +273,25 @@ def _arch(height, poly: Polygon, side: str, base_mm: float) -> tuple[np.ndarray,
     return g[i], float(z[i] - base_mm)
 
 
-def cast_outline(sole: np.ndarray, body: np.ndarray, to_pose: np.ndarray, side: str, rx, source: str, sha256: str = "", notes=(),
-                 about=None):
+def _seen_from_below(sole: np.ndarray, mesh: tuple[np.ndarray, np.ndarray] | None, rot: np.ndarray) -> np.ndarray:
+    """(m, 3) float, mm: the plantar surface once turned by ``rot`` (3, 3): a mesh's lowest surface
+    above each point of an ENVELOPE_MM grid (vertical rays: what a foam box or a plate sees), or
+    a cloud's sole points."""
+    if mesh is None:
+        return sole @ rot.T
+    from ..rays import grid_hits
+
+    hits = grid_hits(mesh[0] @ rot.T, mesh[1], ENVELOPE_MM)
+    return np.c_[hits.xy, hits.bottom]
+
+
+def cast_outline(sole: np.ndarray, mesh, body: np.ndarray, to_pose: np.ndarray, side: str, rx, source: str, sha256: str = "",
+                 notes=(), about=None):
     """The scan as an :class:`~insolegen.outline.Outline` (kind ``scan``) carrying its :class:`Cast`.
 
     sole: (m, 3) float, mm, the plantar points in the pose's frame (heel toward -x, toes +x,
-    sole down); body: the scan's heel in that frame (:func:`heel_body`: its sides level it);
+    sole down); mesh: a mesh scan's (points (n, 3) in that frame, faces (f, 3)), whose lowest
+    surface is fitted instead, or None for a cloud; body: the scan's heel in that frame (:func:`heel_body`: its sides level it);
     to_pose: (4, 4) scan coordinates (scan units) -> that frame; rx: the prescription
     (its ``cast``, ``scan`` and ``shell`` sections); about: report lines from reading and posing
     the scan. The outline's transform takes scan coordinates to the output frame: the pose, the
@@ -288,12 +303,13 @@ def cast_outline(sole: np.ndarray, body: np.ndarray, to_pose: np.ndarray, side: 
     if len(sole) < 100 or not np.isfinite(sole).all():
         raise InputError(f"{source}: the scan's sole has {len(sole)} usable points; give a scan with at least 100 on the sole")
     trim, base = rx.scan.trim_height_mm, rx.shell.thickness_mm
-    # Balanced twice: the second time from a fit made nearly level, so that a scan in any pose
-    # ends in the same one (a fit, smoothing along its grid's axes, is not quite turn-invariant).
+    # Balanced thrice, each time from a fit made nearer level, so that a scan in any pose ends in
+    # the same one (a fit, smoothing along its grid's axes, is not quite turn-invariant).
     rot = np.eye(3)
     for _ in range(3 if rx.cast.balance else 1):
-        turned = sole @ rot.T
-        first = surfaces.fit(turned)  # the whole sole, whatever its tilt
+        turned = _seen_from_below(sole, mesh, rot)
+        turned = turned[turned[:, 2] < np.percentile(turned[:, 2], 0.5) + trim + TILT_MARGIN_MM]
+        first = surfaces.fit(turned)
         poly = footprint(first, turned[:, :2], float(first.height(turned[:, :2]).min()) + trim)
         length = poly.bounds[2] - poly.bounds[0]
         if not MIN_LENGTH_MM <= length <= MAX_LENGTH_MM:
@@ -303,7 +319,7 @@ def cast_outline(sole: np.ndarray, body: np.ndarray, to_pose: np.ndarray, side: 
         rot = turn @ rot
     medial = 1.0 if side == "right" else -1.0  # turning about +x by a positive angle lifts +y
     rot = _rot_x(medial * np.radians(rx.cast.inversion_deg)) @ rot
-    turned = sole @ rot.T
+    turned = _seen_from_below(sole, mesh, rot)
     # Only the sole below the trim height (and a margin past it, so the fit holds to the rim) is fitted.
     turned = turned[turned[:, 2] < np.percentile(turned[:, 2], 0.5) + trim + FIT_MARGIN_MM]
     fitted = surfaces.fit(turned)
@@ -340,7 +356,7 @@ def cast_outline(sole: np.ndarray, body: np.ndarray, to_pose: np.ndarray, side: 
         "trim_height_mm": trim,
         "trimmed": f"{max(full.area - poly.area, 0.0) / 100:.1f} cm2 of the sole seen from above lies higher than {trim:g} mm "
                    "over its lowest point and is left out of the outline",
-        "sole_points_fitted": int(len(sole)),
+        "surface_fitted": "the mesh seen from below, every 1 mm" if mesh is not None else "the cloud's sole points",
         "fit_residuals_mm": fitted.residuals_mm,
         "arch_apex": {"xy_mm": np.round(apex, 3).tolist(), "pct_length": round(100 * float(apex[0]) / (length + grow), 2)},
         "arch_height_mm": round(arch_height, 3),
@@ -383,8 +399,10 @@ class ScanInput:
             "side": pose.side, "side_from": "found from the scan (the arch is medial)" if self.side_asked == "auto" else "--side",
             "notes": [*raw.notes, *pose.notes],
         }
-        body = heel_body(pose.place(raw.points), raw.faces, float(pose.sole[:, 0].min() + 0.4 * np.ptp(pose.sole[:, 0])))
-        return cast_outline(pose.sole, body, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
+        placed = pose.place(raw.points)
+        body = heel_body(placed, raw.faces, float(pose.sole[:, 0].min() + 0.4 * np.ptp(pose.sole[:, 0])))
+        mesh = None if raw.faces is None else (placed, raw.faces)
+        return cast_outline(pose.sole, mesh, body, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
 
 
 def load(path, units: str = "auto", side: str = "auto") -> ScanInput:
