@@ -25,12 +25,16 @@ from . import surface as surfaces
 SAMPLE_MM = 2.0  # spacing of the surface samples that find the low points
 BALANCE_ROUNDS = 6  # levelling and the heel-forefoot turn each shift the other's low points a little
 HEEL_STRIP = (0.10, 0.18)  # of the length: the heel seat, behind the heel's widest part
-BISECTOR_MM = (8.0, 20.0)  # the heel's bisector: through the middles of its chords this far above its lowest point
+BISECTOR_MM = (5.0, 20.0)  # the heel's bisector: through the middles of its chords this far above its lowest point
+MIN_LEVER_MM = 5.0  # chords closer in height than this give no bisector
+BISECTOR_LEVELS = 7  # chords between the two heights, the bisector fitted through their middles
+HEEL_REACH_MM = 15.0  # heel sections reach this far past the footprint
 HEEL_LOW, FORE_LOW = (0.0, 0.30), (0.55, 0.85)  # where the lowest heel and forefoot points are sought
 ARCH_SPAN = (0.30, 0.60)  # where the arch apex of the foot as scanned is sought (CLINICAL.md: 0.40-0.45)
 FIT_MARGIN_MM = 5.0  # the sole is fitted this far above the trim height
 TILT_MARGIN_MM = 60.0  # before balancing: so far above, as a pose may leave the sole tilted (the leg is higher)
-ENVELOPE_MM = 1.0  # a mesh scan seen from below by vertical rays this far apart
+ENVELOPE_MM = 1.0  # a scan seen from below by vertical rays (or cloud columns) this far apart
+CLOUD_DEPTH_MM = 1.5  # a cloud's points this far over the lowest in their column are on the sole too (noise, steep walls)
 FOOTPRINT_CELL_MM = 0.5  # raster of the footprint before its ring is put on the contour
 RING_STEP_MM = 0.5  # the footprint ring's spacing
 RING_SMOOTH_MM = 1.0  # Gaussian smoothing along the ring: the raster's steps go, a toe's curve stays
@@ -178,44 +182,39 @@ def _low(q: np.ndarray, x0: float, length: float, span: tuple[float, float]) -> 
     return sel[np.argmin(sel[:, 2])]
 
 
-def _bisector_roll(body: np.ndarray, rot: np.ndarray, x0: float, x1: float) -> float | None:
+def _bisector_roll(surface: surfaces.Surface, covered, rot: np.ndarray, xs: np.ndarray, spans: list[tuple[float, float]]) -> float | None:
     """The turn about x (radians) that makes the heel's bisector vertical, seen from behind: the
-    line through the middles of the heel's horizontal chords BISECTOR_MM above its lowest point,
-    between x0 and x1 once turned by ``rot`` (3, 3). body: the scan's edges (e, 2, 3) float, mm
-    (a mesh: chords end where edges cross each level, exactly) or points (k, 3) (a cloud: the
-    extremes of the points within 1.5 mm of each level). None where the scan does not show both
-    sides of the heel that high (a sole-only scan)."""
-    p = body @ rot.T
-    x = p[..., 0] if p.ndim == 2 else p[:, :, 0].mean(axis=1)
-    p = p[(x > x0) & (x < x1)]
-    if len(p) < 20:
-        return None
-    z = p[..., 2]
-    low = z.min()
-    mids = []
-    for h in BISECTOR_MM:
-        level = low + h
-        if p.ndim == 2:
-            ys = p[np.abs(z - level) < 1.5, 1]
-        else:
-            cross = (z[:, 0] - level) * (z[:, 1] - level) < 0
-            a, b = p[cross, 0], p[cross, 1]
-            t = (level - a[:, 2]) / (b[:, 2] - a[:, 2])
-            ys = a[:, 1] + t * (b[:, 1] - a[:, 1])
-        if len(ys) < 4 or np.ptp(ys) < 20.0:  # not both sides of a heel
+    line through the middles of the heel's chords BISECTOR_MM above its lowest point, on
+    cross-sections of ``surface`` at xs once turned by ``rot`` (3, 3) (spans: the y range of each,
+    sampled every 0.1 mm: sub-millimetre chords), where the scan has points (``covered``: xy
+    (n, 2) -> (n,) bool; the fit beyond them is no foot). None where the heel does not rise that
+    high on both sides (a scan of the sole alone)."""
+    shifts = []
+    for x, (y0, y1) in zip(xs, spans):
+        y = np.arange(y0, y1, 0.1)
+        xy = np.c_[np.full(len(y), x), y] @ rot[:2, :2]  # the turned frame's line, in the surface's frame (rot is near a turn about z)
+        p = np.c_[xy, surface.height(xy)] @ rot.T
+        inside = covered(xy)
+        if not inside.any():
             return None
-        mids.append(0.5 * (ys.min() + ys.max()))
-    return float(np.arctan2(mids[1] - mids[0], BISECTOR_MM[1] - BISECTOR_MM[0]))
-
-
-def heel_body(points: np.ndarray, faces: np.ndarray | None, heel_x: float) -> np.ndarray:
-    """What :func:`_bisector_roll` reads of a scan (points (n, 3) in the pose frame, faces or
-    None): the edges (e, 2, 3) of the faces, or the points, behind ``heel_x`` (x in that frame)."""
-    if faces is None:
-        return points[points[:, 0] < heel_x]
-    near = faces[(points[faces, 0] < heel_x).any(axis=1)]
-    edges = np.unique(np.sort(np.concatenate([near[:, [0, 1]], near[:, [1, 2]], near[:, [2, 0]]]), axis=1), axis=0)
-    return points[edges]
+        low = int(np.argmin(np.where(inside, p[:, 2], np.inf)))
+        gaps = np.flatnonzero(~inside)
+        p = p[gaps[gaps < low].max(initial=-1) + 1:gaps[gaps > low].min(initial=len(p))]  # the covered run about the lowest point
+        low = int(np.argmin(p[:, 2]))
+        rise = min(p[:low + 1, 2].max(), p[low:, 2].max()) - p[low, 2]
+        heights = (BISECTOR_MM[0], min(BISECTOR_MM[1], 0.9 * rise))  # the upper chord as high as the scan shows both sides
+        if heights[1] - heights[0] < MIN_LEVER_MM:
+            return None
+        mids = []
+        levels = np.linspace(heights[0], heights[1], BISECTOR_LEVELS)
+        for h in levels:
+            level = p[low, 2] + h
+            left = np.flatnonzero(p[:low, 2] > level)[-1]
+            right = low + np.flatnonzero(p[low:, 2] > level)[0]
+            ends = [p[i, 1] + (level - p[i, 2]) / (p[j, 2] - p[i, 2]) * (p[j, 1] - p[i, 1]) for i, j in ((left, left + 1), (right - 1, right))]
+            mids.append(0.5 * (ends[0] + ends[1]))
+        shifts.append(np.polyfit(levels, mids, 1)[0])  # the bisector's lean: y per z
+    return float(np.arctan(np.mean(shifts)))
 
 
 def _rot_z(axis: np.ndarray) -> np.ndarray:
@@ -223,9 +222,9 @@ def _rot_z(axis: np.ndarray) -> np.ndarray:
     return np.array([[axis[0], axis[1], 0.0], [-axis[1], axis[0], 0.0], [0.0, 0.0, 1.0]])
 
 
-def balance(body: np.ndarray, q: np.ndarray, poly: Polygon, level: bool) -> tuple[np.ndarray, bool]:
-    """The 3x3 rotation that balances the cast (the scan's points ``body`` (k, 3), samples q (k, 3)
-    of its fitted sole, footprint ``poly``): the footprint's long axis turned onto x (heel toward
+def balance(surface: surfaces.Surface, seen: np.ndarray, q: np.ndarray, poly: Polygon, level: bool) -> tuple[np.ndarray, bool]:
+    """The 3x3 rotation that balances the cast (its fitted ``surface``, the points it was fitted to
+    ``seen`` (m, 3), samples q (k, 3) of it, footprint ``poly``): the footprint's long axis turned onto x (heel toward
     -x), then, when ``level``, the heel bisector made vertical and the heel and forefoot low points
     brought level. Also whether the heel could be levelled (the scan shows its sides)."""
     from ..outline import _long_axis
@@ -233,11 +232,26 @@ def balance(body: np.ndarray, q: np.ndarray, poly: Polygon, level: bool) -> tupl
     axis = _long_axis(poly)[1]
     rot = _rot_z(axis if axis[0] > 0 else -axis)  # the pose already put the heel toward -x
     turned = shapely.affinity.affine_transform(poly, [*rot[0, :2], *rot[1, :2], 0.0, 0.0])
-    x_min, _, x1, _ = turned.bounds
+    x_min, y0, x1, y1 = turned.bounds
     length = x1 - x_min
+    xs = x_min + length * np.linspace(HEEL_STRIP[0], HEEL_STRIP[1], 5)
+    # Each section reaches past the footprint (the trim height) to the heel's sides higher up.
+    spans = [np.array(shapely.LineString([(x, y0 - 1), (x, y1 + 1)]).intersection(turned).bounds[1::2]) + [-HEEL_REACH_MM, HEEL_REACH_MM]
+             for x in xs]
     levelled = level
+    lo = seen[:, :2].min(axis=0) - 1.0
+    shape = tuple(np.ceil((seen[:, :2].max(axis=0) + 1.0 - lo)).astype(int))
+    raster = _covered(seen[:, :2], lo, shape, 1.0)
+
+    def covered(xy):
+        ij = np.floor(xy - lo).astype(np.int64)
+        ok = (ij >= 0).all(axis=1) & (ij < shape).all(axis=1)
+        out = np.zeros(len(xy), bool)
+        out[ok] = raster[ij[ok, 0], ij[ok, 1]]
+        return out
+
     for _ in range(BALANCE_ROUNDS if level else 0):
-        roll = _bisector_roll(body, rot, x_min + HEEL_STRIP[0] * length, x_min + HEEL_STRIP[1] * length)
+        roll = _bisector_roll(surface, covered, rot, xs, spans)
         levelled = roll is not None
         rot = _rot_x(-(roll or 0.0)) @ rot
         p = q @ rot.T
@@ -254,7 +268,10 @@ def _grow_heel(ring: np.ndarray, grow_mm: float, length: float) -> np.ndarray:
     tangent = np.roll(ring, -1, axis=0) - np.roll(ring, 1, axis=0)
     normal = np.c_[tangent[:, 1], -tangent[:, 0]] / np.linalg.norm(tangent, axis=1)[:, None]
     x0 = ring[:, 0].min()
-    return ring + (grow_mm * fade_out(ring[:, 0] - x0, 0.20 * length, 0.35 * length))[:, None] * normal
+    grown = Polygon(ring + (grow_mm * fade_out(ring[:, 0] - x0, 0.20 * length, 0.35 * length))[:, None] * normal)
+    if not grown.is_valid:  # a concave dent narrower than the growth closes up
+        grown = max(shapely.get_parts(shapely.make_valid(grown)), key=lambda g: g.area if g.geom_type == "Polygon" else 0.0)
+    return np.asarray(shapely.orient_polygons(grown).exterior.coords)[:-1]
 
 
 def _arch(height, poly: Polygon, side: str, base_mm: float) -> tuple[np.ndarray, float]:
@@ -273,53 +290,58 @@ def _arch(height, poly: Polygon, side: str, base_mm: float) -> tuple[np.ndarray,
     return g[i], float(z[i] - base_mm)
 
 
-def _seen_from_below(sole: np.ndarray, mesh: tuple[np.ndarray, np.ndarray] | None, rot: np.ndarray) -> np.ndarray:
-    """(m, 3) float, mm: the plantar surface once turned by ``rot`` (3, 3): a mesh's lowest surface
-    above each point of an ENVELOPE_MM grid (vertical rays: what a foam box or a plate sees), or
-    a cloud's sole points."""
-    if mesh is None:
-        return sole @ rot.T
-    from ..rays import grid_hits
+def _seen_from_below(points: np.ndarray, faces: np.ndarray | None, rot: np.ndarray) -> np.ndarray:
+    """(m, 3) float, mm: the scan seen from below once turned by ``rot`` (3, 3), as a foam box or
+    a plate sees the foot. points: (n, 3) float, mm; faces: (f, 3) int, or None for a cloud.
+    A mesh: its lowest surface above each point of an ENVELOPE_MM grid (vertical rays). A cloud:
+    in each ENVELOPE_MM column, its points within CLOUD_DEPTH_MM of the column's lowest."""
+    turned = points @ rot.T
+    if faces is not None:
+        from ..rays import grid_hits
 
-    hits = grid_hits(mesh[0] @ rot.T, mesh[1], ENVELOPE_MM)
-    return np.c_[hits.xy, hits.bottom]
+        hits = grid_hits(turned, faces, ENVELOPE_MM)
+        return np.c_[hits.xy, hits.bottom]
+    cell = np.floor(turned[:, :2] / ENVELOPE_MM).astype(np.int64)
+    key = (cell[:, 0] - cell[:, 0].min()) * (int(np.ptp(cell[:, 1])) + 1) + cell[:, 1] - cell[:, 1].min()
+    lowest = np.full(int(key.max()) + 1, np.inf)
+    np.minimum.at(lowest, key, turned[:, 2])
+    return turned[turned[:, 2] <= lowest[key] + CLOUD_DEPTH_MM]
 
 
-def cast_outline(sole: np.ndarray, mesh, body: np.ndarray, to_pose: np.ndarray, side: str, rx, source: str, sha256: str = "",
+def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarray, side: str, rx, source: str, sha256: str = "",
                  notes=(), about=None):
     """The scan as an :class:`~insolegen.outline.Outline` (kind ``scan``) carrying its :class:`Cast`.
 
-    sole: (m, 3) float, mm, the plantar points in the pose's frame (heel toward -x, toes +x,
-    sole down); mesh: a mesh scan's (points (n, 3) in that frame, faces (f, 3)), whose lowest
-    surface is fitted instead, or None for a cloud; body: the scan's heel in that frame (:func:`heel_body`: its sides level it);
-    to_pose: (4, 4) scan coordinates (scan units) -> that frame; rx: the prescription
-    (its ``cast``, ``scan`` and ``shell`` sections); about: report lines from reading and posing
-    the scan. The outline's transform takes scan coordinates to the output frame: the pose, the
-    balancing turn and the placement.
+    points: (n, 3) float, mm, the scan in the pose's frame (heel toward -x, toes +x, sole down);
+    faces: (f, 3) int, or None for a cloud; to_pose: (4, 4) scan coordinates (scan units) -> that
+    frame; rx: the prescription (its ``cast``, ``scan`` and ``shell`` sections); about: report
+    lines from reading and posing the scan. The surface fitted is the scan seen from below
+    (:func:`_seen_from_below`). The outline's transform takes scan coordinates to the output
+    frame: the pose, the balancing turn and the placement.
     """
     from ..outline import MAX_LENGTH_MM, MIN_LENGTH_MM, Outline, _long_axis
 
-    sole = np.asarray(sole, float)
-    if len(sole) < 100 or not np.isfinite(sole).all():
-        raise InputError(f"{source}: the scan's sole has {len(sole)} usable points; give a scan with at least 100 on the sole")
+    points = np.asarray(points, float)
+    if len(points) < 100 or not np.isfinite(points).all():
+        raise InputError(f"{source}: the scan has {len(points)} usable points; give a scan with at least 100 on the sole")
     trim, base = rx.scan.trim_height_mm, rx.shell.thickness_mm
     # Balanced thrice, each time from a fit made nearer level, so that a scan in any pose ends in
     # the same one (a fit, smoothing along its grid's axes, is not quite turn-invariant).
     rot = np.eye(3)
     for _ in range(3 if rx.cast.balance else 1):
-        turned = _seen_from_below(sole, mesh, rot)
+        turned = _seen_from_below(points, faces, rot)
         turned = turned[turned[:, 2] < np.percentile(turned[:, 2], 0.5) + trim + TILT_MARGIN_MM]
-        first = surfaces.fit(turned)
+        first = surfaces.fit(turned, smoothing=surfaces.SMOOTHING)  # noise or not: the heel's walls kept steep
         poly = footprint(first, turned[:, :2], float(first.height(turned[:, :2]).min()) + trim)
         length = poly.bounds[2] - poly.bounds[0]
         if not MIN_LENGTH_MM <= length <= MAX_LENGTH_MM:
             raise InputError(f"{source}: the scan's sole is {length:.4g} mm long, not a plausible foot "
                              f"({MIN_LENGTH_MM:g}-{MAX_LENGTH_MM:g} mm); check --scan-units")
-        turn, levelled = balance(body @ rot.T, _samples(first.height, poly, spacing=1.0), poly, rx.cast.balance)
+        turn, levelled = balance(first, turned, _samples(first.height, poly, spacing=1.0), poly, rx.cast.balance)
         rot = turn @ rot
     medial = 1.0 if side == "right" else -1.0  # turning about +x by a positive angle lifts +y
     rot = _rot_x(medial * np.radians(rx.cast.inversion_deg)) @ rot
-    turned = _seen_from_below(sole, mesh, rot)
+    turned = _seen_from_below(points, faces, rot)
     # Only the sole below the trim height (and a margin past it, so the fit holds to the rim) is fitted.
     turned = turned[turned[:, 2] < np.percentile(turned[:, 2], 0.5) + trim + FIT_MARGIN_MM]
     fitted = surfaces.fit(turned)
@@ -356,7 +378,8 @@ def cast_outline(sole: np.ndarray, mesh, body: np.ndarray, to_pose: np.ndarray, 
         "trim_height_mm": trim,
         "trimmed": f"{max(full.area - poly.area, 0.0) / 100:.1f} cm2 of the sole seen from above lies higher than {trim:g} mm "
                    "over its lowest point and is left out of the outline",
-        "surface_fitted": "the mesh seen from below, every 1 mm" if mesh is not None else "the cloud's sole points",
+        "surface_fitted": "the scan seen from below: " + ("vertical rays every 1 mm" if faces is not None else
+                                                            f"the points within {CLOUD_DEPTH_MM:g} mm of the lowest in each 1 mm column"),
         "fit_residuals_mm": fitted.residuals_mm,
         "arch_apex": {"xy_mm": np.round(apex, 3).tolist(), "pct_length": round(100 * float(apex[0]) / (length + grow), 2)},
         "arch_height_mm": round(arch_height, 3),
@@ -399,10 +422,7 @@ class ScanInput:
             "side": pose.side, "side_from": "found from the scan (the arch is medial)" if self.side_asked == "auto" else "--side",
             "notes": [*raw.notes, *pose.notes],
         }
-        placed = pose.place(raw.points)
-        body = heel_body(placed, raw.faces, float(pose.sole[:, 0].min() + 0.4 * np.ptp(pose.sole[:, 0])))
-        mesh = None if raw.faces is None else (placed, raw.faces)
-        return cast_outline(pose.sole, mesh, body, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
+        return cast_outline(pose.place(raw.points), raw.faces, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
 
 
 def load(path, units: str = "auto", side: str = "auto") -> ScanInput:
