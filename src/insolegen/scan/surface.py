@@ -15,9 +15,10 @@ import numpy as np
 CELL_MM = 2.0  # grid spacing: far finer than the foot's curvature (radii of 10 mm and more)
 MARGIN_CELLS = 4  # the grid reaches this far past the points, so the field is defined a little beyond the rim
 # Thin-plate weight per cell against one cell's worth of data (weight 1): little enough to keep
-# a clean scan's toe creases (within 1 mm); a noisy scan gets more, NOISE_GAIN * sigma^2
-# (sigma in mm: 0.3 mm of noise gives about 1, which averages it over a few cells).
-SMOOTHING = 0.05
+# a clean scan's toe creases (within 1 mm), enough to bend less than 10 degrees between faces
+# 0.5 mm apart; a noisy scan gets more, NOISE_GAIN * sigma^2 (sigma in mm: 0.3 mm of noise
+# gives about 1, which averages it over a few cells).
+SMOOTHING = 0.1
 NOISE_GAIN = 10.0
 # A point this far above the first fit (mm, or 4 robust sigmas of the residuals if more) is not on
 # the sole seen from below: the far side of a curled toe tip or of a wall that overhangs.
