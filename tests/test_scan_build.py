@@ -265,3 +265,25 @@ def test_scan_options_are_checked(tmp_path, capsys):
     assert code == 2 and "--pair" in err
     code, _, err = run(["build", "--scan", TECHMED, "--set", "cast.inversion_deg=40", "-o", tmp_path / "x.stl"], capsys)
     assert code == 2 and "cast.inversion_deg" in err and "35" in err
+
+
+def test_inverted_cast_turns_medial_side_up(tmp_path, capsys):
+    """cast.inversion_deg 15: the scan-to-output transform turns 15 degrees more about the long
+    axis, medial side up, and the exported top still follows the scan carried by it."""
+    b0 = _build(tmp_path, capsys, TECHMED, *OFF, name="b0.stl")
+    b = _build(tmp_path, capsys, TECHMED, *OFF, "--set", "cast.inversion_deg=15", name="b.stl")
+    t0, t1 = (np.array(report_of(p)["scan"]["transform_scan_to_output"])[:3, :3] for p in (b0, b))
+    turn = t1 @ np.linalg.inv(t0)
+    medial = 1 if report_of(b)["side"] == "right" else -1
+    roll = np.degrees(np.arctan2(turn[2, 1], turn[2, 2]))  # about x: +y (the right foot's medial side) up
+    assert roll * medial == pytest.approx(15.0, abs=0.5)
+    mesh = load(b)
+    xy = grid_inside(mesh, 1.0, margin=4.0)
+    gap = np.abs(top_at(mesh, xy) - _envelope(_carried(_plantar("techmed"), report_of(b)), xy))
+    assert np.nanpercentile(gap, 95) <= 0.5
+
+
+def test_same_scan_same_bytes(tmp_path, capsys):
+    a = _build(tmp_path, capsys, TECHMED, name="a.stl", resolution="2.0")
+    b = _build(tmp_path, capsys, TECHMED, name="b.stl", resolution="2.0")
+    assert a.read_bytes() == b.read_bytes()

@@ -127,7 +127,9 @@ def _covered(xy: np.ndarray, lo: np.ndarray, shape: tuple[int, int], cell: float
     ok = (ij >= 0).all(axis=1) & (ij < shape).all(axis=1)
     mask = np.zeros(shape, bool)
     mask[ij[ok, 0], ij[ok, 1]] = True
-    spacing = np.sqrt(shapely.convex_hull(shapely.multipoints(xy)).area / len(xy))
+    from scipy.spatial import ConvexHull
+
+    spacing = np.sqrt(ConvexHull(xy).volume / len(xy))  # a 2D hull's volume is its area
     radius = int(np.clip(np.ceil(1.5 * spacing / cell), 1, 12))  # a scan's point gaps close, a toe cleft stays
     disk = np.add.outer(np.arange(-radius, radius + 1) ** 2, np.arange(-radius, radius + 1) ** 2) <= radius * radius
     mask = ndimage.binary_closing(np.pad(mask, radius + 1), disk)[radius + 1:-radius - 1, radius + 1:-radius - 1]
@@ -372,12 +374,14 @@ def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarr
     heel_yc, heel_width = _strip(placed, HEEL_STRIP[0] * length, HEEL_STRIP[1] * length)
     lifted = Cast(fitted, to_fit, lift, np.zeros(2), np.zeros(2), length + grow, grow)
     apex, arch_height = _arch(lifted.height, placed, side, base)
-    full = shapely.convex_hull(shapely.multipoints(turned[:, :2]))
+    from scipy.spatial import ConvexHull
+
+    seen_area = ConvexHull(turned[:, :2]).volume  # a 2D hull's volume is its area
     facts = {
         **(about or {}),
         "trim_height_mm": trim,
-        "trimmed": f"{max(full.area - poly.area, 0.0) / 100:.1f} cm2 of the sole seen from above lies higher than {trim:g} mm "
-                   "over its lowest point and is left out of the outline",
+        "trimmed": f"{max(seen_area - poly.area, 0.0) / 100:.1f} cm2 of the scan seen from below (its convex hull up to "
+                   f"{trim + FIT_MARGIN_MM:g} mm) lies higher than {trim:g} mm over the lowest point and is left out of the outline",
         "surface_fitted": "the scan seen from below: " + ("vertical rays every 1 mm" if faces is not None else
                                                             f"the points within {CLOUD_DEPTH_MM:g} mm of the lowest in each 1 mm column"),
         "fit_residuals_mm": fitted.residuals_mm,
