@@ -153,10 +153,11 @@ def test_same_insert_from_any_pose_and_unit(tmp_path, capsys, name, scan):
     within 0.1 mm."""
     base = load(_build(tmp_path, capsys, scan, name="base.stl"))
     mm = 1000.0 if name == "find" else 1.0  # file units -> mm
-    pose = _random_pose(10 if name == "find" else 11, 1.0 / 1000.0) @ np.diag([mm, mm, mm, 1.0])  # now in metres
+    units, per_mm = ("cm", 0.1) if name == "find" else ("m", 0.001)  # another unit than the file's own
+    pose = _random_pose(10 if name == "find" else 11, per_mm) @ np.diag([mm, mm, mm, 1.0])
     moved = _write(_scan_mesh(scan), tmp_path / "moved.stl", pose)
     other = load(_build(tmp_path, capsys, moved, name="moved-out.stl"))
-    assert report_of(tmp_path / "moved-out.stl")["scan"]["units"] == "m"
+    assert report_of(tmp_path / "moved-out.stl")["scan"]["units"] == units
     xy = grid_inside(base, 1.0, margin=4.0)
     diff = np.abs(top_at(base, xy) - top_at(other, xy))
     assert np.nanpercentile(diff, 99) <= 0.1, (np.nanpercentile(diff, 99), np.nanmax(diff))
