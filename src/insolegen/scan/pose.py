@@ -95,13 +95,13 @@ def find_pose(raw: RawScan, side: str = "auto") -> Pose:
     looks like the other foot). Raises :class:`InputError` when the scan shows no sole.
     """
     if side not in ("auto", "left", "right"):
-        raise InputError(f"side '{side}' is not known; use auto, left or right")
+        raise InputError(f"--side {side} is not known; use auto, left or right")
     points = raw.points * raw.mm_per_unit
     surface, orientation_note = _surface(raw, points)
     notes = list(raw.notes) + ([orientation_note] if orientation_note else [])
     # A cloud's noise would put its lowest point too low: its smoothed points (the centres) count.
     floor = points if raw.is_mesh else surface.centres
-    up, lift = _settle(floor, surface, *_ground(points, surface))
+    up, lift = _settle(floor, surface, *_ground(raw.source, points, surface))
     rotation, shift, sheet = _frame(raw.source, points, surface, up, lift)
     placed = points @ rotation.T + shift
     local = _Surface(surface.centres @ rotation.T + shift, surface.normals @ rotation.T, surface.weights, surface.signed)
@@ -193,7 +193,7 @@ def _facing(surface: _Surface, direction: np.ndarray) -> np.ndarray:
     return dot if surface.signed else np.abs(dot)
 
 
-def _ground(points: np.ndarray, surface: _Surface) -> tuple[np.ndarray, float]:
+def _ground(source: str, points: np.ndarray, surface: _Surface) -> tuple[np.ndarray, float]:
     """The ground plane: up (3,) unit and offset, z = up . p + offset >= 0 for every point.
 
     The convex hull facet the scan rests on: the surface's centroid projects into it (nearest
@@ -205,7 +205,7 @@ def _ground(points: np.ndarray, surface: _Surface) -> tuple[np.ndarray, float]:
     try:
         hull = ConvexHull(points[_hull_candidates(points)])
     except QhullError:
-        raise InputError("the scan is flat or degenerate (all points in one plane); give a 3D scan of the foot") from None
+        raise InputError(f"{source}: the scan is flat (all its points in one plane); give a 3D scan of the foot") from None
     normals, offsets = hull.equations[:, :3], hull.equations[:, 3]
     across_sole = np.nonzero(np.abs(normals @ _flat_axis(points)) > np.cos(np.radians(SOLE_CONE_DEG)))[0]
     centre = np.average(surface.centres, axis=0, weights=surface.weights)
