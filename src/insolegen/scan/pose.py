@@ -123,7 +123,9 @@ def find_pose(raw: RawScan, side: str = "auto") -> Pose:
         sole_index, sole_faces = np.nonzero(chosen)[0], None
     else:
         sole_faces = np.nonzero(chosen)[0]
-        sole_index = np.unique(raw.faces[sole_faces])
+        used = np.zeros(len(points), dtype=bool)
+        used[raw.faces[sole_faces]] = True
+        sole_index = np.nonzero(used)[0]
     share = float(surface.weights[chosen].sum() / surface.weights.sum())
     notes.append(f"sole: {100 * share:.0f} % of the scan's {'area' if raw.is_mesh else 'points'} (the rest is not plantar surface)")
     transform = np.eye(4)
@@ -159,15 +161,17 @@ def _surface(raw: RawScan, points: np.ndarray) -> tuple[_Surface, str]:
 def _winding(faces: np.ndarray, count: int) -> tuple[bool, np.ndarray]:
     """Whether neighbouring faces agree on their winding (each shared edge runs both ways; at
     most 1 % may not), and the vertices on the mesh's open rim (edges used once)."""
-    directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    key = np.sort(directed[:, 0] * count + directed[:, 1])
-    repeated = int(np.count_nonzero(key[1:] == key[:-1]))  # the same direction twice: a flipped neighbour
-    undirected = np.sort(np.sort(directed, axis=1) @ np.array([count, 1]))
-    starts = np.r_[True, undirected[1:] != undirected[:-1]]
-    uses = np.diff(np.r_[np.nonzero(starts)[0], len(undirected)])
-    once = undirected[starts][uses == 1]
-    rim = np.unique(np.r_[once // count, once % count])
-    return repeated <= 0.01 * len(faces), rim
+    start = faces.ravel()
+    end = faces[:, [1, 2, 0]].ravel()
+    edge = np.minimum(start, end) * count + np.maximum(start, end)
+    order = np.argsort(edge)
+    edge, forward = edge[order], (start < end)[order]
+    twin = edge[1:] == edge[:-1]
+    repeated = int(np.count_nonzero(twin & (forward[1:] == forward[:-1])))  # one direction twice: a flipped neighbour
+    alone = ~(np.r_[twin, False] | np.r_[False, twin])
+    rim = np.zeros(count, dtype=bool)
+    rim[edge[alone] // count] = rim[edge[alone] % count] = True
+    return repeated <= 0.01 * len(faces), np.nonzero(rim)[0]
 
 
 def _cloud_surface(points: np.ndarray) -> _Surface:
@@ -203,7 +207,7 @@ def _ground(source: str, points: np.ndarray, surface: _Surface) -> tuple[np.ndar
     from scipy.spatial import ConvexHull, QhullError
 
     try:
-        hull = ConvexHull(points[_hull_candidates(points)])
+        hull = ConvexHull(points)
     except QhullError:
         raise InputError(f"{source}: the scan is flat (all its points in one plane); give a 3D scan of the foot") from None
     normals, offsets = hull.equations[:, :3], hull.equations[:, 3]
@@ -274,18 +278,6 @@ def _flat_axis(points: np.ndarray) -> np.ndarray:
         values, vectors = np.linalg.eigh(chunk.T @ chunk)
         best = min(best, (values[0] / max(values[1], 1e-12), vectors[:, 0]), key=lambda item: item[0])
     return best[1]
-
-
-def _hull_candidates(points: np.ndarray) -> np.ndarray:
-    """Indices of the points that may lie on the hull: the extremes of many directions cover it
-    well enough for big scans, where qhull on every point would take a second."""
-    if len(points) <= 200_000:
-        return np.arange(len(points))
-    from scipy.spatial import ConvexHull
-
-    coarse = ConvexHull(points[:: len(points) // 50_000])
-    inside = (points @ coarse.equations[:, :3].T + coarse.equations[:, 3]).max(axis=1) < -1e-6
-    return np.nonzero(~inside)[0]
 
 
 def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, lift: float) -> tuple[np.ndarray, np.ndarray, bool]:
