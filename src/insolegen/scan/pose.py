@@ -7,15 +7,18 @@ would rest on) at z = 0. Method, each step a function of the shape alone, so any
 of the same scan gives the same output points:
 
 1. Ground: the convex hull facet the scan would rest on (its centroid over the facet), of
-   the facets across the flat forefoot (on its side, a foot with its leg may rest too). The
-   heel and the ball sit on it.
+   the facets across the flat forefoot (on its side, a foot with its leg may rest too); then
+   squared to the mean normal of the sole near it (which a mesh and a cloud of one foot, or
+   noise, do not change as they change a facet), the scan lowered onto it. The heel and the
+   ball sit near z = 0; levelling them exactly (balancing) is the cast's job.
 2. Long axis: principal axis of the plantar surface seen from above; the heel is the end the
    ankle stands over, or, without an ankle (a plantar sheet), the narrower end.
 3. Side: the medial border is the one that stays off the ground in the midfoot (the arch);
    the big toe confirms it.
-4. Sole: surface seen from below and facing the ground: anything within SOLE_NEAR_MM of the
-   ground under it, above that up to SOLE_HIGH_MM only the gently sloped vault; on an open
-   plantar sheet, everything but its upward-facing walls.
+4. Sole: surface seen from below, facing the ground and below SOLE_TOP_MM: within
+   SOLE_NEAR_MM of the ground under it (the lowest sole in its 5 mm slice) anything but
+   steep walls, above that up to SOLE_HIGH_MM only the gently sloped vault; never the heel's
+   back or the toes' tips. On an open plantar sheet, everything but its upward-facing walls.
 """
 
 from __future__ import annotations
@@ -36,10 +39,12 @@ SEARCH_SAMPLES = 4000  # surface elements sampled to weigh each candidate ground
 PLANTAR_SHEET_SHARE = 0.25  # a scan no higher than 25 % of its length has no ankle: a plantar sheet
 ANKLE_SHARE = 0.3  # points higher than 30 % of the foot length belong to the ankle and leg
 COLUMN_MM = 2.0  # visible from below: within COLUMN_TOL_MM of the lowest surface in a 2 mm column
-COLUMN_TOL_MM = 3.0
+COLUMN_TOL_MM = 6.0
+NEAR_GROUND_MM, NEAR_GROUND_FACING = 12.0, 0.4  # the frame's sole: this low, facing down within 66 deg
 SLICE_MM = 5.0  # the ground under the sole: lowest plantar point per 5 mm slice across the foot
-SOLE_NEAR_MM, SOLE_NEAR_NZ = 12.0, -0.4  # near the ground: facing down within 66 deg
-SOLE_HIGH_MM, SOLE_HIGH_NZ = 25.0, -0.8  # the arch vault: within 37 deg of straight down
+SOLE_NEAR_MM, SOLE_NEAR_NZ = 12.0, -0.2  # near the ground: facing down within 78 deg
+SOLE_HIGH_MM, SOLE_HIGH_NZ = 22.0, -0.9  # the arch vault: within 26 deg of straight down
+SOLE_TOP_MM = 35.0  # nothing higher is sole: the arch's apex and lifted toes (13-30 mm) are lower
 SOLE_END_NX = 0.7  # the heel's back and the toes' tips face back and forth, not down
 CLOUD_NEIGHBOURS = 16  # local plane fit of a point cloud's normals
 
@@ -234,7 +239,7 @@ def _settle(points: np.ndarray, surface: _Surface, up: np.ndarray, lift: float) 
     lift = -float((points @ up).min())
     for _ in range(SETTLE_ROUNDS):
         facing = surface.normals @ -up
-        near = (np.abs(facing) > -SOLE_NEAR_NZ) & (surface.centres @ up + lift < SOLE_NEAR_MM)
+        near = (np.abs(facing) > NEAR_GROUND_FACING) & (surface.centres @ up + lift < NEAR_GROUND_MM)
         if surface.signed:
             near &= facing > 0
         down = (surface.normals[near] * (surface.weights[near] * np.sign(facing[near]))[:, None]).sum(axis=0)
@@ -289,7 +294,7 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
     plan = np.c_[surface.centres @ a, surface.centres @ b]
     # The sole near the ground, by height alone: a column test's grid would turn with the scan,
     # and a noisy cloud's normals would fray its border.
-    plantar = surface.centres @ up + lift < SOLE_NEAR_MM
+    plantar = surface.centres @ up + lift < NEAR_GROUND_MM
     if surface.signed:
         plantar &= surface.normals @ up <= 0
     if plantar.sum() < 3:
@@ -313,7 +318,7 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
     perp = np.array([-axis[1], axis[0]])  # y = up x x, in the (a, b) plane
     rotation = np.vstack([axis[0] * a + axis[1] * b, perp[0] * a + perp[1] * b, up])
     heel = (np.c_[points @ a, points @ b] - mid) @ axis  # the rearmost point near the ground: x = 0
-    shift = np.array([-(mid @ axis) - heel[height < SOLE_NEAR_MM].min(), -(mid @ perp), lift])
+    shift = np.array([-(mid @ axis) - heel[height < NEAR_GROUND_MM].min(), -(mid @ perp), lift])
     return rotation, shift, sheet
 
 
@@ -346,7 +351,7 @@ def _sole_elements(local: _Surface, sheet: bool) -> np.ndarray:
     tilt = -np.abs(nz) if not local.signed else nz
     slab = np.floor((xyz[:, 0] - xyz[:, 0].min()) / SLICE_MM).astype(np.int64)
     ground = np.full(slab.max() + 1, np.inf)
-    candidates = seen & facing_down & (xyz[:, 2] < SOLE_HIGH_MM)
+    candidates = seen & facing_down & (xyz[:, 2] < SOLE_TOP_MM)
     np.minimum.at(ground, slab[candidates], xyz[candidates, 2])
     above = xyz[:, 2] - ground[slab]  # +inf over slices without ground (behind the heel)
     near = (tilt < SOLE_NEAR_NZ) & (above < SOLE_NEAR_MM)
