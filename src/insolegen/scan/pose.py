@@ -1,9 +1,9 @@
 """Where a foot scan's sole is and how the foot lies: the scan -> output frame transform, the side,
 and the plantar surface in the output frame.
 
-Output frame (SPEC.md): x from heel to toe, the rearmost point of the sole at x = 0; y to the
-wearer's left, y = 0 on the sole's area centroid; z up, the ground plane (the one the foot
-would rest on) at z = 0. Method, each step a function of the shape alone, so any pose or unit
+Output frame (SPEC.md): x from heel to toe, the rearmost point of the heel within 12 mm of
+the ground at x = 0; y to the wearer's left, y = 0 on the area centroid of the sole near the
+ground; z up, the ground plane (the one the foot would rest on) at z = 0. Method, each step a function of the shape alone, so any pose or unit
 of the same scan gives the same output points:
 
 1. Ground: the convex hull facet the scan would rest on (its centroid over the facet), of
@@ -33,7 +33,6 @@ from .read import RawScan
 GROUND_BAND_MM = 5.0  # a foot on the ground: heel, ball and lateral border lie within 5 mm of it
 SOLE_CONE_DEG = 45.0  # the ground lies across the forefoot's flat axis (toe spring and pitch are less)
 END_SHARE = 0.3  # the scan's ends along its longest axis: one holds the forefoot
-SETTLE_ROUNDS, SETTLED = 1, 1e-7  # one round: more drift (the tilted ground brings more of one side near it)
 FACING = 0.7  # cos 45 deg: a surface element faces a direction
 SEARCH_SAMPLES = 4000  # surface elements sampled to weigh each candidate ground (by index: pose-invariant)
 PLANTAR_SHEET_SHARE = 0.25  # a scan no higher than 25 % of its length has no ankle: a plantar sheet
@@ -85,7 +84,8 @@ class Pose:
 @dataclass(frozen=True)
 class _Surface:
     """Surface elements (mesh faces, or cloud points): centres (m, 3) mm, unit normals (m, 3),
-    weights (m,) (area, mm^2, or 1 per point); ``signed``: normals point out of the foot."""
+    weights (m,) area, mm^2; ``signed``: the normals point out of the foot (else their sign is
+    unknown)."""
 
     centres: np.ndarray
     normals: np.ndarray
@@ -132,7 +132,7 @@ def find_pose(raw: RawScan, side: str = "auto") -> Pose:
         used[raw.faces[sole_faces]] = True
         sole_index = np.nonzero(used)[0]
     share = float(surface.weights[chosen].sum() / surface.weights.sum())
-    notes.append(f"sole: {100 * share:.0f} % of the scan's {'area' if raw.is_mesh else 'points'} (the rest is not plantar surface)")
+    notes.append(f"sole: {100 * share:.0f} % of the scan's area (the rest, not plantar surface, left out)")
     transform = np.eye(4)
     transform[:3, :3] = rotation * raw.mm_per_unit
     transform[:3, 3] = shift
@@ -232,23 +232,19 @@ def _ground(source: str, points: np.ndarray, surface: _Surface) -> tuple[np.ndar
 
 
 def _settle(points: np.ndarray, surface: _Surface, up: np.ndarray, lift: float) -> tuple[np.ndarray, float]:
-    """The ground turned square to the sole: up becomes the mean (area-weighted) normal of the
-    plantar surface near the ground, a few rounds, and the scan is lowered onto it again. A
-    hull facet rests on three points, which a mesh and a cloud of the same foot (or noise)
-    may choose differently; the mean normal is the same for all of them."""
+    """The ground squared to the sole: up becomes the mean (area-weighted) normal of the plantar
+    surface near the resting facet, and the scan (points (n, 3), mm) is lowered onto it again.
+    A facet rests on three points, which a mesh and a cloud of one foot (or noise) may choose
+    differently; the mean normal hardly changes. Once only: repeated, it drifts (a tilted ground
+    brings more of one border near it, which tilts it further)."""
     lift = -float((points @ up).min())
-    for _ in range(SETTLE_ROUNDS):
-        facing = surface.normals @ -up
-        near = (np.abs(facing) > NEAR_GROUND_FACING) & (surface.centres @ up + lift < NEAR_GROUND_MM)
-        if surface.signed:
-            near &= facing > 0
-        down = (surface.normals[near] * (surface.weights[near] * np.sign(facing[near]))[:, None]).sum(axis=0)
-        turned = float(np.linalg.norm(down / np.linalg.norm(down) + up))
-        up = -down / np.linalg.norm(down)
-        lift = -float((points @ up).min())
-        if turned < SETTLED:
-            break
-    return up, lift
+    facing = surface.normals @ -up
+    near = (np.abs(facing) > NEAR_GROUND_FACING) & (surface.centres @ up + lift < NEAR_GROUND_MM)
+    if surface.signed:
+        near &= facing > 0
+    down = (surface.normals[near] * (surface.weights[near] * np.sign(facing[near]))[:, None]).sum(axis=0)
+    up = -down / np.linalg.norm(down)
+    return up, -float((points @ up).min())
 
 
 def _in_triangles(p: np.ndarray, corners: np.ndarray) -> np.ndarray:
