@@ -119,6 +119,22 @@ def test_noisy_point_clouds(reference, tmp_path, name, suffix, encoding):
     assert np.percentile(drift, 95) < 3.0, np.percentile(drift, 95)
 
 
+@pytest.mark.parametrize("cut_mm, sheet", [(90, False), (60, False), (30, True)])
+def test_foot_cut_at_the_ankle_or_to_a_plantar_sheet(reference, tmp_path, cut_mm, sheet):
+    """The FIND foot cut above the ankle, below it, and to its plantar sheet (an open mesh):
+    the same frame and side; the sheet's sole is all but its upward-facing walls."""
+    raw0, pose0, placed0 = reference["find"]
+    v, f = scan_mm(FIND)
+    keep = (v[f][:, :, 2] < v[:, 2].min() + cut_mm).all(axis=1)
+    raw = read_scan(write(tmp_path / "cut.obj", moved(v, 8), f[keep]))
+    pose = find_pose(raw)
+    assert pose.side == "left" and pose.plantar_sheet == sheet
+    np.testing.assert_allclose(pose.place(raw.points), placed0[np.unique(f[keep])], atol=0.1)
+    truth = np.nonzero(np.isin(np.nonzero(keep)[0], np.load(FIND_SOLE)))[0]
+    recall, false = sole_area_overlap(raw.points, raw.faces, pose.sole_faces, truth)
+    assert recall > (0.95 if sheet else 0.85) and false < (0.21 if sheet else 0.16), (recall, false)
+
+
 def test_given_side_wins_with_a_warning(reference, capsys):
     raw, _, _ = reference["techmed"]
     pose = find_pose(raw, "left")

@@ -113,7 +113,10 @@ def find_pose(raw: RawScan, side: str = "auto") -> Pose:
     chosen = _sole_elements(local, sheet)
     if chosen.sum() < 3:
         raise InputError(f"{raw.source}: no surface of the scan faces the ground; give a scan of the foot's sole")
-    found, why = _side(local, chosen)
+    try:
+        found, why = _side(local, chosen)
+    except InputError as exc:
+        raise InputError(f"{raw.source}: {exc}") from None
     notes.append(f"scan: {'a plantar surface (open sheet)' if sheet else 'a whole foot'}, sole {np.ptp(local.centres[chosen, 0]):.0f} mm long")
     if side == "auto":
         side = found
@@ -361,12 +364,15 @@ def _side(local: _Surface, sole: np.ndarray) -> tuple[str, str]:
     xyz, w = local.centres[sole], local.weights[sole]
     length = float(xyz[:, 0].max())
     mid = (xyz[:, 0] > 0.35 * length) & (xyz[:, 0] < 0.6 * length)
+    ball_band = (xyz[:, 0] > 0.6 * length) & (xyz[:, 0] < 0.8 * length)
+    toe_band = xyz[:, 0] > 0.85 * length
+    if min(mid.sum(), ball_band.sum(), toe_band.sum()) < 3:
+        raise InputError("the scan's sole has no midfoot, ball or toes; give a scan of the whole sole")
     y, z = xyz[mid, 1], xyz[mid, 2]
     centre = 0.5 * (np.percentile(y, 2) + np.percentile(y, 98))
     left_half, right_half = y > centre, y <= centre
     rise = float(np.average(z[left_half], weights=w[mid][left_half]) - np.average(z[right_half], weights=w[mid][right_half]))
-    toes = np.average(xyz[xyz[:, 0] > 0.85 * length, 1], weights=w[xyz[:, 0] > 0.85 * length])
-    ball_band = (xyz[:, 0] > 0.6 * length) & (xyz[:, 0] < 0.8 * length)
+    toes = np.average(xyz[toe_band, 1], weights=w[toe_band])
     ball = np.average(xyz[ball_band, 1], weights=w[ball_band])
     toe_shift = float(toes - ball)
     side = "right" if rise > 0 else "left"  # medial +y is a right foot
