@@ -114,6 +114,9 @@ def test_noisy_point_clouds(reference, tmp_path, name, suffix, encoding):
         pose = find_pose(raw)
         assert pose.side == pose0.side and pose.sole_faces is None
         poses.append(pose.place(raw.points))
+        # The cloud's sole: the mesh's sole vertices (the cloud keeps their order), little else.
+        both = len(np.intersect1d(pose.sole_index, pose0.sole_index))
+        assert both > 0.9 * len(pose0.sole_index) and len(pose.sole_index) - both < 0.05 * len(pose0.sole_index)
     np.testing.assert_allclose(poses[0], poses[1], atol=0.1)
     drift = np.linalg.norm(poses[0] - placed0, axis=1)
     assert np.percentile(drift, 95) < 3.0, np.percentile(drift, 95)
