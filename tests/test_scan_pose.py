@@ -151,9 +151,10 @@ def test_given_side_wins_with_a_warning(reference, capsys):
 
 
 def test_notes_say_units_side_and_what_was_left_out(reference):
-    _, pose, _ = reference["find"]
-    text = " | ".join(pose.notes)
+    raw, pose, _ = reference["find"]
+    text = " | ".join([*raw.notes, *pose.notes])
     assert "units: m" in text and "side: left, found from the arch" in text and "a whole foot" in text and "sole:" in text
+    assert not set(raw.notes) & set(pose.notes)  # each said once
 
 
 def test_a_flat_sheet_of_points_is_refused(tmp_path):

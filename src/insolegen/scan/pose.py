@@ -60,7 +60,9 @@ class Pose:
     sole_index: (m,) int, the rows of ``raw.points`` that ``sole`` holds.
     sole_faces: (k,) int, the rows of ``raw.faces`` on the sole, or None for a point cloud.
     plantar_sheet: True for a scan of the plantar surface alone (no ankle, open above).
-    notes: one line each for the report: units, side and how it was found, what was left out.
+    notes: one line each for the report: what the scan is, the side and how it was found, how
+    much is sole (the reading's notes, units chosen and why and pieces left out, are
+    ``RawScan.notes``: a report lists both).
     """
 
     transform: np.ndarray
@@ -103,7 +105,7 @@ def find_pose(raw: RawScan, side: str = "auto") -> Pose:
         raise InputError(f"--side {side} is not known; use auto, left or right")
     points = raw.points * raw.mm_per_unit
     surface, orientation_note = _surface(raw, points)
-    notes = list(raw.notes) + ([orientation_note] if orientation_note else [])
+    notes = [orientation_note] if orientation_note else []
     # A cloud's noise would put its lowest point too low: its smoothed points (the centres) count.
     floor = points if raw.is_mesh else surface.centres
     up, lift = _settle(floor, surface, *_ground(raw.source, points, surface))
