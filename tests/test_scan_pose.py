@@ -39,7 +39,7 @@ def test_stored_scans_land_sole_down_heel_first(reference, name):
     sole = pose.sole
     assert placed[:, 2].min() == pytest.approx(0.0, abs=1e-9)
     length = np.ptp(sole[:, 0])
-    assert 240 < length < 280 and abs(sole[:, 0].min()) < 6.0  # x = 0 at the heel's rearmost point near the ground
+    assert 240 < length < 280 and abs(sole[:, 0].min()) < 10.0  # x = 0 at the heel's rearmost point near the ground (walls may bulge back)
     # Heel and ball (not toes or arch) are the low points, near z = 0.
     heel = sole[sole[:, 0] < 0.25 * length, 2].min()
     ball = sole[(sole[:, 0] > 0.6 * length) & (sole[:, 0] < 0.8 * length), 2].min()

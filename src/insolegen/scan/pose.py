@@ -9,8 +9,9 @@ of the same scan gives the same output points:
 1. Ground: the convex hull facet the scan would rest on (its centroid over the facet), of
    the facets across the flat forefoot (on its side, a foot with its leg may rest too); then
    squared to the mean normal of the sole near it (which a mesh and a cloud of one foot, or
-   noise, do not change as they change a facet), the scan lowered onto it. The heel and the
-   ball sit near z = 0; levelling them exactly (balancing) is the cast's job.
+   noise, do not change as they change a facet); then, once the long axis is known, the plane
+   through the foot's tripod: the lowest points of the heel and of the medial and lateral
+   ball, which sit at z = 0. Levelling the heel across (balancing) is the cast's job.
 2. Long axis: principal axis of the plantar surface seen from above; the heel is the end the
    ankle stands over, or, without an ankle (a plantar sheet), the narrower end.
 3. Side: the medial border is the one that stays off the ground in the midfoot (the arch);
@@ -31,6 +32,8 @@ from ..errors import InputError, warn
 from .read import RawScan
 
 GROUND_BAND_MM = 5.0  # a foot on the ground: heel, ball and lateral border lie within 5 mm of it
+TRIPOD_ROUNDS = 4  # the tripod's lowest points settle in two or three rounds
+TRIPOD_HEEL, TRIPOD_BALL = 0.25, (0.6, 0.8)  # shares of the sole's length: the heel, the metatarsal heads
 SOLE_CONE_DEG = 45.0  # the ground lies across the forefoot's flat axis (toe spring and pitch are less)
 END_SHARE = 0.3  # the scan's ends along its longest axis: one holds the forefoot
 FACING = 0.7  # cos 45 deg: a surface element faces a direction
@@ -106,10 +109,14 @@ def find_pose(raw: RawScan, side: str = "auto") -> Pose:
     points = raw.points * raw.mm_per_unit
     surface, orientation_note = _surface(raw, points)
     notes = [orientation_note] if orientation_note else []
-    # A cloud's noise would put its lowest point too low: its smoothed points (the centres) count.
+    # A cloud's noise would tilt its hull's facets and put its lowest point too low: its
+    # smoothed points (the centres) count.
     floor = points if raw.is_mesh else surface.centres
-    up, lift = _settle(floor, surface, *_ground(raw.source, points, surface))
+    up, lift = _settle(floor, surface, *_ground(raw.source, floor, surface))
     rotation, shift, sheet = _frame(raw.source, points, surface, up, lift)
+    for _ in range(TRIPOD_ROUNDS):
+        up, lift = _tripod(floor, rotation, shift)
+        rotation, shift, sheet = _frame(raw.source, points, surface, up, lift)
     placed = points @ rotation.T + shift
     local = _Surface(surface.centres @ rotation.T + shift, surface.normals @ rotation.T, surface.weights, surface.signed)
     chosen = _sole_elements(local, sheet)
@@ -321,6 +328,28 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
     heel = (np.c_[points @ a, points @ b] - mid) @ axis  # the rearmost point near the ground: x = 0
     shift = np.array([-(mid @ axis) - heel[height < NEAR_GROUND_MM].min(), -(mid @ perp), lift])
     return rotation, shift, sheet
+
+
+def _tripod(points: np.ndarray, rotation: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, float]:
+    """The ground through the lowest points of the heel, the medial and the lateral ball (the
+    foot's tripod) in the current frame: up (3,) and offset in scan coordinates (mm). A round
+    heel's lowest point moves as the frame tilts, so the caller repeats this a few rounds."""
+    placed = points @ rotation.T + shift
+    length = float(np.ptp(placed[placed[:, 2] < NEAR_GROUND_MM, 0]))
+    x, y = placed[:, 0], placed[:, 1]
+    heel = x < TRIPOD_HEEL * length
+    ball = (x > TRIPOD_BALL[0] * length) & (x < TRIPOD_BALL[1] * length)
+    feet = []
+    for region in (heel, ball & (y > 0), ball & (y <= 0)):
+        if not region.any():
+            return rotation[2], float(shift[2])
+        feet.append(points[np.nonzero(region)[0][np.argmin(placed[region, 2])]])
+    normal = np.cross(feet[1] - feet[0], feet[2] - feet[0])
+    if np.linalg.norm(normal) < 1e-9:
+        return rotation[2], float(shift[2])
+    up = normal / np.linalg.norm(normal)
+    up = up if up @ rotation[2] > 0 else -up
+    return up, -float((points @ up).min())
 
 
 def _width(along: np.ndarray, across: np.ndarray, start: float, stop: float) -> float:
