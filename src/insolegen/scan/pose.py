@@ -33,6 +33,7 @@ from .read import RawScan
 
 GROUND_BAND_MM = 5.0  # a foot on the ground: heel, ball and lateral border lie within 5 mm of it
 TRIPOD_ROUNDS = 4  # the tripod's lowest points settle in two or three rounds
+TRIPOD_SAMPLE = 50_000  # points (and as many surface elements) the rounds before the last look at
 TRIPOD_HEEL, TRIPOD_BALL = 0.25, (0.6, 0.8)  # shares of the sole's length: the heel, the metatarsal heads
 SOLE_CONE_DEG = 45.0  # the ground lies across the forefoot's flat axis (toe spring and pitch are less)
 END_SHARE = 0.3  # the scan's ends along its longest axis: one holds the forefoot
@@ -114,9 +115,16 @@ def find_pose(raw: RawScan, side: str = "auto") -> Pose:
     floor = points if raw.is_mesh else surface.centres
     up, lift = _settle(floor, surface, *_ground(raw.source, floor, surface))
     rotation, shift, sheet = _frame(raw.source, points, surface, up, lift)
-    for _ in range(TRIPOD_ROUNDS):
-        up, lift = _tripod(floor, rotation, shift)
-        rotation, shift, sheet = _frame(raw.source, points, surface, up, lift)
+    # Onto the tripod, a few rounds on a sample (by index: pose-invariant), the last on all.
+    step = max(1, len(points) // TRIPOD_SAMPLE)
+    few = _Surface(surface.centres[::step], surface.normals[::step], surface.weights[::step], surface.signed)
+    for last in [False] * TRIPOD_ROUNDS + [True]:
+        if last:
+            up, lift = _tripod(floor, rotation, shift)
+            rotation, shift, sheet = _frame(raw.source, points, surface, up, lift)
+        else:
+            up, lift = _tripod(floor[::step], rotation, shift)
+            rotation, shift, sheet = _frame(raw.source, points[::step], few, up, lift)
     placed = points @ rotation.T + shift
     local = _Surface(surface.centres @ rotation.T + shift, surface.normals @ rotation.T, surface.weights, surface.signed)
     chosen = _sole_elements(local, sheet)
