@@ -1,21 +1,25 @@
 """Where a foot scan's sole is and how the foot lies: the scan -> output frame transform, the side,
 and the plantar surface in the output frame.
 
-Output frame (SPEC.md): x from heel to toe, the rearmost point of the sole at x = 0; y to the
-wearer's left, y = 0 on the sole's area centroid; z up, the ground plane (the one the foot
-would rest on) at z = 0. Method, each step a function of the shape alone, so any pose or unit
+Output frame (SPEC.md): x from heel to toe, the rearmost point of the heel within 12 mm of
+the ground at x = 0; y to the wearer's left, y = 0 on the area centroid of the sole near the
+ground; z up, the ground plane (the one the foot would rest on) at z = 0. Method, each step a function of the shape alone, so any pose or unit
 of the same scan gives the same output points:
 
 1. Ground: the convex hull facet the scan would rest on (its centroid over the facet), of
-   the facets across the flat forefoot (on its side, a foot with its leg may rest too). The
-   heel and the ball sit on it.
+   the facets across the flat forefoot (on its side, a foot with its leg may rest too); then
+   squared to the mean normal of the sole near it (which a mesh and a cloud of one foot, or
+   noise, do not change as they change a facet); then, once the long axis is known, the plane
+   through the foot's tripod: the lowest points of the heel and of the medial and lateral
+   ball, which sit at z = 0. Levelling the heel across (balancing) is the cast's job.
 2. Long axis: principal axis of the plantar surface seen from above; the heel is the end the
    ankle stands over, or, without an ankle (a plantar sheet), the narrower end.
 3. Side: the medial border is the one that stays off the ground in the midfoot (the arch);
    the big toe confirms it.
-4. Sole: surface seen from below and facing the ground: anything within SOLE_NEAR_MM of the
-   ground under it, above that up to SOLE_HIGH_MM only the gently sloped vault; on an open
-   plantar sheet, everything but its upward-facing walls.
+4. Sole: surface seen from below, facing the ground and below SOLE_TOP_MM: within
+   SOLE_NEAR_MM of the ground under it (the lowest sole in its 5 mm slice) anything but
+   steep walls, above that up to SOLE_HIGH_MM only the gently sloped vault; never the heel's
+   back or the toes' tips. On an open plantar sheet, everything but its upward-facing walls.
 """
 
 from __future__ import annotations
@@ -28,18 +32,22 @@ from ..errors import InputError, warn
 from .read import RawScan
 
 GROUND_BAND_MM = 5.0  # a foot on the ground: heel, ball and lateral border lie within 5 mm of it
+TRIPOD_ROUNDS = 4  # the tripod's lowest points settle in two or three rounds
+TRIPOD_SAMPLE = 50_000  # points (and as many surface elements) the rounds before the last look at
+TRIPOD_HEEL, TRIPOD_BALL = 0.25, (0.6, 0.8)  # shares of the sole's length: the heel, the metatarsal heads
 SOLE_CONE_DEG = 45.0  # the ground lies across the forefoot's flat axis (toe spring and pitch are less)
 END_SHARE = 0.3  # the scan's ends along its longest axis: one holds the forefoot
-SETTLE_ROUNDS, SETTLED = 1, 1e-7  # one round: more drift (the tilted ground brings more of one side near it)
 FACING = 0.7  # cos 45 deg: a surface element faces a direction
 SEARCH_SAMPLES = 4000  # surface elements sampled to weigh each candidate ground (by index: pose-invariant)
 PLANTAR_SHEET_SHARE = 0.25  # a scan no higher than 25 % of its length has no ankle: a plantar sheet
 ANKLE_SHARE = 0.3  # points higher than 30 % of the foot length belong to the ankle and leg
 COLUMN_MM = 2.0  # visible from below: within COLUMN_TOL_MM of the lowest surface in a 2 mm column
-COLUMN_TOL_MM = 3.0
+COLUMN_TOL_MM = 6.0
+NEAR_GROUND_MM, NEAR_GROUND_FACING = 12.0, 0.4  # the frame's sole: this low, facing down within 66 deg
 SLICE_MM = 5.0  # the ground under the sole: lowest plantar point per 5 mm slice across the foot
-SOLE_NEAR_MM, SOLE_NEAR_NZ = 12.0, -0.4  # near the ground: facing down within 66 deg
-SOLE_HIGH_MM, SOLE_HIGH_NZ = 25.0, -0.8  # the arch vault: within 37 deg of straight down
+SOLE_NEAR_MM, SOLE_NEAR_NZ = 12.0, -0.2  # near the ground: facing down within 78 deg
+SOLE_HIGH_MM, SOLE_HIGH_NZ = 22.0, -0.9  # the arch vault: within 26 deg of straight down
+SOLE_TOP_MM = 35.0  # nothing higher is sole: the arch's apex and lifted toes (13-30 mm) are lower
 SOLE_END_NX = 0.7  # the heel's back and the toes' tips face back and forth, not down
 CLOUD_NEIGHBOURS = 16  # local plane fit of a point cloud's normals
 
@@ -56,7 +64,9 @@ class Pose:
     sole_index: (m,) int, the rows of ``raw.points`` that ``sole`` holds.
     sole_faces: (k,) int, the rows of ``raw.faces`` on the sole, or None for a point cloud.
     plantar_sheet: True for a scan of the plantar surface alone (no ankle, open above).
-    notes: one line each for the report: units, side and how it was found, what was left out.
+    notes: one line each for the report: what the scan is, the side and how it was found, how
+    much is sole (the reading's notes, units chosen and why and pieces left out, are
+    ``RawScan.notes``: a report lists both).
     """
 
     transform: np.ndarray
@@ -80,7 +90,8 @@ class Pose:
 @dataclass(frozen=True)
 class _Surface:
     """Surface elements (mesh faces, or cloud points): centres (m, 3) mm, unit normals (m, 3),
-    weights (m,) (area, mm^2, or 1 per point); ``signed``: normals point out of the foot."""
+    weights (m,) area, mm^2; ``signed``: the normals point out of the foot (else their sign is
+    unknown)."""
 
     centres: np.ndarray
     normals: np.ndarray
@@ -95,20 +106,34 @@ def find_pose(raw: RawScan, side: str = "auto") -> Pose:
     looks like the other foot). Raises :class:`InputError` when the scan shows no sole.
     """
     if side not in ("auto", "left", "right"):
-        raise InputError(f"side '{side}' is not known; use auto, left or right")
+        raise InputError(f"--side {side} is not known; use auto, left or right")
     points = raw.points * raw.mm_per_unit
     surface, orientation_note = _surface(raw, points)
-    notes = list(raw.notes) + ([orientation_note] if orientation_note else [])
-    # A cloud's noise would put its lowest point too low: its smoothed points (the centres) count.
+    notes = [orientation_note] if orientation_note else []
+    # A cloud's noise would tilt its hull's facets and put its lowest point too low: its
+    # smoothed points (the centres) count.
     floor = points if raw.is_mesh else surface.centres
-    up, lift = _settle(floor, surface, *_ground(points, surface))
+    up, lift = _settle(floor, surface, *_ground(raw.source, floor, surface))
     rotation, shift, sheet = _frame(raw.source, points, surface, up, lift)
+    # Onto the tripod, a few rounds on a sample (by index: pose-invariant), the last on all.
+    step = max(1, len(points) // TRIPOD_SAMPLE)
+    few = _Surface(surface.centres[::step], surface.normals[::step], surface.weights[::step], surface.signed)
+    for last in [False] * TRIPOD_ROUNDS + [True]:
+        if last:
+            up, lift = _tripod(floor, rotation, shift)
+            rotation, shift, sheet = _frame(raw.source, points, surface, up, lift)
+        else:
+            up, lift = _tripod(floor[::step], rotation, shift)
+            rotation, shift, sheet = _frame(raw.source, points[::step], few, up, lift)
     placed = points @ rotation.T + shift
     local = _Surface(surface.centres @ rotation.T + shift, surface.normals @ rotation.T, surface.weights, surface.signed)
     chosen = _sole_elements(local, sheet)
     if chosen.sum() < 3:
         raise InputError(f"{raw.source}: no surface of the scan faces the ground; give a scan of the foot's sole")
-    found, why = _side(local, chosen)
+    try:
+        found, why = _side(local, chosen)
+    except InputError as exc:
+        raise InputError(f"{raw.source}: {exc}") from None
     notes.append(f"scan: {'a plantar surface (open sheet)' if sheet else 'a whole foot'}, sole {np.ptp(local.centres[chosen, 0]):.0f} mm long")
     if side == "auto":
         side = found
@@ -123,9 +148,11 @@ def find_pose(raw: RawScan, side: str = "auto") -> Pose:
         sole_index, sole_faces = np.nonzero(chosen)[0], None
     else:
         sole_faces = np.nonzero(chosen)[0]
-        sole_index = np.unique(raw.faces[sole_faces])
+        used = np.zeros(len(points), dtype=bool)
+        used[raw.faces[sole_faces]] = True
+        sole_index = np.nonzero(used)[0]
     share = float(surface.weights[chosen].sum() / surface.weights.sum())
-    notes.append(f"sole: {100 * share:.0f} % of the scan's {'area' if raw.is_mesh else 'points'} (the rest is not plantar surface)")
+    notes.append(f"sole: {100 * share:.0f} % of the scan's area (the rest, not plantar surface, left out)")
     transform = np.eye(4)
     transform[:3, :3] = rotation * raw.mm_per_unit
     transform[:3, 3] = shift
@@ -159,15 +186,17 @@ def _surface(raw: RawScan, points: np.ndarray) -> tuple[_Surface, str]:
 def _winding(faces: np.ndarray, count: int) -> tuple[bool, np.ndarray]:
     """Whether neighbouring faces agree on their winding (each shared edge runs both ways; at
     most 1 % may not), and the vertices on the mesh's open rim (edges used once)."""
-    directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    key = np.sort(directed[:, 0] * count + directed[:, 1])
-    repeated = int(np.count_nonzero(key[1:] == key[:-1]))  # the same direction twice: a flipped neighbour
-    undirected = np.sort(np.sort(directed, axis=1) @ np.array([count, 1]))
-    starts = np.r_[True, undirected[1:] != undirected[:-1]]
-    uses = np.diff(np.r_[np.nonzero(starts)[0], len(undirected)])
-    once = undirected[starts][uses == 1]
-    rim = np.unique(np.r_[once // count, once % count])
-    return repeated <= 0.01 * len(faces), rim
+    start = faces.ravel()
+    end = faces[:, [1, 2, 0]].ravel()
+    edge = np.minimum(start, end) * count + np.maximum(start, end)
+    order = np.argsort(edge)
+    edge, forward = edge[order], (start < end)[order]
+    twin = edge[1:] == edge[:-1]
+    repeated = int(np.count_nonzero(twin & (forward[1:] == forward[:-1])))  # one direction twice: a flipped neighbour
+    alone = ~(np.r_[twin, False] | np.r_[False, twin])
+    rim = np.zeros(count, dtype=bool)
+    rim[edge[alone] // count] = rim[edge[alone] % count] = True
+    return repeated <= 0.01 * len(faces), np.nonzero(rim)[0]
 
 
 def _cloud_surface(points: np.ndarray) -> _Surface:
@@ -193,7 +222,7 @@ def _facing(surface: _Surface, direction: np.ndarray) -> np.ndarray:
     return dot if surface.signed else np.abs(dot)
 
 
-def _ground(points: np.ndarray, surface: _Surface) -> tuple[np.ndarray, float]:
+def _ground(source: str, points: np.ndarray, surface: _Surface) -> tuple[np.ndarray, float]:
     """The ground plane: up (3,) unit and offset, z = up . p + offset >= 0 for every point.
 
     The convex hull facet the scan rests on: the surface's centroid projects into it (nearest
@@ -203,9 +232,9 @@ def _ground(points: np.ndarray, surface: _Surface) -> tuple[np.ndarray, float]:
     from scipy.spatial import ConvexHull, QhullError
 
     try:
-        hull = ConvexHull(points[_hull_candidates(points)])
+        hull = ConvexHull(points)
     except QhullError:
-        raise InputError("the scan is flat or degenerate (all points in one plane); give a 3D scan of the foot") from None
+        raise InputError(f"{source}: the scan is flat (all its points in one plane); give a 3D scan of the foot") from None
     normals, offsets = hull.equations[:, :3], hull.equations[:, 3]
     across_sole = np.nonzero(np.abs(normals @ _flat_axis(points)) > np.cos(np.radians(SOLE_CONE_DEG)))[0]
     centre = np.average(surface.centres, axis=0, weights=surface.weights)
@@ -223,23 +252,19 @@ def _ground(points: np.ndarray, surface: _Surface) -> tuple[np.ndarray, float]:
 
 
 def _settle(points: np.ndarray, surface: _Surface, up: np.ndarray, lift: float) -> tuple[np.ndarray, float]:
-    """The ground turned square to the sole: up becomes the mean (area-weighted) normal of the
-    plantar surface near the ground, a few rounds, and the scan is lowered onto it again. A
-    hull facet rests on three points, which a mesh and a cloud of the same foot (or noise)
-    may choose differently; the mean normal is the same for all of them."""
+    """The ground squared to the sole: up becomes the mean (area-weighted) normal of the plantar
+    surface near the resting facet, and the scan (points (n, 3), mm) is lowered onto it again.
+    A facet rests on three points, which a mesh and a cloud of one foot (or noise) may choose
+    differently; the mean normal hardly changes. Once only: repeated, it drifts (a tilted ground
+    brings more of one border near it, which tilts it further)."""
     lift = -float((points @ up).min())
-    for _ in range(SETTLE_ROUNDS):
-        facing = surface.normals @ -up
-        near = (np.abs(facing) > -SOLE_NEAR_NZ) & (surface.centres @ up + lift < SOLE_NEAR_MM)
-        if surface.signed:
-            near &= facing > 0
-        down = (surface.normals[near] * (surface.weights[near] * np.sign(facing[near]))[:, None]).sum(axis=0)
-        turned = float(np.linalg.norm(down / np.linalg.norm(down) + up))
-        up = -down / np.linalg.norm(down)
-        lift = -float((points @ up).min())
-        if turned < SETTLED:
-            break
-    return up, lift
+    facing = surface.normals @ -up
+    near = (np.abs(facing) > NEAR_GROUND_FACING) & (surface.centres @ up + lift < NEAR_GROUND_MM)
+    if surface.signed:
+        near &= facing > 0
+    down = (surface.normals[near] * (surface.weights[near] * np.sign(facing[near]))[:, None]).sum(axis=0)
+    up = -down / np.linalg.norm(down)
+    return up, -float((points @ up).min())
 
 
 def _in_triangles(p: np.ndarray, corners: np.ndarray) -> np.ndarray:
@@ -276,18 +301,6 @@ def _flat_axis(points: np.ndarray) -> np.ndarray:
     return best[1]
 
 
-def _hull_candidates(points: np.ndarray) -> np.ndarray:
-    """Indices of the points that may lie on the hull: the extremes of many directions cover it
-    well enough for big scans, where qhull on every point would take a second."""
-    if len(points) <= 200_000:
-        return np.arange(len(points))
-    from scipy.spatial import ConvexHull
-
-    coarse = ConvexHull(points[:: len(points) // 50_000])
-    inside = (points @ coarse.equations[:, :3].T + coarse.equations[:, 3]).max(axis=1) < -1e-6
-    return np.nonzero(~inside)[0]
-
-
 def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, lift: float) -> tuple[np.ndarray, np.ndarray, bool]:
     """Rotation (3, 3) and shift (3,) into the output frame, and whether the scan is a plantar sheet."""
     # Any two axes across up: the long axis found in them does not depend on the choice.
@@ -297,7 +310,7 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
     plan = np.c_[surface.centres @ a, surface.centres @ b]
     # The sole near the ground, by height alone: a column test's grid would turn with the scan,
     # and a noisy cloud's normals would fray its border.
-    plantar = surface.centres @ up + lift < SOLE_NEAR_MM
+    plantar = surface.centres @ up + lift < NEAR_GROUND_MM
     if surface.signed:
         plantar &= surface.normals @ up <= 0
     if plantar.sum() < 3:
@@ -321,8 +334,30 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
     perp = np.array([-axis[1], axis[0]])  # y = up x x, in the (a, b) plane
     rotation = np.vstack([axis[0] * a + axis[1] * b, perp[0] * a + perp[1] * b, up])
     heel = (np.c_[points @ a, points @ b] - mid) @ axis  # the rearmost point near the ground: x = 0
-    shift = np.array([-(mid @ axis) - heel[height < SOLE_NEAR_MM].min(), -(mid @ perp), lift])
+    shift = np.array([-(mid @ axis) - heel[height < NEAR_GROUND_MM].min(), -(mid @ perp), lift])
     return rotation, shift, sheet
+
+
+def _tripod(points: np.ndarray, rotation: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, float]:
+    """The ground through the lowest points of the heel, the medial and the lateral ball (the
+    foot's tripod) in the current frame: up (3,) and offset in scan coordinates (mm). A round
+    heel's lowest point moves as the frame tilts, so the caller repeats this a few rounds."""
+    placed = points @ rotation.T + shift
+    length = float(np.ptp(placed[placed[:, 2] < NEAR_GROUND_MM, 0]))
+    x, y = placed[:, 0], placed[:, 1]
+    heel = x < TRIPOD_HEEL * length
+    ball = (x > TRIPOD_BALL[0] * length) & (x < TRIPOD_BALL[1] * length)
+    feet = []
+    for region in (heel, ball & (y > 0), ball & (y <= 0)):
+        if not region.any():
+            return rotation[2], float(shift[2])
+        feet.append(points[np.nonzero(region)[0][np.argmin(placed[region, 2])]])
+    normal = np.cross(feet[1] - feet[0], feet[2] - feet[0])
+    if np.linalg.norm(normal) < 1e-9:
+        return rotation[2], float(shift[2])
+    up = normal / np.linalg.norm(normal)
+    up = up if up @ rotation[2] > 0 else -up
+    return up, -float((points @ up).min())
 
 
 def _width(along: np.ndarray, across: np.ndarray, start: float, stop: float) -> float:
@@ -354,7 +389,7 @@ def _sole_elements(local: _Surface, sheet: bool) -> np.ndarray:
     tilt = -np.abs(nz) if not local.signed else nz
     slab = np.floor((xyz[:, 0] - xyz[:, 0].min()) / SLICE_MM).astype(np.int64)
     ground = np.full(slab.max() + 1, np.inf)
-    candidates = seen & facing_down & (xyz[:, 2] < SOLE_HIGH_MM)
+    candidates = seen & facing_down & (xyz[:, 2] < SOLE_TOP_MM)
     np.minimum.at(ground, slab[candidates], xyz[candidates, 2])
     above = xyz[:, 2] - ground[slab]  # +inf over slices without ground (behind the heel)
     near = (tilt < SOLE_NEAR_NZ) & (above < SOLE_NEAR_MM)
@@ -368,12 +403,15 @@ def _side(local: _Surface, sole: np.ndarray) -> tuple[str, str]:
     xyz, w = local.centres[sole], local.weights[sole]
     length = float(xyz[:, 0].max())
     mid = (xyz[:, 0] > 0.35 * length) & (xyz[:, 0] < 0.6 * length)
+    ball_band = (xyz[:, 0] > 0.6 * length) & (xyz[:, 0] < 0.8 * length)
+    toe_band = xyz[:, 0] > 0.85 * length
+    if min(mid.sum(), ball_band.sum(), toe_band.sum()) < 3:
+        raise InputError("the scan's sole has no midfoot, ball or toes; give a scan of the whole sole")
     y, z = xyz[mid, 1], xyz[mid, 2]
     centre = 0.5 * (np.percentile(y, 2) + np.percentile(y, 98))
     left_half, right_half = y > centre, y <= centre
     rise = float(np.average(z[left_half], weights=w[mid][left_half]) - np.average(z[right_half], weights=w[mid][right_half]))
-    toes = np.average(xyz[xyz[:, 0] > 0.85 * length, 1], weights=w[xyz[:, 0] > 0.85 * length])
-    ball_band = (xyz[:, 0] > 0.6 * length) & (xyz[:, 0] < 0.8 * length)
+    toes = np.average(xyz[toe_band, 1], weights=w[toe_band])
     ball = np.average(xyz[ball_band, 1], weights=w[ball_band])
     toe_shift = float(toes - ball)
     side = "right" if rise > 0 else "left"  # medial +y is a right foot
