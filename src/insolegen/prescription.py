@@ -169,6 +169,21 @@ class Shoe(_Section):
     )
 
 
+class Cast(_Section):
+    """Cast (scan) modifications of a scan build (CLINICAL.md, the lab's form)."""
+
+    balance: bool = Field(True, description="heel levelled across, lowest heel and forefoot points on the base thickness")
+    inversion_deg: float = Field(0.0, ge=0.0, le=35.0, description="inverted-cast technique: the cast turned medial side up about the long axis, degrees")
+    arch_fill_mm: float = Field(0.0, ge=0.0, le=10.0, description="arch fill: the medial arch lowered by this much at its apex, mm (lab values 1.6, 3.2, 6.4)")
+    heel_expansion_mm: float = Field(0.0, ge=0.0, le=10.0, description="heel seat widened: the outline grows by this much around the heel, mm")
+
+
+class Scan(_Section):
+    """How a foot scan becomes an outline."""
+
+    trim_height_mm: float = Field(20.0, ge=5.0, le=60.0, description="the outline is the sole's footprint below this height above its lowest point, mm")
+
+
 class Prescription(_Section):
     """The full prescription. ``Prescription()`` is the default general-support insert."""
 
@@ -191,6 +206,8 @@ class Prescription(_Section):
     top_cover: TopCover = Field(default_factory=TopCover)
     zones: Zones = Field(default_factory=Zones)
     shoe: Shoe = Field(default_factory=Shoe)
+    cast: Cast = Field(default_factory=Cast)
+    scan: Scan = Field(default_factory=Scan)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Prescription":
@@ -276,6 +293,8 @@ class Prescription(_Section):
             ("top_cover.thickness_mm", self.top_cover.thickness_mm, 0.0, 3.0),
             ("shoe.heel_pitch_mm", self.shoe.heel_pitch_mm, 0.0, 25.0),
             ("shoe.toe_spring_mm", self.shoe.toe_spring_mm, 0.0, 15.0),
+            ("cast.arch_fill_mm", self.cast.arch_fill_mm, 0.0, 6.4),
+            ("cast.heel_expansion_mm", self.cast.heel_expansion_mm, 0.0, 4.0),
         ]
         return [
             f"{name} = {value:g} is past the usual {lo:g} to {hi:g}; check the prescription"

@@ -1,0 +1,424 @@
+"""Where a foot scan's sole is and how the foot lies: the scan -> output frame transform, the side,
+and the plantar surface in the output frame.
+
+Output frame (SPEC.md): x from heel to toe, the rearmost point of the heel within 12 mm of
+the ground at x = 0; y to the wearer's left, y = 0 on the area centroid of the sole near the
+ground; z up, the ground plane (the one the foot would rest on) at z = 0. Method, each step a function of the shape alone, so any pose or unit
+of the same scan gives the same output points:
+
+1. Ground: the convex hull facet the scan would rest on (its centroid over the facet), of
+   the facets across the flat forefoot (on its side, a foot with its leg may rest too); then
+   squared to the mean normal of the sole near it (which a mesh and a cloud of one foot, or
+   noise, do not change as they change a facet); then, once the long axis is known, the plane
+   through the foot's tripod: the lowest points of the heel and of the medial and lateral
+   ball, which sit at z = 0. Levelling the heel across (balancing) is the cast's job.
+2. Long axis: principal axis of the plantar surface seen from above; the heel is the end the
+   ankle stands over, or, without an ankle (a plantar sheet), the narrower end.
+3. Side: the medial border is the one that stays off the ground in the midfoot (the arch);
+   the big toe confirms it.
+4. Sole: surface seen from below, facing the ground and below SOLE_TOP_MM: within
+   SOLE_NEAR_MM of the ground under it (the lowest sole in its 5 mm slice) anything but
+   steep walls, above that up to SOLE_HIGH_MM only the gently sloped vault; never the heel's
+   back or the toes' tips. On an open plantar sheet, everything but its upward-facing walls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError, warn
+from .read import RawScan
+
+GROUND_BAND_MM = 5.0  # a foot on the ground: heel, ball and lateral border lie within 5 mm of it
+TRIPOD_ROUNDS = 4  # the tripod's lowest points settle in two or three rounds
+TRIPOD_SAMPLE = 50_000  # points (and as many surface elements) the rounds before the last look at
+TRIPOD_HEEL, TRIPOD_BALL = 0.25, (0.6, 0.8)  # shares of the sole's length: the heel, the metatarsal heads
+SOLE_CONE_DEG = 45.0  # the ground lies across the forefoot's flat axis (toe spring and pitch are less)
+END_SHARE = 0.3  # the scan's ends along its longest axis: one holds the forefoot
+FACING = 0.7  # cos 45 deg: a surface element faces a direction
+SEARCH_SAMPLES = 4000  # surface elements sampled to weigh each candidate ground (by index: pose-invariant)
+PLANTAR_SHEET_SHARE = 0.25  # a scan no higher than 25 % of its length has no ankle: a plantar sheet
+ANKLE_SHARE = 0.3  # points higher than 30 % of the foot length belong to the ankle and leg
+COLUMN_MM = 2.0  # visible from below: within COLUMN_TOL_MM of the lowest surface in a 2 mm column
+COLUMN_TOL_MM = 6.0
+NEAR_GROUND_MM, NEAR_GROUND_FACING = 12.0, 0.4  # the frame's sole: this low, facing down within 66 deg
+SLICE_MM = 5.0  # the ground under the sole: lowest plantar point per 5 mm slice across the foot
+SOLE_NEAR_MM, SOLE_NEAR_NZ = 12.0, -0.2  # near the ground: facing down within 78 deg
+SOLE_HIGH_MM, SOLE_HIGH_NZ = 22.0, -0.9  # the arch vault: within 26 deg of straight down
+SOLE_TOP_MM = 35.0  # nothing higher is sole: the arch's apex and lifted toes (13-30 mm) are lower
+SOLE_END_NX = 0.7  # the heel's back and the toes' tips face back and forth, not down
+CLOUD_NEIGHBOURS = 16  # local plane fit of a point cloud's normals
+
+
+@dataclass(frozen=True)
+class Pose:
+    """A scan placed in the output frame.
+
+    transform: (4, 4) float, scan coordinates (the file's units) -> output frame (mm); a
+    rotation times the unit scale plus a translation (never a mirror).
+    side: ``"left"`` or ``"right"``; the medial border is +y on a right foot, -y on a left.
+    sole: (m, 3) float, mm, output frame: the plantar surface's points (mesh vertices of the
+    sole faces, or the cloud's points).
+    sole_index: (m,) int, the rows of ``raw.points`` that ``sole`` holds.
+    sole_faces: (k,) int, the rows of ``raw.faces`` on the sole, or None for a point cloud.
+    plantar_sheet: True for a scan of the plantar surface alone (no ankle, open above).
+    notes: one line each for the report: what the scan is, the side and how it was found, how
+    much is sole (the reading's notes, units chosen and why and pieces left out, are
+    ``RawScan.notes``: a report lists both).
+    """
+
+    transform: np.ndarray
+    side: str
+    sole: np.ndarray
+    sole_index: np.ndarray
+    sole_faces: np.ndarray | None
+    plantar_sheet: bool
+    notes: tuple[str, ...]
+
+    def place(self, points: np.ndarray) -> np.ndarray:
+        """(n, 3) scan points in the file's units -> (n, 3) output frame, mm."""
+        return np.asarray(points, dtype=float) @ self.transform[:3, :3].T + self.transform[:3, 3]
+
+    @property
+    def medial_sign(self) -> int:
+        """+1 where the medial border is +y (right foot), -1 where it is -y (left)."""
+        return 1 if self.side == "right" else -1
+
+
+@dataclass(frozen=True)
+class _Surface:
+    """Surface elements (mesh faces, or cloud points): centres (m, 3) mm, unit normals (m, 3),
+    weights (m,) area, mm^2; ``signed``: the normals point out of the foot (else their sign is
+    unknown)."""
+
+    centres: np.ndarray
+    normals: np.ndarray
+    weights: np.ndarray
+    signed: bool
+
+
+def find_pose(raw: RawScan, side: str = "auto") -> Pose:
+    """Find the ground, the long axis, the heel end and the side of a scan; select its sole.
+
+    side: ``auto`` (found from the arch) or ``left``/``right`` (wins; a warning when the scan
+    looks like the other foot). Raises :class:`InputError` when the scan shows no sole.
+    """
+    if side not in ("auto", "left", "right"):
+        raise InputError(f"--side {side} is not known; use auto, left or right")
+    points = raw.points * raw.mm_per_unit
+    surface, orientation_note = _surface(raw, points)
+    notes = [orientation_note] if orientation_note else []
+    # A cloud's noise would tilt its hull's facets and put its lowest point too low: its
+    # smoothed points (the centres) count.
+    floor = points if raw.is_mesh else surface.centres
+    up, lift = _settle(floor, surface, *_ground(raw.source, floor, surface))
+    rotation, shift, sheet = _frame(raw.source, points, surface, up, lift)
+    # Onto the tripod, a few rounds on a sample (by index: pose-invariant), the last on all.
+    step = max(1, len(points) // TRIPOD_SAMPLE)
+    few = _Surface(surface.centres[::step], surface.normals[::step], surface.weights[::step], surface.signed)
+    for last in [False] * TRIPOD_ROUNDS + [True]:
+        if last:
+            up, lift = _tripod(floor, rotation, shift)
+            rotation, shift, sheet = _frame(raw.source, points, surface, up, lift)
+        else:
+            up, lift = _tripod(floor[::step], rotation, shift)
+            rotation, shift, sheet = _frame(raw.source, points[::step], few, up, lift)
+    placed = points @ rotation.T + shift
+    local = _Surface(surface.centres @ rotation.T + shift, surface.normals @ rotation.T, surface.weights, surface.signed)
+    chosen = _sole_elements(local, sheet)
+    if chosen.sum() < 3:
+        raise InputError(f"{raw.source}: no surface of the scan faces the ground; give a scan of the foot's sole")
+    try:
+        found, why = _side(local, chosen)
+    except InputError as exc:
+        raise InputError(f"{raw.source}: {exc}") from None
+    notes.append(f"scan: {'a plantar surface (open sheet)' if sheet else 'a whole foot'}, sole {np.ptp(local.centres[chosen, 0]):.0f} mm long")
+    if side == "auto":
+        side = found
+        notes.append(f"side: {found}, found from {why}")
+    elif side != found:
+        message = f"{raw.source}: --side {side} given, but the scan looks like a {found} foot ({why}); building it as {side}"
+        warn(message)
+        notes.append(message)
+    else:
+        notes.append(f"side: {side} as given (the scan agrees: {why})")
+    if raw.faces is None:
+        sole_index, sole_faces = np.nonzero(chosen)[0], None
+    else:
+        sole_faces = np.nonzero(chosen)[0]
+        used = np.zeros(len(points), dtype=bool)
+        used[raw.faces[sole_faces]] = True
+        sole_index = np.nonzero(used)[0]
+    share = float(surface.weights[chosen].sum() / surface.weights.sum())
+    notes.append(f"sole: {100 * share:.0f} % of the scan's area (the rest, not plantar surface, left out)")
+    transform = np.eye(4)
+    transform[:3, :3] = rotation * raw.mm_per_unit
+    transform[:3, 3] = shift
+    return Pose(transform, side, placed[sole_index], sole_index, sole_faces, sheet, tuple(notes))
+
+
+# ---- surface elements --------------------------------------------------------------------------
+
+
+def _surface(raw: RawScan, points: np.ndarray) -> tuple[_Surface, str]:
+    """Faces of a mesh (normals made to point out of the foot when the winding allows it) or
+    points of a cloud (normals from local plane fits, their sign unknown)."""
+    if raw.faces is None:
+        return _cloud_surface(points), ""
+    tri = points[raw.faces]
+    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    double_area = np.linalg.norm(cross, axis=1)
+    centres = tri.mean(axis=1)
+    normals = cross / np.maximum(double_area, 1e-300)[:, None]  # a degenerate face: no normal, no weight
+    weights = 0.5 * double_area
+    consistent, rim = _winding(raw.faces, len(points))
+    if not consistent:
+        return _Surface(centres, normals, weights, False), "mesh: faces wound inconsistently; their normals were not used for inside/outside"
+    # Outward normals give a positive volume seen from inside; an open scan is seen from the
+    # centre of its rim (an ankle cut, a sheet's edge), which the foot lies behind.
+    origin = points[rim].mean(axis=0) if len(rim) else points.mean(axis=0)
+    volume = float(np.einsum("ij,ij->", centres - origin, normals * weights[:, None]))
+    return _Surface(centres, normals if volume > 0 else -normals, weights, True), ""
+
+
+def _winding(faces: np.ndarray, count: int) -> tuple[bool, np.ndarray]:
+    """Whether neighbouring faces agree on their winding (each shared edge runs both ways; at
+    most 1 % may not), and the vertices on the mesh's open rim (edges used once)."""
+    start = faces.ravel()
+    end = faces[:, [1, 2, 0]].ravel()
+    edge = np.minimum(start, end) * count + np.maximum(start, end)
+    order = np.argsort(edge)
+    edge, forward = edge[order], (start < end)[order]
+    twin = edge[1:] == edge[:-1]
+    repeated = int(np.count_nonzero(twin & (forward[1:] == forward[:-1])))  # one direction twice: a flipped neighbour
+    alone = ~(np.r_[twin, False] | np.r_[False, twin])
+    rim = np.zeros(count, dtype=bool)
+    rim[edge[alone] // count] = rim[edge[alone] % count] = True
+    return repeated <= 0.01 * len(faces), np.nonzero(rim)[0]
+
+
+def _cloud_surface(points: np.ndarray) -> _Surface:
+    """Each point as the mean of its neighbours (noise averaged out), with the normal of the plane
+    through them and the area it stands for (their disc shared among them), so a cloud weighs
+    like the mesh it was sampled from."""
+    from scipy.spatial import cKDTree
+
+    k = min(CLOUD_NEIGHBOURS, len(points))
+    reach, near = cKDTree(points).query(points, k=k)
+    centres = points[near].mean(axis=1)
+    local = points[near] - centres[:, None]
+    _, vectors = np.linalg.eigh(np.einsum("nki,nkj->nij", local, local))
+    return _Surface(centres, vectors[:, :, 0], np.pi * reach[:, -1] ** 2 / k, False)
+
+
+# ---- ground and frame --------------------------------------------------------------------------
+
+
+def _facing(surface: _Surface, direction: np.ndarray) -> np.ndarray:
+    """(m,) how much each element faces ``direction`` (its sign ignored when unknown)."""
+    dot = surface.normals @ direction
+    return dot if surface.signed else np.abs(dot)
+
+
+def _ground(source: str, points: np.ndarray, surface: _Surface) -> tuple[np.ndarray, float]:
+    """The ground plane: up (3,) unit and offset, z = up . p + offset >= 0 for every point.
+
+    The convex hull facet the scan rests on: the surface's centroid projects into it (nearest
+    the centroid when several do), among the facets across the forefoot's flat axis (within
+    SOLE_CONE_DEG, the sole and not a side). Without such a facet, the one with the most
+    surface facing it within GROUND_BAND_MM."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    try:
+        hull = ConvexHull(points)
+    except QhullError:
+        raise InputError(f"{source}: the scan is flat (all its points in one plane); give a 3D scan of the foot") from None
+    normals, offsets = hull.equations[:, :3], hull.equations[:, 3]
+    across_sole = np.nonzero(np.abs(normals @ _flat_axis(points)) > np.cos(np.radians(SOLE_CONE_DEG)))[0]
+    centre = np.average(surface.centres, axis=0, weights=surface.weights)
+    corners = hull.points[hull.simplices[across_sole]]  # (k, 3, 3)
+    distance = -(normals[across_sole] @ centre + offsets[across_sole])
+    foot = centre - distance[:, None] * normals[across_sole]  # the centroid dropped onto each plane
+    resting = _in_triangles(foot, corners)
+    if resting.any():
+        best = across_sole[resting][np.argmin(distance[resting])]
+    else:
+        step = max(1, len(surface.weights) // SEARCH_SAMPLES)
+        sample = _Surface(surface.centres[::step], surface.normals[::step], surface.weights[::step], surface.signed)
+        best = across_sole[np.argmax(_contact(sample, normals[across_sole], offsets[across_sole]))]
+    return -normals[best], -float(offsets[best])
+
+
+def _settle(points: np.ndarray, surface: _Surface, up: np.ndarray, lift: float) -> tuple[np.ndarray, float]:
+    """The ground squared to the sole: up becomes the mean (area-weighted) normal of the plantar
+    surface near the resting facet, and the scan (points (n, 3), mm) is lowered onto it again.
+    A facet rests on three points, which a mesh and a cloud of one foot (or noise) may choose
+    differently; the mean normal hardly changes. Once only: repeated, it drifts (a tilted ground
+    brings more of one border near it, which tilts it further)."""
+    lift = -float((points @ up).min())
+    facing = surface.normals @ -up
+    near = (np.abs(facing) > NEAR_GROUND_FACING) & (surface.centres @ up + lift < NEAR_GROUND_MM)
+    if surface.signed:
+        near &= facing > 0
+    down = (surface.normals[near] * (surface.weights[near] * np.sign(facing[near]))[:, None]).sum(axis=0)
+    up = -down / np.linalg.norm(down)
+    return up, -float((points @ up).min())
+
+
+def _in_triangles(p: np.ndarray, corners: np.ndarray) -> np.ndarray:
+    """(k,) whether each point p (k, 3) lies in its triangle (k, 3, 3) (both in one plane)."""
+    e0, e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0], p - corners[:, 0]
+    d00, d01, d11 = (e0 * e0).sum(1), (e0 * e1).sum(1), (e1 * e1).sum(1)
+    d20, d21 = (e2 * e0).sum(1), (e2 * e1).sum(1)
+    det = np.where(np.abs(d00 * d11 - d01**2) > 0, d00 * d11 - d01**2, np.inf)
+    v, w = (d11 * d20 - d01 * d21) / det, (d00 * d21 - d01 * d20) / det
+    return (v >= 0) & (w >= 0) & (v + w <= 1)
+
+
+def _contact(surface: _Surface, normals: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """(d,) surface weight within GROUND_BAND_MM of each plane (n . p + offset = 0, the body on
+    the side n . p + offset < 0), facing it."""
+    near = surface.centres @ normals.T + offsets >= -GROUND_BAND_MM
+    return (surface.weights[:, None] * (near & (_facing(surface, normals.T) > FACING))).sum(axis=0)
+
+
+def _flat_axis(points: np.ndarray) -> np.ndarray:
+    """(3,) unit normal, up to its sign, of the flatter end of the scan along its longest axis:
+    the forefoot (about 95 mm wide, 50 mm high) is flat across the sole whatever else the scan
+    holds (an ankle, a leg: the foot on its side touches a plane as broadly as on its sole)."""
+    sample = points[:: max(1, len(points) // 20000)]
+    sample = sample - sample.mean(axis=0)
+    _, _, axes = np.linalg.svd(sample, full_matrices=False)
+    along = sample @ axes[0]
+    lo, span = along.min(), np.ptp(along)
+    best = (np.inf, axes[2])
+    for end in (along < lo + END_SHARE * span, along > lo + (1 - END_SHARE) * span):
+        chunk = sample[end] - sample[end].mean(axis=0)
+        values, vectors = np.linalg.eigh(chunk.T @ chunk)
+        best = min(best, (values[0] / max(values[1], 1e-12), vectors[:, 0]), key=lambda item: item[0])
+    return best[1]
+
+
+def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, lift: float) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Rotation (3, 3) and shift (3,) into the output frame, and whether the scan is a plantar sheet."""
+    # Any two axes across up: the long axis found in them does not depend on the choice.
+    a = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
+    a /= np.linalg.norm(a)
+    b = np.cross(up, a)
+    plan = np.c_[surface.centres @ a, surface.centres @ b]
+    # The sole near the ground, by height alone: a column test's grid would turn with the scan,
+    # and a noisy cloud's normals would fray its border.
+    plantar = surface.centres @ up + lift < NEAR_GROUND_MM
+    if surface.signed:
+        plantar &= surface.normals @ up <= 0
+    if plantar.sum() < 3:
+        raise InputError(f"{source}: no surface of the scan faces the ground; give a scan of the foot's sole")
+    w = surface.weights[plantar]
+    mid = np.average(plan[plantar], axis=0, weights=w)
+    offset = plan[plantar] - mid
+    _, vectors = np.linalg.eigh((offset * w[:, None]).T @ offset)
+    axis = vectors[:, 1]
+    along, across = offset @ axis, offset @ [-axis[1], axis[0]]
+    length = float(np.ptp(along))
+    height = points @ up + lift
+    sheet = float(height.max()) < PLANTAR_SHEET_SHARE * length
+    ankle = height > ANKLE_SHARE * length
+    if not sheet and ankle.sum() >= 0.02 * len(points):  # the ankle stands over the heel
+        heel_high = np.median((np.c_[points[ankle] @ a, points[ankle] @ b] - mid) @ axis) > np.median(along)
+    else:  # no ankle: the heel is the narrower end
+        heel_high = _width(along, across, 0.15, 0.35) > _width(along, across, 0.60, 0.80)
+    if heel_high:
+        axis, along = -axis, -along
+    perp = np.array([-axis[1], axis[0]])  # y = up x x, in the (a, b) plane
+    rotation = np.vstack([axis[0] * a + axis[1] * b, perp[0] * a + perp[1] * b, up])
+    heel = (np.c_[points @ a, points @ b] - mid) @ axis  # the rearmost point near the ground: x = 0
+    shift = np.array([-(mid @ axis) - heel[height < NEAR_GROUND_MM].min(), -(mid @ perp), lift])
+    return rotation, shift, sheet
+
+
+def _tripod(points: np.ndarray, rotation: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, float]:
+    """The ground through the lowest points of the heel, the medial and the lateral ball (the
+    foot's tripod) in the current frame: up (3,) and offset in scan coordinates (mm). A round
+    heel's lowest point moves as the frame tilts, so the caller repeats this a few rounds."""
+    placed = points @ rotation.T + shift
+    length = float(np.ptp(placed[placed[:, 2] < NEAR_GROUND_MM, 0]))
+    x, y = placed[:, 0], placed[:, 1]
+    heel = x < TRIPOD_HEEL * length
+    ball = (x > TRIPOD_BALL[0] * length) & (x < TRIPOD_BALL[1] * length)
+    feet = []
+    for region in (heel, ball & (y > 0), ball & (y <= 0)):
+        if not region.any():
+            return rotation[2], float(shift[2])
+        feet.append(points[np.nonzero(region)[0][np.argmin(placed[region, 2])]])
+    normal = np.cross(feet[1] - feet[0], feet[2] - feet[0])
+    if np.linalg.norm(normal) < 1e-9:
+        return rotation[2], float(shift[2])
+    up = normal / np.linalg.norm(normal)
+    up = up if up @ rotation[2] > 0 else -up
+    return up, -float((points @ up).min())
+
+
+def _width(along: np.ndarray, across: np.ndarray, start: float, stop: float) -> float:
+    """Width (2nd to 98th percentile across) of the slab between two shares of the length."""
+    lo, span = along.min(), np.ptp(along)
+    inside = across[(along >= lo + start * span) & (along <= lo + stop * span)]
+    return float(np.ptp(np.percentile(inside, [2, 98]))) if len(inside) else 0.0
+
+
+def _visible(xyz: np.ndarray) -> np.ndarray:
+    """(m,) whether each element (centres (m, 3), z up) is seen from below: within COLUMN_TOL_MM
+    of the lowest element of its COLUMN_MM column or of the columns around it."""
+    from scipy import ndimage
+
+    cell = np.floor((xyz[:, :2] - xyz[:, :2].min(axis=0)) / COLUMN_MM).astype(np.int64)
+    lowest = np.full(cell.max(axis=0) + 1, np.inf)
+    np.minimum.at(lowest, (cell[:, 0], cell[:, 1]), xyz[:, 2])
+    lowest = ndimage.minimum_filter(lowest, size=3, mode="nearest")
+    return xyz[:, 2] <= lowest[cell[:, 0], cell[:, 1]] + COLUMN_TOL_MM
+
+
+def _sole_elements(local: _Surface, sheet: bool) -> np.ndarray:
+    """(m,) the plantar elements, in the output frame (module docstring, step 4)."""
+    xyz, nz = local.centres, local.normals[:, 2]
+    seen = _visible(xyz)
+    if sheet:  # an open plantar sheet: all but its upward-facing walls
+        return seen & (nz < 0) if local.signed else seen
+    facing_down = nz < 0 if local.signed else np.ones(len(nz), dtype=bool)
+    tilt = -np.abs(nz) if not local.signed else nz
+    slab = np.floor((xyz[:, 0] - xyz[:, 0].min()) / SLICE_MM).astype(np.int64)
+    ground = np.full(slab.max() + 1, np.inf)
+    candidates = seen & facing_down & (xyz[:, 2] < SOLE_TOP_MM)
+    np.minimum.at(ground, slab[candidates], xyz[candidates, 2])
+    above = xyz[:, 2] - ground[slab]  # +inf over slices without ground (behind the heel)
+    near = (tilt < SOLE_NEAR_NZ) & (above < SOLE_NEAR_MM)
+    vault = (tilt < SOLE_HIGH_NZ) & (above < SOLE_HIGH_MM)
+    return candidates & (np.abs(local.normals[:, 0]) < SOLE_END_NX) & (near | vault)
+
+
+def _side(local: _Surface, sole: np.ndarray) -> tuple[str, str]:
+    """Which foot, and why: in the midfoot the medial border stays off the ground (the arch),
+    so the sole's points rise toward it; the toes lie medial of the ball (the big toe)."""
+    xyz, w = local.centres[sole], local.weights[sole]
+    length = float(xyz[:, 0].max())
+    mid = (xyz[:, 0] > 0.35 * length) & (xyz[:, 0] < 0.6 * length)
+    ball_band = (xyz[:, 0] > 0.6 * length) & (xyz[:, 0] < 0.8 * length)
+    toe_band = xyz[:, 0] > 0.85 * length
+    if min(mid.sum(), ball_band.sum(), toe_band.sum()) < 3:
+        raise InputError("the scan's sole has no midfoot, ball or toes; give a scan of the whole sole")
+    y, z = xyz[mid, 1], xyz[mid, 2]
+    centre = 0.5 * (np.percentile(y, 2) + np.percentile(y, 98))
+    left_half, right_half = y > centre, y <= centre
+    rise = float(np.average(z[left_half], weights=w[mid][left_half]) - np.average(z[right_half], weights=w[mid][right_half]))
+    toes = np.average(xyz[toe_band, 1], weights=w[toe_band])
+    ball = np.average(xyz[ball_band, 1], weights=w[ball_band])
+    toe_shift = float(toes - ball)
+    side = "right" if rise > 0 else "left"  # medial +y is a right foot
+    agree = (toe_shift > 0) == (rise > 0)
+    why = (
+        f"the arch (the midfoot sole {abs(rise):.1f} mm higher on the {'+y' if rise > 0 else '-y'} half) "
+        f"{'and' if agree else 'though not'} the big toe (the toes {abs(toe_shift):.0f} mm to the "
+        f"{'+y' if toe_shift > 0 else '-y'} side of the ball)"
+    )
+    return side, why
