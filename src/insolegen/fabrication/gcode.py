@@ -76,3 +76,27 @@ def program(header: list[str], tools: dict[int, str], passes: list[Pass], feed: 
                     move("G1", p, feed if kind == "cut" else plunge_feed)
     lines += [f"G0 Z{safe_z:.3f}", "M5", "M30", ""]
     return "\n".join(lines)
+
+
+def read(text: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The moves of a program written by :func:`program`: points (m, 3) float mm (each move's end),
+    kind (m,) int (0 rapid, 1 feed) and the pass name of each move."""
+    import re
+
+    word = re.compile(r"([GXYZ])(-?[\d.]+)")
+    pos, g, name = [np.nan, np.nan, np.nan], 0, ""
+    points, kinds, names = [], [], []
+    for line in text.splitlines():
+        if line.startswith("(pass: "):
+            name = line[7:-1]
+            continue
+        moved = False
+        for letter, value in word.findall(line.split("(")[0]):
+            if letter == "G" and value in ("0", "1"):
+                g = int(value)
+            elif letter in "XYZ":
+                pos["XYZ".index(letter)] = float(value)
+                moved = True
+        if moved:
+            points.append(list(pos)), kinds.append(g), names.append(name)
+    return np.array(points, float).reshape(-1, 3), np.array(kinds, int), names

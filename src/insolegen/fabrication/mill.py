@@ -29,6 +29,7 @@ ROUGH_LEAVE_MM = 0.05
 SHORTEST_MM = 0.005  # segments are not split below this length; a jump there becomes a step
 FINISH_SPACING_MM = 0.5  # first samples along a finishing row, before refinement
 ROUGH_SPACING_MM = 1.0
+GCODE_SUFFIXES = (".nc", ".ngc", ".gcode", ".tap")
 APPROACH_MM = 1.0  # height above the highest material from which a plunge starts at the plunge feed
 
 
@@ -184,13 +185,15 @@ def _refine(height, row_y, row, x, gouge, leave):
         todo[:] = False
         if not len(seg):
             break
-        mid = np.round(0.5 * (x[seg] + x[seg + 1]), 3)
+        mid = 0.5 * (x[seg] + x[seg + 1])
         zm = height(row_y, row[seg], mid)
         chord = 0.5 * (z[seg] + z[seg + 1])
         bad = (zm - chord > gouge) | (chord - zm > leave)
         short = (x[seg + 1] - x[seg]) < 2 * SHORTEST_MM
         split, step = seg[bad & ~short], seg[bad & short]
-        new_row, new_x, new_z, new_tie, new_todo = [row[split]], [mid[bad & ~short]], [zm[bad & ~short]], [np.zeros(len(split))], [np.ones(len(split), bool)]
+        at = np.round(mid[bad & ~short], 3)  # new samples stay on the program's 0.001 mm grid
+        new_row, new_x, new_z = [row[split]], [at], [height(row_y, row[split], at)]
+        new_tie, new_todo = [np.zeros(len(split))], [np.ones(len(split), bool)]
         todo[split] = True
         if len(step):
             inner = np.linspace(0, 1, 7)[1:-1]
