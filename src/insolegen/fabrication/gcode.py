@@ -34,7 +34,7 @@ def rounded(points: np.ndarray) -> np.ndarray:
 def program(header: list[str], tools: dict[int, str], passes: list[Pass], feed: float, plunge_feed: float,
             spindle_rpm: float, safe_z: float) -> str:
     """The whole program: header comments, setup, each pass (a tool change when the tool changes),
-    end. tools: number -> description."""
+    end. tools: number -> description. Comments cannot nest: no parentheses inside header lines."""
     lines = [f"({line})" for line in header]
     lines += ["G21 (millimetres)", "G90 (absolute)", "G17 (XY plane)", "G94 (feed per minute)"]
     last = {"x": None, "y": None, "z": None, "f": None, "g": None}
@@ -74,7 +74,9 @@ def program(header: list[str], tools: dict[int, str], passes: list[Pass], feed: 
                     move("G0", p, None)
                 else:
                     move("G1", p, feed if kind == "cut" else plunge_feed)
-    lines += [f"G0 Z{safe_z:.3f}", "M5", "M30", ""]
+    if last["z"] != f"{safe_z:.3f}":
+        lines.append(f"G0 Z{safe_z:.3f}")
+    lines += ["M5", "M30", ""]
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import gcode
+from ..scanline import expand
 from .dropcutter import Cutter, DropCutter
 
 RAPID_MM_PER_MIN = 5000.0  # assumed rapid traverse rate for the time estimate (controllers differ)
@@ -30,7 +31,9 @@ SHORTEST_MM = 0.005  # segments are not split below this length; a jump there be
 FINISH_SPACING_MM = 0.5  # first samples along a finishing row, before refinement
 ROUGH_SPACING_MM = 1.0
 GCODE_SUFFIXES = (".nc", ".ngc", ".gcode", ".tap")
-APPROACH_MM = 1.0  # height above the highest material from which a plunge starts at the plunge feed
+APPROACH_MM = 1.0
+RIDGE_MARGIN_MM = 0.01  # a half-way row is added where the ridge would stand this much over the promise
+MAX_ROW_HALVINGS = 5  # height above the highest material from which a plunge starts at the plunge feed
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ def mill_program(vertices: np.ndarray, faces: np.ndarray, options: MillOptions |
     header = [
         "insolegen cam: 3-axis milling program for an orthotic insert",
         f"mesh: {mesh_name} sha256 {sha}",
-        "units: mm; X Y Z are the mesh's own millimetres, the insert's bottom (the table) at Z 0; Z is the tool tip",
+        "units: mm; X Y Z are the mesh's own millimetres, the insert's bottom on the table at Z 0; Z is the tool tip",
         f"stock: X {stock[0, 0]:.3f}..{stock[1, 0]:.3f} Y {stock[0, 1]:.3f}..{stock[1, 1]:.3f} Z 0..{opt.stock_top_mm:.3f}",
         *[f"tool T{n}: {text}" for n, text in tools.items()],
         f"roughing: T1, stepover {opt.rough_stepover_mm:g} mm, step-down {opt.step_down_mm:g} mm, allowance {opt.allowance_mm:g} mm",
@@ -275,31 +278,71 @@ def _cut(one: gcode.Pass, path: np.ndarray, approach_z: float, safe_z: float) ->
 
 
 def _finishing(dc: DropCutter, opt: MillOptions, stock: np.ndarray, low, high, tool: int) -> gcode.Pass:
-    """Zigzag rows stepover apart over the insert; each row trimmed to the insert plus a lead of
-    the tool radius + 1 mm, where the tool runs on the table."""
+    """Zigzag rows stepover apart over the insert, each trimmed to the insert plus a lead of the
+    tool radius + 1 mm on the table. Where the surface is steep across the rows the ridge left
+    between two rows stands taller than on a flat, so half-way rows are added there (as pieces)
+    until the ridge is within what the stepover promises."""
     r = dc.cutter.radius
     lead = r + 1.0
-    y_lo, y_hi = max(low[1] - r, stock[0, 1]), min(high[1] + r, stock[1, 1])
-    row_y = _rows(y_lo, y_hi, opt.stepover_mm)
-    x_lo, x_hi = max(low[0] - lead, stock[0, 0]), min(high[0] + lead, stock[1, 0])
-    row, x = _grid(row_y, x_lo, x_hi, FINISH_SPACING_MM)
-    z = dc.heights(row_y, row, x)
-    keep = np.zeros(len(x), bool)
-    bounds = np.searchsorted(row, np.arange(len(row_y) + 1))
+    row_y = _rows(max(low[1] - r, stock[0, 1]), min(high[1] + r, stock[1, 1]), opt.stepover_mm)
+    xs = _rows(max(low[0] - lead, stock[0, 0]), min(high[0] + lead, stock[1, 0]), FINISH_SPACING_MM)
+
+    def grid(ys):
+        return dc.heights(ys, *_grid(ys, xs[0], xs[-1], FINISH_SPACING_MM)).reshape(len(ys), len(xs))
+
+    z = grid(row_y)
+    need = np.ones(z.shape, bool)
+    limit = scallop_height(dc.cutter.diameter_mm, opt.stepover_mm) + RIDGE_MARGIN_MM
+    reach = int(math.ceil(lead / FINISH_SPACING_MM))
+    for _ in range(MAX_ROW_HALVINGS):
+        ridge = _ridge(r, np.diff(row_y)[:, None], np.diff(z, axis=0))
+        inside = _eroded(z > dc.floor + 1e-9, int(math.ceil(r / FINISH_SPACING_MM)))  # not where it rolls over the rim
+        tall = (ridge > limit) & need[:-1] & need[1:] & inside[:-1] & inside[1:] & (np.diff(row_y)[:, None] > 2 * 0.001)
+        gaps = np.flatnonzero(tall.any(axis=1))
+        if not len(gaps):
+            break
+        new_y = np.round(0.5 * (row_y[gaps] + row_y[gaps + 1]), 3)
+        wide = np.zeros((len(gaps), len(xs) + 2 * reach), bool)  # where the ridge is tall, widened by the lead
+        for shift in range(2 * reach + 1):
+            wide[:, shift:shift + len(xs)] |= tall[gaps]
+        order = np.argsort(np.r_[row_y, new_y], kind="stable")
+        row_y, z = np.r_[row_y, new_y][order], np.vstack([z, grid(new_y)])[order]
+        need = np.vstack([need, wide[:, reach:reach + len(xs)]])[order]
+    keep = need & ~_eroded(z <= dc.floor + 1e-9, reach)  # each row trimmed to the insert plus the lead
+    # One piece of a row per run of kept samples; pieces are refined as rows of their own.
+    piece_row, piece_lo, piece_hi = [], [], []
     for k in range(len(row_y)):
-        part = slice(bounds[k], bounds[k + 1])
-        on = np.flatnonzero(z[part] > dc.floor + 1e-9)
-        if len(on):
-            xs = x[part]
-            keep[part] = (xs >= xs[on[0]] - lead) & (xs <= xs[on[-1]] + lead)
-    row, x, z = _refine(dc.heights, row_y, row[keep], x[keep], GOUGE_MM, FINISH_LEAVE_MM)
+        edges = np.flatnonzero(np.diff(np.r_[0, keep[k].astype(np.int8), 0]))
+        for lo, hi in zip(edges[0::2], edges[1::2]):
+            piece_row.append(k), piece_lo.append(lo), piece_hi.append(hi)
+    piece_row, piece_lo, piece_hi = np.array(piece_row, int), np.array(piece_lo, int), np.array(piece_hi, int)
+    piece, i = expand(piece_lo, piece_hi - piece_lo)
+    piece_y = row_y[piece_row]
+    row, x, zz = _refine(dc.heights, piece_y, piece, xs[i], GOUGE_MM, FINISH_LEAVE_MM)
     one = gcode.Pass("finishing", tool)
-    bounds = np.searchsorted(row, np.arange(len(row_y) + 1))
-    for n, k in enumerate(np.flatnonzero(np.diff(bounds))):
-        part = slice(bounds[k], bounds[k + 1])
-        path = np.c_[x[part], np.full(bounds[k + 1] - bounds[k], row_y[k]), z[part]]
-        _cut(one, path if n % 2 == 0 else path[::-1], opt.stock_top_mm + APPROACH_MM, opt.safe_z_mm)
+    bounds = np.searchsorted(row, np.arange(len(piece_y) + 1))
+    for p in range(len(piece_y)):
+        part = slice(bounds[p], bounds[p + 1])
+        path = np.c_[x[part], np.full(bounds[p + 1] - bounds[p], piece_y[p]), zz[part]]
+        _cut(one, path if piece_row[p] % 2 == 0 else path[::-1], opt.stock_top_mm + APPROACH_MM, opt.safe_z_mm)
     return one
+
+
+def _eroded(mask: np.ndarray, reach: int) -> np.ndarray:
+    """(r, n) bool: samples whose neighbours up to ``reach`` along the row (within it) are all in mask."""
+    out = mask.copy()
+    for shift in range(1, reach + 1):
+        out[:, shift:] &= mask[:, :-shift]
+        out[:, :-shift] &= mask[:, shift:]
+    return out
+
+
+def _ridge(r: float, dy: np.ndarray, dz: np.ndarray) -> np.ndarray:
+    """Height above the surface, measured vertically, of the ridge a ball of radius r leaves between
+    two rows dy apart whose tips differ by dz (a surface sloping across the rows: the ridge normal
+    to it, r - sqrt(r^2 - (d/2)^2) with d the distance between the tips, grows by d/dy vertically)."""
+    d = np.hypot(dy, dz)
+    return (r - np.sqrt(np.maximum(r * r - d * d / 4.0, 0.0))) * d / dy
 
 
 def _pass_figures(one: gcode.Pass, dc: DropCutter, opt: MillOptions) -> dict:
