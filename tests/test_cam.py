@@ -166,6 +166,7 @@ def test_summary_line(milled, tmp_path, capsys):
 @pytest.mark.parametrize("extra, says", [
     (["--stepover", "7"], "--stepover 7 mm is not less than the tool diameter"),
     (["--feed", "-5"], "--feed -5.0 must be a positive number"),
+    (["--stepover", "0.01"], "--stepover 0.01 mm is finer than 0.1 mm"),
     (["--stock-top", "10"], "--stock-top 10 mm is below the mesh top"),
     (["--safe-z", "5"], "--safe-z 5 mm is not above the stock top"),
     (["--allowance", "nan"], "--allowance nan mm must be between 0 and 10"),
@@ -193,6 +194,22 @@ def test_bad_mesh(tmp_path, capsys, content, says):
 def test_bad_output_suffix(milled, tmp_path, capsys):
     code, _, err = run(["cam", milled["stl"], "-o", tmp_path / "x.stl"], capsys)
     assert code == 2 and "unknown G-code suffix" in err and not (tmp_path / "x.stl").exists()
+
+
+def test_a_3mf_mesh(milled, tmp_path, capsys):
+    """Any insert mesh file: the same insert as 3MF gives the same finishing rows (coarse, to be quick)."""
+    mesh = milled["mesh"]
+    from insolegen.export import write_mesh
+
+    programs = []
+    for suffix in (".3mf", ".stl"):
+        path = write_mesh(tmp_path / f"in{suffix}", mesh.vertices, mesh.faces)
+        code, _, err = run(["cam", path, "-o", tmp_path / f"{suffix[1:]}.nc", "--tool", "ball", "--stepover", "4", "-q"], capsys)
+        assert code == 0, err
+        programs.append(parse((tmp_path / f"{suffix[1:]}.nc").read_text()))
+    ends = [np.array([m["end"] for m in p if m["pass"] == "finishing" and m["g"] == 1]) for p in programs]
+    assert len(ends[0]) > 1000
+    assert abs(len(ends[0]) - len(ends[1])) < 0.01 * len(ends[0])
 
 
 def test_api_and_a_lifted_mesh(milled):

@@ -32,6 +32,7 @@ FINISH_SPACING_MM = 0.5  # first samples along a finishing row, before refinemen
 ROUGH_SPACING_MM = 1.0
 GCODE_SUFFIXES = (".nc", ".ngc", ".gcode", ".tap")
 APPROACH_MM = 1.0
+FINEST_STEP_MM = 0.1  # least stepover or step-down: finer ones only multiply the program's size
 RIDGE_MARGIN_MM = 0.01  # a half-way row is added where the ridge would stand this much over the promise
 MAX_ROW_HALVINGS = 5  # height above the highest material from which a plunge starts at the plunge feed
 
@@ -67,6 +68,9 @@ class MillOptions:
                 raise InputError(f"{name} {value} must be a positive number")
         if not 0.5 <= self.tool_diameter_mm <= 50:
             raise InputError(f"--tool-diameter {self.tool_diameter_mm:g} mm is outside 0.5-50 mm; insert cutters are 3-12 mm")
+        for name, value in (("--stepover", self.stepover_mm), ("--rough-stepover", self.rough_stepover_mm), ("--step-down", self.step_down_mm)):
+            if value is not None and value < FINEST_STEP_MM:
+                raise InputError(f"{name} {value:g} mm is finer than {FINEST_STEP_MM:g} mm, which no insert needs; give more")
         for name, value in (("--stepover", self.stepover_mm), ("--rough-stepover", self.rough_stepover_mm)):
             if value is not None and value >= self.tool_diameter_mm:
                 raise InputError(f"{name} {value:g} mm is not less than the tool diameter {self.tool_diameter_mm:g} mm; "
