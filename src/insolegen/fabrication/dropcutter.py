@@ -64,7 +64,12 @@ class DropCutter:
         order = np.lexsort((x, row))
         key = row[order] * width + np.clip(x[order] - x0, 0.0, width - 0.5)  # sorted: row first, then x
         z = np.full(len(x), self.floor)
+        asked = np.zeros(len(row_y), bool)
+        asked[row] = True
         for (owner, k, lo, hi), contact in zip(spans, self._contacts):
+            if not asked.all():  # a late refinement asks few rows
+                keep = asked[k]
+                owner, k, lo, hi = owner[keep], k[keep], lo[keep], hi[keep]
             base = k * width - x0
             begin = np.searchsorted(key, base + lo - 1e-9, "left")
             count = np.searchsorted(key, base + hi + 1e-9, "right") - begin
