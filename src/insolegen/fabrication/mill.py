@@ -182,7 +182,7 @@ def _rows(lo: float, hi: float, step: float) -> np.ndarray:
 def _refine(height, row_y, row, x, gouge, leave):
     """Sample each row's height adaptively. height(row_y, row, x) -> z; row, x (n,) sorted by (row, x).
     Returns (row, x, z), sorted, such that straight moves between samples stay within ``gouge``
-    below and ``leave`` above the height at every segment's middle; at the shortest length a
+    below and ``leave`` above the height at every segment's middle and quarters; at the shortest length a
     segment that still fails becomes a step over at the highest height found inside it."""
     z = height(row_y, row, x)
     todo = np.ones(len(x), bool)  # the segment from sample i to i + 1 is still to check
