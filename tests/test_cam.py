@@ -191,6 +191,12 @@ def test_bad_mesh(tmp_path, capsys, content, says):
     assert not (tmp_path / "x.nc").exists()
 
 
+def test_report_folder_unwritable_leaves_no_program(milled, tmp_path, capsys):
+    (tmp_path / "blocked").write_text("a file where the report's folder should be")
+    code, _, err = run(["cam", milled["stl"], "-o", tmp_path / "x.nc", "--stepover", "4", "--report", tmp_path / "blocked" / "r.json"], capsys)
+    assert code == 2 and "r.json" in err and not (tmp_path / "x.nc").exists()
+
+
 def test_bad_output_suffix(milled, tmp_path, capsys):
     code, _, err = run(["cam", milled["stl"], "-o", tmp_path / "x.stl"], capsys)
     assert code == 2 and "unknown G-code suffix" in err and not (tmp_path / "x.stl").exists()

@@ -265,10 +265,15 @@ def cam(mesh, output, tool, tool_diameter, stepover, feed, plunge_feed, spindle,
     text, doc = mill.mill_program(loaded.vertices, loaded.faces, options, mesh_name=Path(mesh).name, mesh_sha256=sha)
     picture = toolpath_preview.png(loaded.vertices, loaded.faces, text, doc) if preview_path else None
     report_path = report_path or output.with_name(f"{output.stem}.cam.json")
-    export.write_bytes(output, text.encode())
-    export.write_bytes(report_path, (json.dumps(doc, indent=2) + "\n").encode())
-    if picture is not None:
-        export.write_bytes(preview_path, picture)
+    written = []
+    try:  # the program, its report and its picture are delivered together or not at all
+        for path, data in ((output, text.encode()), (report_path, (json.dumps(doc, indent=2) + "\n").encode()), (preview_path, picture)):
+            if data is not None:
+                written.append(export.write_bytes(path, data))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     if not quiet:
         click.echo(mill.summary(str(output), doc), err=True)
 
