@@ -76,7 +76,7 @@ function show(buffers) {
     const medial = $("[name=side]").value === "left" && buffers.length === 1 ? -1 : 1;
     const half = THREE.MathUtils.degToRad(camera.fov / 2);
     const fit = Math.min(Math.tan(half), Math.tan(half) * camera.aspect);
-    const d = (0.6 * Math.max(size.x, size.y)) / fit;
+    const d = (0.48 * Math.max(size.x, size.y)) / fit;
     camera.position.copy(centre).add(new THREE.Vector3(-0.3, 0.75 * medial, 0.6).normalize().multiplyScalar(d));
     framed = buffers.length === 1;
   }
