@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
 import numpy as np
@@ -41,11 +40,12 @@ def test_html_is_self_contained(mesh, capsys):
     assert "<canvas" in page and "DATA" in page
 
 
-@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")), reason="no headless Chromium")
 def test_html_renders_in_chromium(mesh, capsys, tmp_path):
+    from web_support import browser_path
+
+    browser = browser_path()  # Debian's chromium-headless-shell (or chromium); in CI its absence fails
     out = mesh.with_name("p.html")
     run(["preview", mesh, "-o", out], capsys)
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
     shot = tmp_path / "shot.png"
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                     "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
