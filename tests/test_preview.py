@@ -7,7 +7,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import run
+from conftest import footprint, load, run
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +68,23 @@ def test_preview_from_an_outline(tmp_path, capsys):
     assert out.stat().st_size > 10000
     code, _, err = run(["preview", "-o", out], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_png_is_tidy(mesh, capsys):
+    """Little empty space (few blank rows or columns), nothing cut at the picture's edge (labels fit),
+    and the top view's edge is the insert's own outline (not the stepped edge of a sampled grid)."""
+    import matplotlib.image
+
+    from insolegen.check import load_mesh
+    from insolegen.preview import top_surface
+
+    out = mesh.with_name("tidy.png")
+    assert run(["preview", mesh, "-o", out], capsys)[0] == 0
+    rgb = matplotlib.image.imread(out)[..., :3]
+    blank = (rgb > 0.98).all(axis=2)
+    assert blank.all(axis=1).mean() < 0.1 and blank.all(axis=0).mean() < 0.1
+    assert blank[:3].all() and blank[-3:].all() and blank[:, :3].all() and blank[:, -3:].all()
+    solid = load_mesh(mesh)
+    _, _, rim = top_surface(solid)
+    outline = footprint(load(mesh))
+    assert np.linalg.norm(rim[:, 1] - rim[:, 0], axis=1).sum() == pytest.approx(outline.length, rel=1e-3)
