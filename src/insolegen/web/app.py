@@ -27,7 +27,6 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile
 
 from .. import prescription
-from ..build import check_resolution
 from ..errors import InputError
 from . import jobs
 from .limits import BodyLimit
@@ -86,9 +85,7 @@ def create_app(workers: int | None = None) -> FastAPI:
         count = workers or min(4, os.cpu_count() or 1)
         # spawn, not fork: the server has threads, and a forked child would inherit their locks
         pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
-        for _ in range(count):
-            pool.submit(jobs.warm_up)
-        app.state.pool, app.state.store = pool, Store(root)
+        app.state.pool, app.state.store, app.state.workers, app.state.warm = pool, Store(root), count, False
         try:
             yield
         finally:
@@ -118,6 +115,10 @@ def create_app(workers: int | None = None) -> FastAPI:
 
     @app.get("/")
     async def page():
+        if not app.state.warm:  # the workers start while the browser loads the page's scripts
+            app.state.warm = True
+            for _ in range(app.state.workers):
+                app.state.pool.submit(jobs.warm_up)
         return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
 
     @app.get("/api/schema")
@@ -228,6 +229,8 @@ def _number(form, name: str, default: float) -> float:
 
 
 def _resolution(form) -> float:
+    from ..build import check_resolution  # here: the server starts without the mesh code's imports
+
     try:
         return check_resolution(_number(form, "resolution", 1.0), "resolution")
     except InputError as exc:

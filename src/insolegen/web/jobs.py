@@ -13,8 +13,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import InputError
 
 MESH_KEEP = "mesh.npz"  # vertices and faces, for the formats made on first download
@@ -85,6 +83,8 @@ def load_outline(source: Source, side: str, folder: Path):
 
 def _write_insert(insert, folder: Path, stem: str) -> dict[str, Any]:
     """STL, report and the kept mesh of one insert; returns the report (its mesh named by file name)."""
+    import numpy as np
+
     from .. import api, export, report
 
     mesh_name = f"{stem}.stl"
@@ -121,6 +121,8 @@ def build_pair(source: Source, rx_json: str, side: str, short_side: str, resolut
 
 def mesh_format(folder: str, stem: str, suffix: str) -> None:
     """Write ``<stem><suffix>`` (.glb or .3mf) from the mesh a build kept."""
+    import numpy as np
+
     from .. import export
 
     kept = np.load(Path(folder) / f"{stem}.{MESH_KEEP}")

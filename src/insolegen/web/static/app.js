@@ -6,8 +6,8 @@ import { STLLoader } from "/static/vendor/three/STLLoader.js";
 
 const $ = (sel) => document.querySelector(sel);
 const status = (text) => { $("#status").textContent = text; };
-// for tests and benchmarks: how many inserts were drawn, and the last change-to-screen time (ms)
-const state = (window.insolegen = { ready: false, drawn: 0, lastMs: null, pending: 0 });
+// for tests and benchmarks: how many inserts were drawn, the last change-to-screen time and its parts (ms)
+const state = (window.insolegen = { ready: false, drawn: 0, lastMs: null, parts: null, pending: 0 });
 
 // ---- 3D view -------------------------------------------------------------------------
 const canvas = $("#insert");
@@ -278,10 +278,14 @@ async function rebuild() {
   state.pending++;
   status("building…");
   try {
+    const sent = performance.now();
     const answer = await post("/api/build", formData(), controller.signal);
+    const built = performance.now();
     const stl = await fetchMesh(answer.files.stl, controller.signal);
+    const fetched = performance.now();
     clearErrors();
     show([stl]);
+    state.parts = { debounce: sent - started, build: built - sent, fetch: fetched - built, draw: performance.now() - fetched };
     showReport(answer.report);
     $("#download-stl").href = answer.files.stl;
     $("#download-3mf").href = answer.files["3mf"];
@@ -299,7 +303,7 @@ async function rebuild() {
   }
 }
 
-function schedule(delay = 40) {
+function schedule(delay = 25) {
   changedAt = changedAt ?? performance.now();
   clearTimeout(timer);
   timer = setTimeout(rebuild, delay);
