@@ -130,3 +130,62 @@ def test_screenshot_for_the_readme(page):
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOT)
     assert SCREENSHOT.stat().st_size > 20_000
+
+
+def test_an_uploaded_outline_is_built_and_a_bad_one_named_beside_it(page, tmp_path):
+    from conftest import write_csv
+
+    from insolegen.template import builtin_points
+
+    good = write_csv(tmp_path / "Patient 12.csv", builtin_points(240.0, 92.0))
+    rebuilt(page, lambda: page.set_input_files("input[name=outline]", good))
+    assert "240 × 92 mm, Patient 12.csv" in page.locator("#figures tr[data-figure=foot]").inner_text()
+    mesh = load(download(page, "Download STL", tmp_path))
+    assert np.ptp(mesh.bounds[:, 0]) == pytest.approx(240.0, abs=0.5) and mesh.is_watertight
+    bad = tmp_path / "broken.csv"
+    bad.write_text("x,y\n1,2\n")
+    page.set_input_files("input[name=outline]", bad)
+    beside = page.locator(".err[data-for=outline]")
+    beside.wait_for(state="visible", timeout=60_000)
+    assert beside.inner_text() == "broken.csv: an outline needs at least 3 distinct points, got 1"
+    rebuilt(page, lambda: page.get_by_role("button", name="Use the built-in outline").click())
+    assert "265 × 100 mm, builtin" in page.locator("#figures tr[data-figure=foot]").inner_text()
+
+
+def test_a_pair_in_the_page_lifts_the_short_side(page, tmp_path):
+    page.fill("[name='heel_lift.height_mm']", "5")
+    page.select_option("[name=short_side]", "right")
+    rebuilt(page, lambda: page.get_by_role("button", name="Build pair").click())
+    heel = {}
+    for side in ("left", "right"):
+        (tmp_path / side).mkdir()
+        mesh = load(download(page, f"Download {side} STL", tmp_path / side))
+        report = __import__("json").loads(download(page, f"Download {side} report", tmp_path / side).read_text())
+        heel[side] = top_at(mesh, np.array([report["landmarks"]["heel_centre"]["xy_mm"]]))[0]
+        assert report["side"] == side and mesh.is_watertight
+    assert heel["right"] - heel["left"] == pytest.approx(5.0, abs=0.05)
+    assert page.evaluate(COUNT_DRAWN, False)["drawn"] > 0.05 * page.evaluate(COUNT_DRAWN, False)["total"]
+
+
+def test_a_batch_zip_in_the_page(page, tmp_path):
+    import io
+    import zipfile
+
+    from conftest import write_csv
+
+    from insolegen.template import builtin_points
+
+    write_csv(tmp_path / "a.csv", builtin_points(250.0, 95.0))
+    packed = tmp_path / "clinic.zip"
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("manifest.csv", "id,outline,arch.height_mm,resolution\nann,a.csv,14,2\nbad,,40,2\n")
+        archive.write(tmp_path / "a.csv", "a.csv")
+    page.set_input_files("input[name=batch]", packed)
+    page.get_by_role("button", name="Run batch").click()
+    page.get_by_role("link", name="Download batch results").wait_for(timeout=120_000)
+    assert "1 built, 0 skipped, 1 failed" in page.locator("#batch").inner_text()
+    assert "arch.height_mm = 40.0 is out of range" in page.locator("#batch").inner_text()
+    out = zipfile.ZipFile(io.BytesIO(download(page, "Download batch results", tmp_path).read_bytes()))
+    (tmp_path / "ann.stl").write_bytes(out.read("ann.stl"))
+    assert np.ptp(load(tmp_path / "ann.stl").bounds[:, 0]) == pytest.approx(250.0, abs=0.5)
+    assert "batch-summary.csv" in out.namelist()
