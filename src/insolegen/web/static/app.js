@@ -75,8 +75,8 @@ function show(buffers) {
     // from above the medial side (+y on a right foot), far enough that the whole length fits
     const medial = $("[name=side]").value === "left" && buffers.length === 1 ? -1 : 1;
     const half = THREE.MathUtils.degToRad(camera.fov / 2);
-    const fit = Math.min(Math.tan(half), Math.tan(half) * camera.aspect);
-    const d = (0.48 * Math.max(size.x, size.y)) / fit;
+    const fit = Math.min(Math.sin(half), Math.sin(Math.atan(Math.tan(half) * camera.aspect)));
+    const d = (0.5 * size.length()) / fit;  // the bounding sphere fits the narrower field of view
     camera.position.copy(centre).add(new THREE.Vector3(-0.3, 0.75 * medial, 0.6).normalize().multiplyScalar(d));
     framed = buffers.length === 1;
   }
