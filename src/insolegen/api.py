@@ -57,6 +57,14 @@ def load_outline(
     return from_points(ring, units, side, str(path), sha, kind, tuple(notes))
 
 
+def load_scan(path: str | Path, units: str = "auto", side: str = "auto"):
+    """A foot scan (STL, OBJ, PLY, XYZ, CSV) read and posed: a :class:`~insolegen.scan.cast.ScanInput`
+    that :func:`build` takes in place of an outline (its outline depends on the prescription)."""
+    from .scan import cast
+
+    return cast.load(path, units, side)
+
+
 def build(
     outline: Outline | str | Path | None = None,
     rx: prescription.Prescription | None = None,
@@ -67,10 +75,15 @@ def build(
     units: str | None = None,
     resolution: float = 1.0,
 ) -> Insert:
-    """Build one insert. ``outline``: an :class:`Outline`, a file path, or None (built-in)."""
+    """Build one insert. ``outline``: an :class:`Outline`, a file path, None (built-in), or a
+    scan from :func:`load_scan`."""
     check_resolution(resolution)
     if rx is None:
         rx = prescription.resolve(profile, settings)
+    from .scan.cast import ScanInput
+
+    if isinstance(outline, ScanInput):  # its outline and cast follow from the prescription
+        outline = outline.outline(rx)
     if not isinstance(outline, Outline):
         outline = load_outline(outline, units, side)
     return build_insert(outline, rx, resolution)

@@ -55,11 +55,25 @@ def check_file(path: str | Path, min_thickness_mm: float = 2.0, ray_spacing: flo
     return {"mesh": str(path), **result}
 
 
+def scan_fit(path: str | Path, scan_path: str | Path) -> dict:
+    """How closely the top of the mesh at ``path`` follows the sole of the scan it was built from
+    (carried by the transform in the build report beside the mesh): see :func:`insolegen.scan.fit.top_fit`."""
+    from .scan import fit
+
+    mesh = load_mesh(path)
+    points, faces = fit.scan_in_output(scan_path, path)
+    return fit.top_fit(mesh.vertices, mesh.faces, points, faces)
+
+
 def table(result: dict) -> str:
     """The result as aligned lines for a person."""
     keys = ["watertight", "winding_consistent", "outward", "bodies", "volume_mm3", "faces", "degenerate_faces",
             "manifold3d", "millable_from_above", "undercut_rays", "min_thickness_mm", "max_thickness_mm", "bounds_mm"]
     lines = [f"{result['mesh']}: {'PASS' if result['passed'] else 'FAIL'}"]
     lines += [f"  {k:22s} {result[k]}" for k in keys]
+    if "scan_fit" in result:
+        fit = result["scan_fit"]
+        lines.append(f"  {'scan_fit':22s} P50 {fit['p50_mm']} / P95 {fit['p95_mm']} / max {fit['max_mm']} mm over {fit['points']} points "
+                     f"{fit['inset_mm']:g} mm or more inside the rim")
     lines += [f"  reason: {r}" for r in result["reasons"]]
     return "\n".join(lines)

@@ -38,7 +38,12 @@ def cli() -> None:
 @click.option("--outline", type=click.Path(dir_okay=False, path_type=Path), help="outline file (.csv .txt .json .geojson .svg .dxf .lst); default: built-in outline")
 @OUTLINE_KIND
 @UNITS
-@click.option("--side", type=click.Choice(["left", "right"]), default="right", show_default=True)
+@click.option("--side", type=click.Choice(["auto", "left", "right"]),
+              help="the foot's side [default: right; with --scan, auto: found from the scan]")
+@click.option("--scan", type=click.Path(dir_okay=False, path_type=Path),
+              help="foot scan (.stl .obj .ply .xyz .csv): a total-contact insert molded to its sole")
+@click.option("--scan-units", type=click.Choice(["auto", "mm", "cm", "m", "in"]), default="auto", show_default=True,
+              help="units of the scan (auto: from the foot's size)")
 @click.option("--foot-length", type=float, default=265.0, show_default=True, help="built-in outline length, mm")
 @click.option("--foot-width", type=float, default=100.0, show_default=True, help="built-in outline width, mm")
 @click.option("--profile", help="bundled profile name (see `insolegen profiles`) or a TOML file")
@@ -56,7 +61,7 @@ def cli() -> None:
 @click.option("--outline-left", type=click.Path(dir_okay=False, path_type=Path), help="with --pair: the left foot's outline")
 @click.option("--outline-right", type=click.Path(dir_okay=False, path_type=Path), help="with --pair: the right foot's outline")
 @click.option("-q", "--quiet", is_flag=True, help="no summary on stderr")
-def build(outline, outline_kind, units, side, foot_length, foot_width, profile, set_, arch_height, leg_length_offset, met_pad,
+def build(outline, outline_kind, units, side, scan, scan_units, foot_length, foot_width, profile, set_, arch_height, leg_length_offset, met_pad,
           resolution, output, report_path, keep_input_frame, ascii_stl, pair, short_side, outline_left, outline_right, quiet):
     """Build an insert (or a pair) and write the mesh and its JSON report."""
     from . import api, export, prescription
@@ -65,7 +70,15 @@ def build(outline, outline_kind, units, side, foot_length, foot_width, profile, 
     settings = _settings(set_, {"arch.height_mm": arch_height, "heel_lift.height_mm": leg_length_offset, "met_pad.enabled": met_pad})
     rx = prescription.resolve(profile, settings)
     api.check_resolution(resolution)
-    if pair:
+    if scan is None and side == "auto":
+        raise InputError("--side auto needs --scan (an outline's side is given: --side left or right)")
+    side = side or ("auto" if scan else "right")
+    if scan is not None:
+        if outline or outline_left or outline_right or pair:
+            raise InputError("--scan builds one insert from the scan; leave out --outline, --outline-left/right and --pair")
+        molded = api.build(api.load_scan(scan, scan_units, side), rx, resolution=resolution)
+        jobs = [(export.check_writable(output or Path(f"outputs/insert-{molded.outline.side}.stl")), molded)]
+    elif pair:
         if short_side is None:
             raise InputError("--pair needs --short-side left|right: the side that gets the heel lift")
         if report_path:
@@ -128,7 +141,9 @@ def _check_shape(outline, declared: str = "") -> None:
 @click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
 @click.option("--min-thickness", type=float, default=2.0, show_default=True, help="least thickness that passes, mm")
 @click.option("--ray-spacing", type=float, default=1.0, show_default=True, help="grid spacing of the vertical rays, mm")
-def check(mesh, report_path, as_json, min_thickness, ray_spacing):
+@click.option("--scan", type=click.Path(dir_okay=False, path_type=Path),
+              help="the foot scan the insert was built from: also measure how closely the top follows its sole")
+def check(mesh, report_path, as_json, min_thickness, ray_spacing, scan):
     """Independent QA of any insert mesh (STL, 3MF, OBJ, PLY): exit 0 when it passes."""
     import json
 
@@ -136,6 +151,8 @@ def check(mesh, report_path, as_json, min_thickness, ray_spacing):
     from . import export
 
     result = checks.check_file(mesh, min_thickness, ray_spacing)
+    if scan is not None:
+        result["scan_fit"] = checks.scan_fit(mesh, scan)
     if report_path:
         export.write_bytes(report_path, (json.dumps(result, indent=2) + "\n").encode())
     click.echo(json.dumps(result, indent=2) if as_json else checks.table(result))
@@ -152,7 +169,8 @@ def check(mesh, report_path, as_json, min_thickness, ray_spacing):
 @click.option("--profile", help="with --outline: bundled profile name or TOML file")
 @click.option("--set", "set_", multiple=True, metavar="KEY=VALUE", help="with --outline: any prescription field")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="FILE.png or FILE.html [default: beside the mesh, .png]")
-def preview(mesh, outline, outline_kind, units, side, profile, set_, output):
+@click.option("--scan", type=click.Path(dir_okay=False, path_type=Path), help="with MESH: draw the points of the scan it was built from over it (PNG)")
+def preview(mesh, outline, outline_kind, units, side, profile, set_, output, scan):
     """A picture (.png) or a page to turn in a browser (.html) of an insert mesh, or of an outline's insert."""
     import tempfile
 
@@ -161,6 +179,13 @@ def preview(mesh, outline, outline_kind, units, side, profile, set_, output):
 
     if (mesh is None) == (outline is None):
         raise InputError("give a MESH file or --outline FILE to preview (one of them)")
+    if scan is not None:
+        if mesh is None:
+            raise InputError("--scan previews a MESH built from that scan; give the mesh file too")
+        from .preview import scan_preview
+
+        click.echo(str(scan_preview(mesh, scan, output or mesh.with_name(f"{mesh.stem}-scan.png"))))
+        return
     if mesh is not None:
         click.echo(str(make(mesh, output or mesh.with_suffix(".png"))))
         return

@@ -134,6 +134,44 @@ FEATURES: dict[str, Field] = {
 }
 
 
+def cast(xy, outline, marks, rx):
+    """Scan builds: the balanced plantar surface of the scan, set on the base thickness."""
+    return outline.cast.height(xy)
+
+
+def heel_expansion(xy, outline, marks, rx):
+    """Scan builds: the heel seat's surface stretched out to the widened heel outline."""
+    return outline.cast.expansion(xy)
+
+
+def arch_fill(xy, outline, marks, rx):
+    """Scan builds: the medial arch lowered by ``cast.arch_fill_mm`` at the scanned arch apex,
+    by nothing from the heel centre back nor from the metatarsal heads on (the arch's shape)."""
+    fill = rx.cast.arch_fill_mm
+    if fill <= 0:
+        return np.zeros(len(xy))
+    start = marks.heel_centre[0]
+    end = max(marks.mtpj1[0] - 0.04 * marks.length_mm, start + 40.0)
+    apex = float(np.clip(outline.cast.arch_apex[0], start + 15.0, end - 15.0))
+    x = xy[:, 0]
+    along = np.where(x <= apex, smootherstep((x - start) / (apex - start)), smootherstep((end - x) / (end - apex)))
+    lateral, medial = outline.borders(x)
+    across = (xy[:, 1] * outline.medial_sign - lateral) / np.maximum(medial - lateral, 1.0)
+    return -fill * along * smootherstep((across - 0.15) / 0.6)
+
+
+def _ignored(xy, outline, marks, rx):
+    return np.zeros(len(xy))
+
+
+# A scan build: the cast replaces the shell's constant thickness and the arch (the foot gives
+# the arch; arch.height_mm is ignored), and the cast modifications join every other feature.
+SCAN_FEATURES: dict[str, Field] = {
+    **FEATURES, "shell": _ignored, "arch": _ignored, "cast": cast, "heel_expansion": heel_expansion, "arch_fill": arch_fill,
+}
+
+
 def fields(xy: np.ndarray, outline: Outline, marks: Landmarks, rx: Prescription) -> dict[str, np.ndarray]:
     """Every feature's field at xy (n, 2): name -> (n,) float, mm."""
-    return {name: f(xy, outline, marks, rx) for name, f in FEATURES.items()}
+    table = FEATURES if outline.cast is None else SCAN_FEATURES
+    return {name: f(xy, outline, marks, rx) for name, f in table.items()}

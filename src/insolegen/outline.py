@@ -7,7 +7,7 @@ unit scale are applied, and the transform is recorded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -34,7 +34,8 @@ class Outline:
     points: (n, 2) float, mm, counter-clockwise, not closed (first != last).
     transform: (4, 4) float, input coordinates (input units) -> output frame (mm).
     side: ``"left"`` or ``"right"``; the medial border is +y on a right foot, -y on a left.
-    kind: ``"outline"`` or ``"footprint"`` (the points are the insole made from a footprint).
+    kind: ``"outline"``, ``"footprint"`` (the points are the insole made from a footprint) or
+    ``"scan"`` (the footprint of a foot scan's sole, which ``cast`` carries).
     notes: warnings from reading it (a footprint's stray patches left out).
     """
 
@@ -45,6 +46,8 @@ class Outline:
     sha256: str = ""
     kind: str = "outline"
     notes: tuple[str, ...] = ()
+    # A scan's outline carries its balanced plantar surface (insolegen.scan.cast.Cast); None otherwise.
+    cast: object = field(default=None, compare=False, repr=False)
 
     @cached_property
     def digest(self) -> str:

@@ -75,6 +75,21 @@ class Landmarks(_Section):
     sulcus_pct: float = Field(80.0, ge=74.0, le=88.0, description="toe crease, where a sulcus-length insert ends")
 
 
+class Cast(_Section):
+    """Cast (scan) modifications of a scan build (CLINICAL.md, the lab's form)."""
+
+    balance: bool = Field(True, description="heel levelled across, lowest heel and forefoot points on the base thickness")
+    inversion_deg: float = Field(0.0, ge=0.0, le=35.0, description="inverted-cast technique: the cast turned medial side up about the long axis, degrees")
+    arch_fill_mm: float = Field(0.0, ge=0.0, le=10.0, description="arch fill: the medial arch lowered by this much at its apex, mm (lab values 1.6, 3.2, 6.4)")
+    heel_expansion_mm: float = Field(0.0, ge=0.0, le=10.0, description="heel seat widened: the outline grows by this much around the heel, mm")
+
+
+class Scan(_Section):
+    """How a foot scan becomes an outline."""
+
+    trim_height_mm: float = Field(20.0, ge=5.0, le=60.0, description="the outline is the sole's footprint below this height above its lowest point, mm")
+
+
 class Prescription(_Section):
     """The full prescription. ``Prescription()`` is the default general-support insert."""
 
@@ -85,6 +100,8 @@ class Prescription(_Section):
     heel_cup: HeelCup = Field(default_factory=HeelCup)
     posting: Posting = Field(default_factory=Posting)
     landmarks: Landmarks = Field(default_factory=Landmarks)
+    cast: Cast = Field(default_factory=Cast)
+    scan: Scan = Field(default_factory=Scan)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Prescription":
@@ -116,6 +133,8 @@ class Prescription(_Section):
             ("met_pad.offset_mm", self.met_pad.offset_mm if self.met_pad.enabled else 8.0, 5.0, 10.0),
             ("heel_lift.height_mm", self.heel_lift.height_mm, 0.0, 12.0),
             ("posting.rearfoot_deg", self.posting.rearfoot_deg, -8.0, 8.0),
+            ("cast.arch_fill_mm", self.cast.arch_fill_mm, 0.0, 6.4),
+            ("cast.heel_expansion_mm", self.cast.heel_expansion_mm, 0.0, 4.0),
         ]
         return [
             f"{name} = {value:g} is past the usual {lo:g} to {hi:g}; check the prescription"

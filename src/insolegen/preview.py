@@ -220,3 +220,51 @@ def preview(mesh_path: str | Path, out: str | Path) -> Path:
     else:
         data = html(mesh, report)
     return write_bytes(out, data)
+
+
+def scan_preview(mesh_path: str | Path, scan_path: str | Path, out: str | Path) -> Path:
+    """A PNG of the insert's top seen from above with the scan's points over it, each coloured by
+    its height above the top (an orthotist sees where the foot leaves the insert), and a section
+    along the medial arch; the scan is carried by the build report's transform."""
+    from .check import load_mesh
+    from .export import write_bytes
+    from .scan import fit
+
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise InputError(f"{out}: a scan preview is a .png, not '{out.suffix}'")
+    try:
+        import matplotlib
+    except ModuleNotFoundError:
+        raise InputError("a PNG preview needs matplotlib: pip install 'insolegen[preview]'") from None
+    matplotlib.use("Agg")
+    import io
+
+    import matplotlib.pyplot as plt
+    from scipy.interpolate import RegularGridInterpolator
+
+    mesh = load_mesh(mesh_path)
+    points, _ = fit.scan_in_output(scan_path, mesh_path)
+    xs, ys, z = height_grid(mesh, 1.0)
+    top = RegularGridInterpolator((ys, xs), z, bounds_error=False, fill_value=np.nan)(points[:, [1, 0]])
+    over = ~np.isnan(top) & (points[:, 2] - top < 15.0)  # the sole, not the foot's far side
+    fig, (view, cut) = plt.subplots(2, 1, figsize=(12, 9), dpi=100, gridspec_kw={"height_ratios": [2, 1]})
+    view.pcolormesh(xs, ys, z, shading="nearest", cmap="Greys", alpha=0.6)
+    dots = view.scatter(points[over, 0], points[over, 1], c=points[over, 2] - top[over], s=2, cmap="coolwarm", vmin=-2, vmax=2)
+    fig.colorbar(dots, ax=view, label="scan point above the top, mm", fraction=0.03)
+    view.set_aspect("equal")
+    view.set_title(f"{Path(scan_path).name} over {Path(mesh_path).name} (top view)")
+    report = _report_beside(Path(mesh_path))
+    apex = report.get("scan", {}).get("arch_apex", {}).get("xy_mm", [0.0, float(np.mean(ys))])
+    row = int(np.argmin(np.abs(ys - apex[1])))
+    near = over & (np.abs(points[:, 1] - ys[row]) < 1.0)
+    cut.plot(xs, z[row], color="k", label=f"insert top at y = {ys[row]:.0f} mm")
+    cut.plot(points[near, 0], points[near, 2], ".", ms=2, color="tab:red", label="scan points within 1 mm")
+    cut.set_xlabel("x, mm")
+    cut.set_ylabel("z, mm")
+    cut.legend(fontsize=8)
+    view.axhline(ys[row], color="tab:red", lw=0.6)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return write_bytes(out, buffer.getvalue())

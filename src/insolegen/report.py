@@ -18,7 +18,7 @@ def build_key(outline_sha256: str, rx_json: str, side: str, resolution: float, e
 def make_report(insert, mesh_path: Path, *, keep_input_frame: bool = False, build_key: str = "") -> dict:
     """Everything SPEC.md lists for the report, measured on the built mesh."""
     outline = insert.outline
-    return {
+    doc = {
         "tool": "insolegen",
         "version": __version__,
         "mesh": str(mesh_path),
@@ -42,6 +42,21 @@ def make_report(insert, mesh_path: Path, *, keep_input_frame: bool = False, buil
         "warnings": insert.warnings,
         "build_seconds": round(insert.build_seconds, 4),
     }
+    if outline.cast is not None:
+        doc["scan"] = scan_section(insert)
+    return doc
+
+
+def scan_section(insert) -> dict:
+    """A scan build's ``scan`` section: the file, units and side found, the scan-to-output
+    transform, the fit, the arch as scanned, what was trimmed, and the cast modifications as built."""
+    facts = dict(insert.outline.cast.facts)
+    facts["transform_scan_to_output"] = [[round(float(v), 9) for v in row] for row in insert.outline.transform]
+    facts["as_built"] = {
+        "arch_fill_mm": round(max(0.0, -float(insert.fields["arch_fill"].min())), 4),
+        "heel_expansion_mm": insert.outline.cast.heel_expansion_mm,
+    }
+    return facts
 
 
 def summary(report: dict) -> str:
@@ -60,6 +75,14 @@ def summary(report: dict) -> str:
         lines.append(
             f"  metatarsal pad {built['met_pad']['height_mm']:.2f} mm, "
             f"{built['met_pad']['behind_met_line_mm']:.1f} mm behind the head line"
+        )
+    scan = report.get("scan")
+    if scan:
+        fit = scan["fit_residuals_mm"]
+        lines.append(
+            f"  scan {scan['file']}: {scan['units']}, {scan['side']} foot ({scan['side_from']}); fit P50/P95/max "
+            f"{fit['p50']:.2f}/{fit['p95']:.2f}/{fit['max']:.2f} mm; arch as scanned {scan['arch_height_mm']:.1f} mm "
+            f"(arch.height_mm ignored); arch fill {scan['as_built']['arch_fill_mm']:.2f} mm"
         )
     return "\n".join(lines)
 

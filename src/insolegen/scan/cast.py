@@ -1,0 +1,379 @@
+"""The cast: a scan's sole balanced and placed as an outline plus a plantar surface.
+
+From the sole points in the pose's output frame (heel toward x = 0, toes +x, sole down) the
+cast is balanced as a lab balances a positive cast: the heel levelled across (the heel seat's
+cross-slope taken out), its lowest heel and forefoot points brought to the same height, then
+turned about the long axis by ``cast.inversion_deg`` (inverted-cast technique), and set on the
+base thickness. The outline is the sole's footprint below ``scan.trim_height_mm``: the contour of
+the fitted surface at that height, so noise in the points does not move it. The footprint's own
+long axis and centroid then place it in the output frame (x from the rearmost heel point, y = 0
+through the centroid), as an outline is placed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+import shapely.affinity
+from shapely.geometry import Polygon
+
+from ..errors import InputError
+from . import surface as surfaces
+
+SAMPLE_MM = 2.0  # spacing of the surface samples that find the low points
+BALANCE_ROUNDS = 6  # levelling and the heel-forefoot turn each shift the other's low points a little
+HEEL_STRIP = (0.10, 0.18)  # of the length: the heel seat, behind the heel's widest part
+SECTION_MM = 10.0  # the heel's bisector: the middle of its cross-section this far above its lowest point
+SEAT_SHARE = 0.6  # the heel seat: this share of the section's half width about its middle
+HEEL_LOW, FORE_LOW = (0.0, 0.30), (0.55, 0.85)  # where the lowest heel and forefoot points are sought
+ARCH_SPAN = (0.30, 0.60)  # where the arch apex of the foot as scanned is sought (CLINICAL.md: 0.40-0.45)
+FIT_MARGIN_MM = 5.0  # the sole is fitted this far above the trim height
+FOOTPRINT_CELL_MM = 0.5  # raster of the footprint before its ring is put on the contour
+RING_STEP_MM = 0.5  # the footprint ring's spacing
+RING_SMOOTH_MM = 1.0  # Gaussian smoothing along the ring: the raster's steps go, a toe's curve stays
+CONTOUR_STEP_MM = 1.0  # a ring point moves at most this far onto the contour (farther: the scan's edge, not the trim)
+
+
+@dataclass(frozen=True)
+class Cast:
+    """The balanced plantar surface and what the report says of it.
+
+    surface: the fitted plantar surface in the balanced frame; to_fit: (2, 3) float, output xy ->
+    that frame's xy; lift_mm: added to its z. arch_apex, heel_centre: (2,) float, mm, output frame;
+    length_mm: the footprint's length; facts: the report's ``scan`` section.
+    """
+
+    surface: surfaces.Surface
+    to_fit: np.ndarray
+    lift_mm: float
+    arch_apex: np.ndarray
+    heel_centre: np.ndarray
+    length_mm: float
+    heel_expansion_mm: float
+    facts: dict = field(default_factory=dict)
+
+    def height(self, xy: np.ndarray) -> np.ndarray:
+        """(n,) float, mm: the cast's plantar surface at xy (n, 2) float, mm, output frame."""
+        return self.surface.height(xy @ self.to_fit[:, :2].T + self.to_fit[:, 2]) + self.lift_mm
+
+    def expansion(self, xy: np.ndarray) -> np.ndarray:
+        """(n,) float, mm: how the surface changes where the heel seat widens (xy (n, 2), mm).
+
+        The heel seat's surface is stretched about the heel centre so that its rim moves out by
+        ``heel_expansion_mm``, as the outline does; the stretch fades out smoothly (C2) along x
+        between 20 % and 35 % of the length, where the outline's growth ends.
+        """
+        e = self.heel_expansion_mm
+        if e <= 0:
+            return np.zeros(len(xy))
+        from ..features import fade_out
+
+        half = self.facts["heel_width_mm"] / 2 - e
+        pull = fade_out(xy[:, 0], 0.20 * self.length_mm, 0.35 * self.length_mm) * (e / (half + e))
+        source = xy - pull[:, None] * (xy - self.heel_centre)
+        return self.height(source) - self.height(xy)
+
+
+def _rot_x(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[1.0, 0, 0], [0, c, -s], [0, s, c]])
+
+
+def _rot_y(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, 0, s], [0, 1.0, 0], [-s, 0, c]])
+
+
+def _strip(poly: Polygon, x0: float, x1: float) -> tuple[float, float]:
+    """Middle y and width of the footprint between x0 and x1."""
+    y0, y1 = poly.bounds[1] - 1, poly.bounds[3] + 1
+    part = poly.intersection(shapely.box(x0, y0, x1, y1))
+    if part.is_empty:
+        raise InputError("the scan's sole has no heel: check that the file is a foot scan")
+    b = part.bounds
+    return 0.5 * (b[1] + b[3]), b[3] - b[1]
+
+
+def _mask_ring(mask: np.ndarray, lo: np.ndarray, cell: float) -> np.ndarray:
+    """The outer ring (n, 2) of the largest piece of a raster ``mask`` (cell (i, j) spans lo + cell * [i, i+1] x [j, j+1])."""
+    from scipy import ndimage
+
+    labels, count = ndimage.label(mask)
+    if count == 0:
+        raise InputError("the scan's sole has no footprint below the trim height; check the scan or scan.trim_height_mm")
+    mask = ndimage.binary_fill_holes(labels == 1 + int(np.argmax(np.bincount(labels.ravel())[1:])))
+    # Each row's runs of cells as boxes: a few hundred boxes instead of one per cell.
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    ends = np.nonzero(edges == -1)[1]  # row-major order: each run's end follows its start
+    poly = shapely.union_all(shapely.box(lo[0] + rows * cell, lo[1] + starts * cell, lo[0] + (rows + 1) * cell, lo[1] + ends * cell))
+    if poly.geom_type != "Polygon":
+        poly = max(poly.geoms, key=lambda g: g.area)
+    return np.asarray(poly.exterior.coords)[:-1]
+
+
+def _covered(xy: np.ndarray, lo: np.ndarray, shape: tuple[int, int], cell: float) -> np.ndarray:
+    """Raster (shape) of where the scan has points: its point gaps closed, holes filled."""
+    from scipy import ndimage
+
+    ij = np.floor((xy - lo) / cell).astype(np.int64)
+    ok = (ij >= 0).all(axis=1) & (ij < shape).all(axis=1)
+    mask = np.zeros(shape, bool)
+    mask[ij[ok, 0], ij[ok, 1]] = True
+    spacing = np.sqrt(shapely.convex_hull(shapely.multipoints(xy)).area / len(xy))
+    radius = int(np.clip(np.ceil(1.5 * spacing / cell), 1, 12))  # a scan's point gaps close, a toe cleft stays
+    disk = np.add.outer(np.arange(-radius, radius + 1) ** 2, np.arange(-radius, radius + 1) ** 2) <= radius * radius
+    mask = ndimage.binary_closing(np.pad(mask, radius + 1), disk)[radius + 1:-radius - 1, radius + 1:-radius - 1]
+    return ndimage.binary_fill_holes(mask)
+
+
+def footprint(surface: surfaces.Surface, xy: np.ndarray, level_mm: float) -> Polygon:
+    """Where the fitted ``surface`` lies below ``level_mm`` and the scan has points (xy (m, 2),
+    mm): one polygon, its ring on the surface's contour at that level (smooth: the contour of a
+    C2 field), resampled every RING_STEP_MM. Where the scan ends before the trim height the ring
+    follows the scan's edge instead."""
+    from scipy.ndimage import gaussian_filter1d
+
+    cell = FOOTPRINT_CELL_MM
+    lo = xy.min(axis=0) - 2 * cell
+    shape = tuple(np.ceil((xy.max(axis=0) + 2 * cell - lo) / cell).astype(int))
+    centres = [lo[k] + cell * (np.arange(shape[k]) + 0.5) for k in (0, 1)]
+    low = (surface.grid(*centres) < level_mm) & _covered(xy, lo, shape, cell)
+    ring = _mask_ring(low, lo, cell)
+    closed = np.vstack([ring, ring[:1]])
+    arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))]
+    n = max(int(arc[-1] / RING_STEP_MM), 16)
+    at = np.linspace(0.0, arc[-1], n, endpoint=False)
+    pts = np.c_[np.interp(at, arc, closed[:, 0]), np.interp(at, arc, closed[:, 1])]
+    pts = gaussian_filter1d(pts, RING_SMOOTH_MM / (arc[-1] / n), axis=0, mode="wrap")
+    for _ in range(3):  # Newton steps onto the contour along the gradient
+        z, gx, gy = surface.height(pts) - level_mm, surface.height(pts, dx=1), surface.height(pts, dy=1)
+        g2 = np.maximum(gx * gx + gy * gy, 1e-12)
+        step = -(z / g2)[:, None] * np.c_[gx, gy]
+        ok = np.linalg.norm(step, axis=1) < CONTOUR_STEP_MM
+        pts[ok] += step[ok]
+    pts = gaussian_filter1d(pts, RING_SMOOTH_MM / (arc[-1] / n), axis=0, mode="wrap")  # where the edge, not the contour, held
+    poly = Polygon(pts)
+    if not poly.is_valid:
+        poly = max(shapely.get_parts(shapely.make_valid(poly)), key=lambda g: g.area if g.geom_type == "Polygon" else 0.0)
+    return shapely.orient_polygons(poly.simplify(0.01))
+
+
+def _samples(height, poly: Polygon, inset_mm: float = 2.0, spacing: float = SAMPLE_MM) -> np.ndarray:
+    """(k, 3) points of a height function (xy (n, 2) -> (n,)) on a grid ``spacing`` apart inside
+    ``poly``, ``inset_mm`` from its rim."""
+    x0, y0, x1, y1 = poly.bounds
+    g = np.mgrid[x0:x1:spacing, y0:y1:spacing].reshape(2, -1).T
+    g = g[shapely.contains_xy(poly.buffer(-inset_mm), g[:, 0], g[:, 1])]
+    return np.c_[g, height(g)]
+
+
+def _low(q: np.ndarray, x0: float, length: float, span: tuple[float, float]) -> np.ndarray:
+    """The lowest of the points q (k, 3) between span[0] and span[1] of the length from x0."""
+    x = q[:, 0] - x0
+    sel = q[(x >= span[0] * length) & (x <= span[1] * length)]
+    return sel[np.argmin(sel[:, 2])]
+
+
+def _level_slope(surface: surfaces.Surface, rot: np.ndarray, xs: np.ndarray, y0: float, y1: float) -> float:
+    """The heel seat's cross-slope after turning by ``rot`` (3, 3): on cross-sections at xs of the
+    turned frame, the linear part of the profile across the seat, about the midpoint of the
+    section SECTION_MM above its lowest point (the heel bisector). A level heel seat has none.
+    Profiles are sampled every 0.1 mm: sub-millimetre midpoints."""
+    slopes = []
+    y = np.arange(y0, y1, 0.1)
+    for x in xs:
+        xy = np.c_[np.full(len(y), x), y] @ rot[:2, :2]  # the turned frame's line, in the surface's frame (rot is near a turn about z)
+        p = np.c_[xy, surface.height(xy)] @ rot.T
+        low = int(np.argmin(p[:, 2]))
+        level = p[low, 2] + SECTION_MM
+        above = p[:, 2] > level
+        left = np.flatnonzero(above[:low])
+        right = low + np.flatnonzero(above[low:])
+        if not len(left) or not len(right):
+            raise InputError("the scan's heel does not rise at both sides; give a scan of the whole heel or set cast.balance=false")
+        ends = []
+        for i, j in ((left[-1], left[-1] + 1), (right[0] - 1, right[0])):
+            t = (level - p[i, 2]) / (p[j, 2] - p[i, 2])
+            ends.append(p[i, 1] + t * (p[j, 1] - p[i, 1]))
+        mid, half = 0.5 * (ends[0] + ends[1]), 0.5 * (ends[1] - ends[0])
+        seat = np.abs(p[:, 1] - mid) < SEAT_SHARE * half
+        slopes.append(np.polyfit(p[seat, 1] - mid, p[seat, 2], 1)[0])
+    return float(np.mean(slopes))
+
+
+def _rot_z(axis: np.ndarray) -> np.ndarray:
+    """The turn about z that takes the unit xy direction ``axis`` (2,) to +x."""
+    return np.array([[axis[0], axis[1], 0.0], [-axis[1], axis[0], 0.0], [0.0, 0.0, 1.0]])
+
+
+def balance(surface: surfaces.Surface, q: np.ndarray, poly: Polygon, level: bool) -> np.ndarray:
+    """The 3x3 rotation that balances ``surface`` (samples q (k, 3) of it, footprint ``poly``):
+    the footprint's long axis turned onto x (heel toward -x), then, when ``level``, the heel
+    levelled across and the heel and forefoot low points brought level."""
+    from ..outline import _long_axis
+
+    axis = _long_axis(poly)[1]
+    rot = _rot_z(axis if axis[0] > 0 else -axis)  # the pose already put the heel toward -x
+    turned = shapely.affinity.affine_transform(poly, [*rot[0, :2], *rot[1, :2], 0.0, 0.0])
+    x_min, y0, x1, y1 = turned.bounds
+    length = x1 - x_min
+    xs = x_min + length * np.linspace(HEEL_STRIP[0], HEEL_STRIP[1], 5)
+    for _ in range(BALANCE_ROUNDS if level else 0):
+        rot = _rot_x(-np.arctan(_level_slope(surface, rot, xs, y0, y1))) @ rot
+        p = q @ rot.T
+        heel, fore = _low(p, x_min, length, HEEL_LOW), _low(p, x_min, length, FORE_LOW)
+        rot = _rot_y(np.arctan2(fore[2] - heel[2], fore[0] - heel[0])) @ rot
+    return rot
+
+
+def _grow_heel(ring: np.ndarray, grow_mm: float, length: float) -> np.ndarray:
+    """The ring (n, 2) moved out along its normals by ``grow_mm`` around the heel, fading out
+    smoothly between 20 % and 35 % of the length (counter-clockwise ring: outward is to the right)."""
+    from ..features import fade_out
+
+    tangent = np.roll(ring, -1, axis=0) - np.roll(ring, 1, axis=0)
+    normal = np.c_[tangent[:, 1], -tangent[:, 0]] / np.linalg.norm(tangent, axis=1)[:, None]
+    x0 = ring[:, 0].min()
+    return ring + (grow_mm * fade_out(ring[:, 0] - x0, 0.20 * length, 0.35 * length))[:, None] * normal
+
+
+def _arch(height, poly: Polygon, side: str, base_mm: float) -> tuple[np.ndarray, float]:
+    """The arch apex of the foot as scanned: the highest point of the surface in the medial half
+    of the footprint between 30 % and 60 % of its length, 4 mm inside the rim. Returns the
+    apex (2,) and its height above the base, mm."""
+    x0, length = poly.bounds[0], poly.bounds[2] - poly.bounds[0]
+    medial = 1.0 if side == "right" else -1.0
+    yc, _ = _strip(poly, x0 + ARCH_SPAN[0] * length, x0 + ARCH_SPAN[1] * length)
+    g = np.mgrid[x0 + ARCH_SPAN[0] * length:x0 + ARCH_SPAN[1] * length:0.5, poly.bounds[1]:poly.bounds[3]:0.5].reshape(2, -1).T
+    g = g[shapely.contains_xy(poly.buffer(-4.0), g[:, 0], g[:, 1]) & ((g[:, 1] - yc) * medial > 0)]
+    if not len(g):
+        raise InputError("the scan's sole has no midfoot: check that the file is a whole foot or its whole plantar surface")
+    z = height(g)
+    i = int(np.argmax(z))
+    return g[i], float(z[i] - base_mm)
+
+
+def cast_outline(sole: np.ndarray, to_pose: np.ndarray, side: str, rx, source: str, sha256: str = "", notes=(), about=None):
+    """The scan as an :class:`~insolegen.outline.Outline` (kind ``scan``) carrying its :class:`Cast`.
+
+    sole: (m, 3) float, mm, the plantar points in the pose's frame (heel toward -x, toes +x,
+    sole down); to_pose: (4, 4) scan coordinates (scan units) -> that frame; rx: the prescription
+    (its ``cast``, ``scan`` and ``shell`` sections); about: report lines from reading and posing
+    the scan. The outline's transform takes scan coordinates to the output frame: the pose, the
+    balancing turn and the placement.
+    """
+    from ..outline import MAX_LENGTH_MM, MIN_LENGTH_MM, Outline, _long_axis
+
+    sole = np.asarray(sole, float)
+    if len(sole) < 100 or not np.isfinite(sole).all():
+        raise InputError(f"{source}: the scan's sole has {len(sole)} usable points; give a scan with at least 100 on the sole")
+    trim, base = rx.scan.trim_height_mm, rx.shell.thickness_mm
+    # Balanced twice: the second time from a fit made nearly level, so that a scan in any pose
+    # ends in the same one (a fit, smoothing along its grid's axes, is not quite turn-invariant).
+    rot = np.eye(3)
+    for _ in range(3 if rx.cast.balance else 1):
+        turned = sole @ rot.T
+        first = surfaces.fit(turned)  # the whole sole, whatever its tilt
+        poly = footprint(first, turned[:, :2], float(first.height(turned[:, :2]).min()) + trim)
+        length = poly.bounds[2] - poly.bounds[0]
+        if not MIN_LENGTH_MM <= length <= MAX_LENGTH_MM:
+            raise InputError(f"{source}: the scan's sole is {length:.4g} mm long, not a plausible foot "
+                             f"({MIN_LENGTH_MM:g}-{MAX_LENGTH_MM:g} mm); check --scan-units")
+        rot = balance(first, _samples(first.height, poly, spacing=1.0), poly, rx.cast.balance) @ rot
+    medial = 1.0 if side == "right" else -1.0  # turning about +x by a positive angle lifts +y
+    rot = _rot_x(medial * np.radians(rx.cast.inversion_deg)) @ rot
+    turned = sole @ rot.T
+    # Only the sole below the trim height (and a margin past it, so the fit holds to the rim) is fitted.
+    turned = turned[turned[:, 2] < np.percentile(turned[:, 2], 0.5) + trim + FIT_MARGIN_MM]
+    fitted = surfaces.fit(turned)
+    lowest = float(fitted.height(turned[:, :2]).min())
+    poly = footprint(fitted, turned[:, :2], lowest + trim)
+    # Placed as an outline is: the footprint's long axis along x, heel first, centroid on y = 0.
+    centre, axis = _long_axis(poly)
+    axis = axis if axis[0] > 0 else -axis  # the pose already put the heel toward -x
+    turn = np.array([[axis[0], axis[1]], [-axis[1], axis[0]]])
+    ring = (np.asarray(poly.exterior.coords)[:-1] - centre) @ turn.T
+    length = float(np.ptp(ring[:, 0]))
+    grow = rx.cast.heel_expansion_mm
+    if grow > 0:
+        ring = _grow_heel(ring, grow, length)
+    offset = np.array([-ring[:, 0].min(), 0.0])
+    ring = ring + offset
+    to_fit = np.c_[turn.T, centre - turn.T @ offset]  # output xy -> the fitted surface's xy
+    unlifted = Cast(fitted, to_fit, 0.0, np.zeros(2), np.zeros(2), length + grow, grow)
+    placed = Polygon(ring)
+    q = _samples(unlifted.height, placed)
+    heel, fore = _low(q, 0.0, length, HEEL_LOW), _low(q, 0.0, length, FORE_LOW)
+    lift = base - min(heel[2], fore[2])  # the lower of the heel and forefoot lows on the base
+    place = np.eye(4)
+    place[:2, :2], place[:2, 3], place[2, 3] = turn, offset - turn @ centre, lift
+    rot4 = np.eye(4)
+    rot4[:3, :3] = rot
+    transform = place @ rot4 @ to_pose
+    heel_yc, heel_width = _strip(placed, HEEL_STRIP[0] * length, HEEL_STRIP[1] * length)
+    lifted = Cast(fitted, to_fit, lift, np.zeros(2), np.zeros(2), length + grow, grow)
+    apex, arch_height = _arch(lifted.height, placed, side, base)
+    full = shapely.convex_hull(shapely.multipoints(turned[:, :2]))
+    facts = {
+        **(about or {}),
+        "trim_height_mm": trim,
+        "trimmed": f"{max(full.area - poly.area, 0.0) / 100:.1f} cm2 of the sole seen from above lies higher than {trim:g} mm "
+                   "over its lowest point and is left out of the outline",
+        "sole_points_fitted": int(len(sole)),
+        "fit_residuals_mm": fitted.residuals_mm,
+        "arch_apex": {"xy_mm": np.round(apex, 3).tolist(), "pct_length": round(100 * float(apex[0]) / (length + grow), 2)},
+        "arch_height_mm": round(arch_height, 3),
+        "heel_width_mm": round(heel_width, 3),
+        "balance": {"levelled": rx.cast.balance, "inversion_deg": rx.cast.inversion_deg, "rotation": np.round(rot, 9).tolist(),
+                    "heel_low_xy_mm": np.round(heel[:2], 3).tolist(), "forefoot_low_xy_mm": np.round(fore[:2], 3).tolist()},
+        "ignored": ["arch.height_mm (the scanned foot gives the arch)"],
+    }
+    cast = Cast(fitted, to_fit, lift, apex, np.array([0.135 * length + grow, heel_yc]), length + grow, grow, facts)
+    return Outline(_ccw_ring(ring), transform, side, source, sha256, "scan", tuple(notes), cast=cast)
+
+
+def _ccw_ring(ring: np.ndarray) -> np.ndarray:
+    return np.asarray(shapely.orient_polygons(Polygon(ring)).exterior.coords)[:-1]
+
+
+@dataclass(frozen=True)
+class ScanInput:
+    """A foot scan read and posed, waiting for a prescription (:meth:`outline`).
+
+    raw: the :class:`~insolegen.scan.read.RawScan`; pose: its :class:`~insolegen.scan.pose.Pose`;
+    side_asked: ``auto``, ``left`` or ``right`` as given.
+    """
+
+    raw: object
+    pose: object
+    side_asked: str
+
+    @property
+    def sha256(self) -> str:
+        return self.raw.sha256
+
+    def outline(self, rx):
+        """The scan's outline for prescription ``rx``, carrying the balanced :class:`Cast`."""
+        raw, pose = self.raw, self.pose
+        about = {
+            "file": raw.source, "sha256": raw.sha256, "format": raw.format, "kind": "mesh" if raw.is_mesh else "point cloud",
+            "points": int(len(raw.points)), "faces": int(len(raw.faces)) if raw.is_mesh else 0,
+            "units": raw.units, "mm_per_unit": raw.mm_per_unit,
+            "side": pose.side, "side_from": "found from the scan (the arch is medial)" if self.side_asked == "auto" else "--side",
+            "notes": [*raw.notes, *pose.notes],
+        }
+        return cast_outline(pose.sole, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
+
+
+def load(path, units: str = "auto", side: str = "auto") -> ScanInput:
+    """Read the scan at ``path`` (units ``auto``, mm, cm, m or in) and find its pose and side."""
+    from .pose import find_pose
+    from .read import read_scan
+
+    if side not in ("auto", "left", "right"):
+        raise InputError(f"--side '{side}' is not known; use auto, left or right")
+    raw = read_scan(path, units)
+    return ScanInput(raw, find_pose(raw, side), side)

@@ -1,0 +1,122 @@
+"""The plantar surface of a scan as a smooth (C2) height field fitted to its sole points.
+
+A point cloud's noise must not reach the insert as bumps, so the surface is not interpolated
+through the points: heights on a regular grid are fitted by penalised least squares (each point
+pulls the bilinear surface under it; a thin-plate penalty on second differences keeps it smooth
+and carries it over gaps), then a bicubic interpolating spline through the grid gives a C2 field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CELL_MM = 2.0  # grid spacing: far finer than the foot's curvature (radii of 10 mm and more)
+MARGIN_CELLS = 4  # the grid reaches this far past the points, so the field is defined a little beyond the rim
+# Thin-plate weight per cell against one cell's worth of data (weight 1): enough to average a
+# 0.3 mm noisy cloud over a few cells, little enough to keep a heel's curvature (P95 < 0.1 mm).
+SMOOTHING = 0.05
+# A point this far above the first fit (mm, or 4 robust sigmas of the residuals if more) is not on
+# the sole seen from below: the far side of a curled toe tip or of a wall that overhangs.
+ABOVE_MM = 1.0
+
+
+@dataclass(frozen=True)
+class Surface:
+    """z(x, y) of the plantar surface, mm, in the frame of the points it was fitted to.
+
+    xs: (nx,) float, ys: (ny,) float, grid node coordinates, mm; z: (nx, ny) float, mm, the fitted
+    heights at the nodes; residuals_mm: P50, P95 and max of |fit - point| over the sole points.
+    """
+
+    xs: np.ndarray
+    ys: np.ndarray
+    z: np.ndarray
+    residuals_mm: dict
+
+    def __post_init__(self):
+        from scipy.interpolate import RectBivariateSpline
+
+        object.__setattr__(self, "_spline", RectBivariateSpline(self.xs, self.ys, self.z, kx=3, ky=3, s=0))
+
+    def height(self, xy: np.ndarray, dx: int = 0, dy: int = 0) -> np.ndarray:
+        """(n,) float, mm: the surface (or its derivative of order dx, dy) at xy (n, 2) float, mm;
+        held at the grid's edge beyond it."""
+        x = np.clip(xy[:, 0], self.xs[0], self.xs[-1])
+        y = np.clip(xy[:, 1], self.ys[0], self.ys[-1])
+        return self._spline.ev(x, y, dx=dx, dy=dy)
+
+    def grid(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """(len(xs), len(ys)) float, mm: the surface on the grid of increasing xs and ys."""
+        return self._spline(np.clip(xs, self.xs[0], self.xs[-1]), np.clip(ys, self.ys[0], self.ys[-1]))
+
+
+def _second_differences(nx: int, ny: int):
+    """Sparse operator (rows, nx * ny) of the second differences along x, along y and across
+    (the discrete thin-plate energy, node index = i * ny + j)."""
+    import scipy.sparse as sp
+
+    def d2(n):
+        return sp.diags([np.ones(n - 2), -2 * np.ones(n - 2), np.ones(n - 2)], [0, 1, 2], shape=(n - 2, n))
+
+    def d1(n):
+        return sp.diags([-np.ones(n - 1), np.ones(n - 1)], [0, 1], shape=(n - 1, n))
+
+    ix, iy = sp.identity(nx), sp.identity(ny)
+    return sp.vstack([sp.kron(d2(nx), iy), sp.kron(ix, d2(ny)), np.sqrt(2.0) * sp.kron(d1(nx), d1(ny))]).tocsr()
+
+
+def fit(points: np.ndarray, cell_mm: float = CELL_MM, smoothing: float = SMOOTHING) -> Surface:
+    """Fit the height field to ``points`` (m, 3) float, mm: the sole seen from below, one z per xy.
+
+    Each grid cell's points together weigh as much as one point, so a dense cloud and a sparse
+    mesh are smoothed alike. Points far above a first fit (hidden from below) are left out of
+    the second; the residuals are measured on the points kept (``residuals_mm["points"]``) and
+    ``residuals_mm["hidden"]`` counts the others.
+    """
+    pts = np.asarray(points, float)
+    grid = _Grid(pts[:, :2], cell_mm)
+    z = grid.solve(pts[:, 2], np.ones(len(pts), bool), smoothing)
+    first = Surface(grid.xs, grid.ys, z, {})
+    res = pts[:, 2] - first.height(pts[:, :2])
+    keep = res <= max(ABOVE_MM, 4.0 * 1.4826 * float(np.median(np.abs(res))))
+    surface = Surface(grid.xs, grid.ys, grid.solve(pts[:, 2], keep, smoothing), {})
+    res = np.abs(surface.height(pts[keep, :2]) - pts[keep, 2])
+    p50, p95 = np.percentile(res, [50, 95])
+    figures = {"p50": round(float(p50), 4), "p95": round(float(p95), 4), "max": round(float(res.max()), 4),
+               "points": int(keep.sum()), "hidden": int((~keep).sum())}
+    return Surface(grid.xs, grid.ys, surface.z, figures)
+
+
+class _Grid:
+    """The fitting grid over xy (m, 2) float, mm, and each point's bilinear weights on its nodes."""
+
+    def __init__(self, xy: np.ndarray, cell_mm: float):
+        import scipy.sparse as sp
+
+        lo = xy.min(axis=0) - MARGIN_CELLS * cell_mm
+        n = np.ceil((xy.max(axis=0) + MARGIN_CELLS * cell_mm - lo) / cell_mm).astype(int) + 1
+        self.nx, self.ny = int(n[0]), int(n[1])
+        self.xs, self.ys = lo[0] + cell_mm * np.arange(self.nx), lo[1] + cell_mm * np.arange(self.ny)
+        u = (xy - lo) / cell_mm
+        cell = np.minimum(np.floor(u).astype(np.int64), [self.nx - 2, self.ny - 2])
+        fx, fy = (u - cell).T
+        self.base = cell[:, 0] * self.ny + cell[:, 1]
+        cols = np.stack([self.base, self.base + self.ny, self.base + 1, self.base + self.ny + 1], axis=1)
+        vals = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], axis=1)
+        rows = np.repeat(np.arange(len(xy)), 4)
+        self.a = sp.csr_matrix((vals.ravel(), (rows, cols.ravel())), shape=(len(xy), self.nx * self.ny))
+        d = _second_differences(self.nx, self.ny)
+        self.penalty = (d.T @ d).tocsr()
+
+    def solve(self, z: np.ndarray, keep: np.ndarray, smoothing: float) -> np.ndarray:
+        """(nx, ny) node heights fitted to z (m,) at the points where ``keep`` (m,) bool."""
+        import scipy.sparse as sp
+        from scipy.sparse.linalg import spsolve
+
+        count = np.bincount(self.base[keep], minlength=self.nx * self.ny)
+        w = np.where(keep, 1.0 / np.maximum(count[self.base], 1), 0.0)  # each occupied cell weighs 1 in all
+        aw = sp.diags(w) @ self.a
+        lhs = (self.a.T @ aw + smoothing * self.penalty).tocsc()
+        return spsolve(lhs, aw.T @ z).reshape(self.nx, self.ny)
