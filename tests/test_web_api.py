@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from conftest import load, run, top_at, write_csv
+from conftest import FEET, load, run, top_at, write_csv
 
 pytest.importorskip("fastapi")
 with warnings.catch_warnings():  # Starlette's advice to move to httpx2, which FastAPI's client does not need yet
@@ -85,6 +85,27 @@ def test_an_uploaded_outline_is_named_as_the_user_named_it(client, tmp_path):
     assert report["input"]["foot_length_mm"] == pytest.approx(240.0, abs=0.5)
     mesh = fetch_mesh(client, answer.json()["files"]["stl"], tmp_path)
     assert np.ptp(mesh.bounds[:, 0]) == pytest.approx(240.0, abs=0.5) and mesh.is_watertight
+
+
+SCAN = FEET.parent / "scans" / "techmed3d_right_plantar.obj"
+
+
+@pytest.mark.skipif(not SCAN.is_file(), reason="../shared/data/scans is absent")
+def test_a_scan_upload_builds_an_insert_molded_to_it(client, tmp_path):
+    answer = build(client, files={"scan": ("Mrs K, plantar.obj", SCAN.read_bytes(), "model/obj")})
+    assert answer.status_code == 200, answer.text
+    report = answer.json()["report"]
+    assert report["side"] == "right" and report["input"]["kind"] == "scan"  # the side found from the arch
+    assert report["input"]["outline"] == report["scan"]["file"] == "Mrs K, plantar.obj"
+    assert str(SCAN.parent) not in answer.text and "/tmp" not in answer.text
+    assert answer.json()["files"]["stl"].endswith("/insert-right.stl")
+    mesh = fetch_mesh(client, answer.json()["files"]["stl"], tmp_path)
+    assert mesh.is_watertight
+    assert np.ptp(mesh.bounds[:, 0]) == pytest.approx(report["input"]["foot_length_mm"], abs=1.0)
+    both = build(client, files={"scan": ("s.obj", b"v 0 0 0\n", "model/obj"), "outline": ("o.csv", b"x,y\n", "text/csv")})
+    assert both.status_code == 400 and "not both" in both.json()["error"]
+    bad = build(client, files={"scan": ("broken.obj", b"v 0 0 0\nv 1 0 0\n", "model/obj")})
+    assert bad.status_code == 400 and bad.json()["error"].startswith("broken.obj")
 
 
 def test_bad_input_answers_one_line_like_the_command_line(client, capsys):

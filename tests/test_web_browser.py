@@ -189,3 +189,17 @@ def test_a_batch_zip_in_the_page(page, tmp_path):
     (tmp_path / "ann.stl").write_bytes(out.read("ann.stl"))
     assert np.ptp(load(tmp_path / "ann.stl").bounds[:, 0]) == pytest.approx(250.0, abs=0.5)
     assert "batch-summary.csv" in out.namelist()
+
+
+SCAN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "scans" / "techmed3d_right_plantar.obj"
+
+
+@pytest.mark.skipif(not SCAN.is_file(), reason="../shared/data/scans is absent")
+def test_a_scan_in_the_page(page, tmp_path):
+    rebuilt(page, lambda: page.set_input_files("input[name=scan]", SCAN))
+    assert page.input_value("[name=side]") == "auto"
+    assert SCAN.name in page.locator("#figures tr[data-figure=foot]").inner_text()
+    mesh = load(download(page, "Download STL", tmp_path))
+    assert mesh.is_watertight and 250 < np.ptp(mesh.bounds[:, 0]) < 290
+    rebuilt(page, lambda: page.get_by_role("button", name="Use the built-in outline").click())
+    assert page.input_value("[name=side]") == "right"

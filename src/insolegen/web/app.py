@@ -136,16 +136,19 @@ def create_app(workers: int | None = None) -> FastAPI:
     @app.post("/api/build")
     async def build(request: Request):
         form = await _form(request)
-        rx, side, resolution, source = _prescription(form), _choice(form, "side", SIDES, "right"), _resolution(form), await _source(form)
+        rx, resolution, source = _prescription(form), _resolution(form), await _source(form)
+        side = _choice(form, "side", (*SIDES, "auto") if source.scan else SIDES, "auto" if source.scan else "right")
         token, folder = app.state.store.new()
         doc = await _run(request, jobs.build, source, rx.model_dump_json(), side, resolution, str(folder))
-        return {"report": doc, "files": app.state.store.files(token, f"insert-{side}")}
+        return {"report": doc, "files": app.state.store.files(token, f"insert-{doc['side']}")}
 
     @app.post("/api/pair")
     async def pair(request: Request):
         form = await _form(request)
         rx, side, resolution, source = _prescription(form), _choice(form, "side", SIDES, "right"), _resolution(form), await _source(form)
         short_side = _choice(form, "short_side", SIDES, None)
+        if source.scan:
+            raise WebError(400, "a scan builds one insert (molded to that foot); build a pair from an outline")
         token, folder = app.state.store.new()
         docs = await _run(request, jobs.build_pair, source, rx.model_dump_json(), side, short_side, resolution, str(folder))
         store = app.state.store
@@ -247,12 +250,16 @@ async def _upload(form, name: str) -> jobs.Upload | None:
 
 
 async def _source(form) -> jobs.Source:
-    upload = await _upload(form, "outline")
+    upload, scan = await _upload(form, "outline"), await _upload(form, "scan")
+    if upload and scan:
+        raise WebError(400, f"give an outline ({upload.name}) or a scan ({scan.name}), not both")
     kind = _choice(form, "outline_kind", ("outline", "footprint"), "outline")
     units = _text(form, "units") or None
     if units is not None and units not in ("mm", "cm", "in"):
         raise WebError(400, f"units '{units}' is not known; use mm, cm or in")
-    return jobs.Source(upload, kind, units, _number(form, "foot_length_mm", 265.0), _number(form, "foot_width_mm", 100.0))
+    scan_units = _choice(form, "scan_units", ("auto", "mm", "cm", "m", "in"), "auto")
+    return jobs.Source(upload, kind, units, _number(form, "foot_length_mm", 265.0), _number(form, "foot_width_mm", 100.0),
+                       scan, scan_units)
 
 
 async def _run(request: Request, job, *args) -> Any:

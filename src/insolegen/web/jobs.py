@@ -37,13 +37,16 @@ class Upload:
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """Where the outline comes from: an upload, or the built-in outline of a foot size (mm)."""
+    """Where the insert's shape comes from: an uploaded outline (``upload``) or foot scan
+    (``scan``), or else the built-in outline of a foot size (mm)."""
 
     upload: Upload | None = None
     kind: str = "outline"
     units: str | None = None
     foot_length_mm: float = 265.0
     foot_width_mm: float = 100.0
+    scan: Upload | None = None
+    scan_units: str = "auto"
 
 
 def warm_up() -> None:
@@ -81,6 +84,24 @@ def load_outline(source: Source, side: str, folder: Path):
     return dataclasses.replace(outline, source=source.upload.name, notes=notes)
 
 
+def load_scan(source: Source, side: str, folder: Path):
+    """The uploaded scan, read and posed (:func:`insolegen.api.load_scan`); ``side`` may be ``auto``."""
+    from .. import api
+
+    upload = source.scan
+    path = folder / f"scan{upload.safe_suffix}"
+    path.write_bytes(upload.data)
+    try:
+        scan = api.load_scan(path, source.scan_units, side)
+    except InputError as exc:
+        raise _renamed(exc, path, upload.name) from None
+    finally:
+        path.unlink(missing_ok=True)
+    raw = scan.raw
+    named = dataclasses.replace(raw, source=upload.name, notes=tuple(n.replace(str(path), upload.name) for n in raw.notes))
+    return dataclasses.replace(scan, raw=named)
+
+
 def _write_insert(insert, folder: Path, stem: str) -> dict[str, Any]:
     """STL, report and the kept mesh of one insert; returns the report (its mesh named by file name)."""
     import numpy as np
@@ -96,14 +117,16 @@ def _write_insert(insert, folder: Path, stem: str) -> dict[str, Any]:
 
 
 def build(source: Source, rx_json: str, side: str, resolution: float, folder: str) -> dict[str, Any]:
-    """One insert into ``folder``: ``insert-<side>.stl`` and its report; returns the report."""
+    """One insert into ``folder``: ``insert-<side>.stl`` and its report; returns the report.
+
+    ``side``: left or right, or ``auto`` for a scan (its side is found from the arch)."""
     from .. import api, prescription
 
     folder_path = Path(folder)
     rx = prescription.Prescription.model_validate_json(rx_json)
-    outline = load_outline(source, side, folder_path)
-    insert = api.build(outline, rx, resolution=resolution)
-    return _write_insert(insert, folder_path, f"insert-{side}")
+    shape = load_scan(source, side, folder_path) if source.scan else load_outline(source, side, folder_path)
+    insert = api.build(shape, rx, resolution=resolution)
+    return _write_insert(insert, folder_path, f"insert-{insert.outline.side}")
 
 
 def build_pair(source: Source, rx_json: str, side: str, short_side: str, resolution: float, folder: str) -> dict[str, dict]:

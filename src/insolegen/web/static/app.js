@@ -185,10 +185,10 @@ function clearErrors() {
 
 function fieldNamed(message) {
   const names = [...document.querySelectorAll(".err[data-for]")].map((e) => e.dataset.for).sort((a, b) => b.length - a.length);
-  const file = $("input[name=outline]").files[0];
-  if (file && message.startsWith(file.name)) return "outline";
-  const batch = $("input[name=batch]").files[0];
-  if (batch && message.startsWith(batch.name)) return "batch";
+  for (const input of ["outline", "scan", "batch"]) {  // an upload's error starts with its file name
+    const file = $(`input[name=${input}]`).files[0];
+    if (file && message.startsWith(file.name)) return input;
+  }
   for (const [alias, name] of Object.entries(ALIASES)) if (message.includes(alias)) return name;
   return names.find((n) => new RegExp(`(^|[^\\w.])${n.replaceAll(".", "\\.")}([^\\w.]|$)`).test(message)) || null;
 }
@@ -210,11 +210,13 @@ function showError(message) {
 function formData() {
   const data = new FormData();
   data.append("prescription", JSON.stringify(prescription()));
-  for (const name of ["side", "resolution", "outline_kind", "units", "foot_length_mm", "foot_width_mm"]) {
+  for (const name of ["side", "resolution", "outline_kind", "units", "foot_length_mm", "foot_width_mm", "scan_units"]) {
     data.append(name, document.querySelector(`[name=${name}]`).value);
   }
-  const file = $("input[name=outline]").files[0];
-  if (file) data.append("outline", file, file.name);
+  for (const name of ["outline", "scan"]) {
+    const file = $(`input[name=${name}]`).files[0];
+    if (file) data.append(name, file, file.name);
+  }
   return data;
 }
 
@@ -370,7 +372,15 @@ async function start() {
   for (const el of document.querySelectorAll("#inputs [name]")) {
     el.addEventListener(el.type === "file" || el.tagName === "SELECT" || el.type === "checkbox" ? "change" : "input", () => schedule());
   }
-  $("#builtin").addEventListener("click", () => { $("input[name=outline]").value = ""; schedule(0); });
+  // one shape at a time: an outline, a scan, or the built-in outline
+  const outline = $("input[name=outline]"), scan = $("input[name=scan]"), side = $("[name=side]");
+  outline.addEventListener("change", () => { scan.value = ""; if (side.value === "auto") side.value = "right"; }, true);
+  scan.addEventListener("change", () => { outline.value = ""; side.value = "auto"; }, true);
+  $("#builtin").addEventListener("click", () => {
+    outline.value = scan.value = "";
+    if (side.value === "auto") side.value = "right";
+    schedule(0);
+  });
   $("#build-pair").addEventListener("click", buildPair);
   $("#run-batch").addEventListener("click", runBatch);
   state.ready = true;
