@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from conftest import FEET, load, run, top_at, write_csv
 
 pytest.importorskip("fastapi")
@@ -132,6 +134,29 @@ def test_bad_input_answers_one_line_like_the_command_line(client, capsys):
         assert "/tmp" not in error and "insolegen-web" not in error and "upload." not in error  # no server path
 
 
+FUZZ_VALUES = st.one_of(st.floats(), st.integers(-10**6, 10**6), st.booleans(), st.text(max_size=6), st.none(),
+                       st.lists(st.integers(), max_size=2))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from([*sorted(prescription.FIELDS), "arch.bogus", "arch", "extra"]), FUZZ_VALUES, max_size=5))
+def test_any_prescription_is_built_or_answered_in_one_line(client, fields):
+    nested: dict = {}
+    for key, value in fields.items():
+        section, _, name = key.partition(".")
+        if name and isinstance(nested.get(section, {}), dict):
+            nested.setdefault(section, {})[name] = value
+        else:
+            nested[section] = value
+    answer = client.post("/api/build", data={"prescription": json.dumps(nested), "resolution": "5"})
+    assert answer.status_code in (200, 400, 422), answer.text
+    if answer.status_code == 200:
+        assert answer.json()["report"]["qa"]["watertight"]
+    else:
+        error = answer.json()["error"]
+        assert error.startswith("prescription") and "\n" not in error
+
+
 def test_an_upload_over_50_mb_is_refused_and_the_server_stays_up(client):
     big = b"0" * (60 * 2**20)
     answer = client.post("/api/build", files={"outline": ("scan.csv", big, "text/csv")})
@@ -213,6 +238,19 @@ def test_batch_never_reaches_outside_its_zip(client):
         assert answer.json()["error"].startswith("b.zip")
     answer = client.post("/api/batch", files={"batch": ("b.zip", b"not a zip")})
     assert answer.status_code == 400 and "not a zip file" in answer.json()["error"]
+
+
+def test_a_worker_that_dies_is_replaced():
+    import os
+    import signal
+
+    with TestClient(create_app(workers=1)) as fresh:
+        assert build(fresh).status_code == 200
+        for pid in list(fresh.app.state.pool._processes):  # as the kernel's OOM killer would
+            os.kill(pid, signal.SIGKILL)
+        died, again = build(fresh), build(fresh)
+        assert died.status_code == 500 and "worker process stopped" in died.json()["error"]
+        assert again.status_code == 200 and again.json()["report"]["qa"]["watertight"]
 
 
 @pytest.fixture(scope="module")

@@ -127,6 +127,7 @@ def test_an_out_of_range_value_is_named_beside_its_field(page):
 
 def test_screenshot_for_the_readme(page):
     rebuilt(page, lambda: page.check("[name='met_pad.enabled']"))
+    page.evaluate("document.querySelector('#inputs').scrollTop = 0")
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOT)
     assert SCREENSHOT.stat().st_size > 20_000

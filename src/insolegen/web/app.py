@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -83,13 +84,11 @@ def create_app(workers: int | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         root = Path(tempfile.mkdtemp(prefix="insolegen-web-"))
         count = workers or min(4, os.cpu_count() or 1)
-        # spawn, not fork: the server has threads, and a forked child would inherit their locks
-        pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("spawn"))
-        app.state.pool, app.state.store, app.state.workers, app.state.warm = pool, Store(root), count, False
+        app.state.pool, app.state.store, app.state.workers, app.state.warm = _pool(count), Store(root), count, False
         try:
             yield
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            app.state.pool.shutdown(wait=True, cancel_futures=True)
             shutil.rmtree(root, ignore_errors=True)
 
     app = FastAPI(title="insolegen", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
@@ -165,19 +164,24 @@ def create_app(workers: int | None = None) -> FastAPI:
         return {**result, "files": {"zip": app.state.store.url(token, "batch.zip")}}
 
     @app.get("/files/{token}/{name}")
-    async def files(token: str, name: str):
+    async def files(request: Request, token: str, name: str):
         folder = app.state.store.folder(token)
         if folder is None or not Store.NAME.fullmatch(name):
             raise WebError(404, "no such file; build again for fresh links")
         path = folder / name
         stem, suffix = name.rsplit(".", 1)[0], "." + name.rsplit(".", 1)[1]
         if not path.is_file() and suffix in jobs.LAZY_FORMATS and (folder / f"{stem}.{jobs.MESH_KEEP}").is_file():
-            await asyncio.wrap_future(app.state.pool.submit(jobs.mesh_format, str(folder), stem, suffix))
+            await _run(request, jobs.mesh_format, str(folder), stem, suffix)
         if not path.is_file():
             raise WebError(404, "no such file; build again for fresh links")
         return FileResponse(path, filename=name)
 
     return app
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # spawn, not fork: the server has threads, and a forked child would inherit their locks
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
 async def _form(request: Request):
@@ -263,9 +267,20 @@ async def _source(form) -> jobs.Source:
 
 
 async def _run(request: Request, job, *args) -> Any:
-    """``job(*args)`` in the worker pool; an :class:`InputError` there answers 400 with its line."""
-    future = request.app.state.pool.submit(job, *args)
+    """``job(*args)`` in the worker pool; an :class:`InputError` there answers 400 with its line.
+
+    A worker that died (killed, out of memory) breaks the pool: a new one takes its place, so
+    the next request is served."""
+    if await request.is_disconnected():  # the page already moved on (a newer change aborted it)
+        raise WebError(499, "the request was withdrawn")
+    state = request.app.state
+    pool = state.pool
     try:
-        return await asyncio.wrap_future(future)
+        return await asyncio.wrap_future(pool.submit(job, *args))
     except InputError as exc:
         raise WebError(400, str(exc).replace("\n", " ")) from None
+    except BrokenProcessPool:
+        if state.pool is pool:
+            state.pool = _pool(state.workers)
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise WebError(500, "the build's worker process stopped (out of memory?); try again, or a coarser mesh spacing") from None
