@@ -114,10 +114,6 @@ def create_app(workers: int | None = None) -> FastAPI:
 
     @app.get("/")
     async def page():
-        if not app.state.warm:  # the workers start while the browser loads the page's scripts
-            app.state.warm = True
-            for _ in range(app.state.workers):
-                app.state.pool.submit(jobs.warm_up)
         return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
 
     @app.get("/api/schema")
@@ -126,6 +122,10 @@ def create_app(workers: int | None = None) -> FastAPI:
 
     @app.get("/api/profiles")
     async def profiles():
+        if not app.state.warm:  # the page's last request before its first build: the workers start now,
+            app.state.warm = True  # not while the page itself loads (on two cores they would slow it)
+            for _ in range(app.state.workers):
+                app.state.pool.submit(jobs.warm_up)
         return {"profiles": [
             {"name": name, "description": prescription.profile_description(name),
              "prescription": prescription.resolve(name).model_dump(mode="json")}

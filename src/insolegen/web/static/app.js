@@ -1,88 +1,16 @@
 // insolegen web app: a form made from the prescription's JSON Schema, a three.js view of the
-// insert, rebuilt as a field changes. Everything is served by the local server (no CDN).
-import * as THREE from "three";
-import { OrbitControls } from "/static/vendor/three/OrbitControls.js";
-import { STLLoader } from "/static/vendor/three/STLLoader.js";
+// insert (viewer.js), rebuilt as a field changes. Everything is served by the local server (no CDN).
+
+// three.js loads while the form is made: the page is usable before the 3D view is
+const viewer = import("/static/viewer.js");
+async function show(buffers) {
+  (await viewer).show(buffers, $("[name=side]").value === "left" && buffers.length === 1 ? -1 : 1);
+}
 
 const $ = (sel) => document.querySelector(sel);
 const status = (text) => { $("#status").textContent = text; };
 // for tests and benchmarks: how many inserts were drawn, the last change-to-screen time and its parts (ms)
 const state = (window.insolegen = { ready: false, drawn: 0, lastMs: null, parts: null, pending: 0 });
-
-// ---- 3D view -------------------------------------------------------------------------
-const canvas = $("#insert");
-const renderer = new THREE.WebGLRenderer({ canvas, antialias: true, preserveDrawingBuffer: true });
-renderer.setPixelRatio(window.devicePixelRatio);
-const scene = new THREE.Scene();
-scene.background = new THREE.Color(0xeef1f4);
-scene.add(new THREE.HemisphereLight(0xffffff, 0x8a94a6, 1.6));
-const sun = new THREE.DirectionalLight(0xffffff, 1.8);
-sun.position.set(-120, -200, 300);
-scene.add(sun);
-const camera = new THREE.PerspectiveCamera(35, 1, 1, 5000);
-camera.up.set(0, 0, 1);
-const controls = new OrbitControls(camera, canvas);
-controls.addEventListener("change", render);
-let shown = [];
-let framed = false;
-
-function render() { renderer.render(scene, camera); }
-
-function resize() {
-  const { clientWidth: w, clientHeight: h } = canvas;
-  renderer.setSize(w, h, false);
-  camera.aspect = w / Math.max(h, 1);
-  camera.updateProjectionMatrix();
-  render();
-}
-new ResizeObserver(resize).observe(canvas);
-
-// height colours (a viridis-like ramp): low is blue-violet, high is yellow
-const RAMP = [[0.27, 0.0, 0.33], [0.23, 0.32, 0.55], [0.13, 0.57, 0.55], [0.37, 0.79, 0.38], [0.99, 0.91, 0.14]];
-function colourByHeight(geometry, zmax) {
-  const pos = geometry.getAttribute("position");
-  const colours = new Float32Array(pos.count * 3);
-  for (let i = 0; i < pos.count; i++) {
-    const t = Math.min(1, Math.max(0, pos.getZ(i) / zmax)) * (RAMP.length - 1);
-    const k = Math.min(RAMP.length - 2, Math.floor(t)), f = t - k;
-    for (let c = 0; c < 3; c++) colours[3 * i + c] = RAMP[k][c] * (1 - f) + RAMP[k + 1][c] * f;
-  }
-  geometry.setAttribute("color", new THREE.BufferAttribute(colours, 3));
-}
-
-// show binary STL meshes side by side (one insert, or a left and right pair)
-function show(buffers) {
-  for (const mesh of shown) { scene.remove(mesh); mesh.geometry.dispose(); }
-  const loader = new STLLoader();
-  const geometries = buffers.map((b) => loader.parse(b));
-  geometries.forEach((g) => g.computeBoundingBox());
-  const zmax = Math.max(...geometries.map((g) => g.boundingBox.max.z), 1);
-  const gap = 20;
-  let y = 0;
-  shown = geometries.map((g) => {
-    colourByHeight(g, zmax);
-    const mesh = new THREE.Mesh(g, new THREE.MeshStandardMaterial({ vertexColors: true, roughness: 0.75 }));
-    mesh.position.y = y - g.boundingBox.max.y;  // each next insert sits beside the last, towards -y
-    y = mesh.position.y + g.boundingBox.min.y - gap;
-    scene.add(mesh);
-    return mesh;
-  });
-  const box = new THREE.Box3();
-  shown.forEach((m) => box.expandByObject(m));
-  const centre = box.getCenter(new THREE.Vector3()), size = box.getSize(new THREE.Vector3());
-  if (!framed || buffers.length > 1) {  // keep the user's view across rebuilds of one insert
-    controls.target.copy(centre);
-    // from above the medial side (+y on a right foot), far enough that the whole length fits
-    const medial = $("[name=side]").value === "left" && buffers.length === 1 ? -1 : 1;
-    const half = THREE.MathUtils.degToRad(camera.fov / 2);
-    const fit = Math.min(Math.sin(half), Math.sin(Math.atan(Math.tan(half) * camera.aspect)));
-    const d = (0.5 * size.length()) / fit;  // the bounding sphere fits the narrower field of view
-    camera.position.copy(centre).add(new THREE.Vector3(-0.3, 0.75 * medial, 0.6).normalize().multiplyScalar(d));
-    framed = buffers.length === 1;
-  }
-  controls.update();
-  render();
-}
 
 // ---- form from the JSON Schema -------------------------------------------------------
 let schema = null, profiles = [];
@@ -286,7 +214,7 @@ async function rebuild() {
     const stl = await fetchMesh(answer.files.stl, controller.signal);
     const fetched = performance.now();
     clearErrors();
-    show([stl]);
+    await show([stl]);
     state.parts = { debounce: sent - started, build: built - sent, fetch: fetched - built, draw: performance.now() - fetched };
     showReport(answer.report);
     $("#download-stl").href = answer.files.stl;
@@ -319,7 +247,7 @@ async function buildPair() {
     const answer = await post("/api/pair", data);
     clearErrors();
     const meshes = await Promise.all(["left", "right"].map((s) => fetchMesh(answer[s].files.stl)));
-    show(meshes);
+    await show(meshes);
     const box = $("#pair");
     box.replaceChildren();
     for (const side of ["left", "right"]) {
@@ -384,7 +312,6 @@ async function start() {
   $("#build-pair").addEventListener("click", buildPair);
   $("#run-batch").addEventListener("click", runBatch);
   state.ready = true;
-  resize();
   rebuild();
 }
 
