@@ -27,7 +27,7 @@ from insolegen.web.app import create_app  # noqa: E402
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app(workers=2)) as c:
+    with TestClient(create_app(workers=2), base_url="http://127.0.0.1:8000") as c:
         yield c
 
 
@@ -182,6 +182,17 @@ def test_traversal_never_returns_a_file(client):
         assert b"root:" not in answer.content and b"import" not in answer.content
 
 
+def test_other_sites_cannot_drive_it(client):
+    """A page elsewhere posting to the local app, or a rebinding name pointed at 127.0.0.1, is refused."""
+    data = {"prescription": "{}", "resolution": "5"}
+    foreign = client.post("/api/build", data=data, headers={"origin": "https://evil.example"})
+    assert foreign.status_code == 403 and "another site" in foreign.json()["error"]
+    rebound = client.get("/api/schema", headers={"host": "evil.example:8000"})
+    assert rebound.status_code == 400
+    assert client.post("/api/build", data=data, headers={"origin": "http://127.0.0.1:8000"}).status_code == 200
+    assert client.get("/api/schema", headers={"host": "localhost:8000"}).status_code == 200
+
+
 def test_pair_lifts_the_short_side_only(client, tmp_path):
     answer = client.post("/api/pair", data={"prescription": json.dumps({"heel_lift": {"height_mm": 5}}), "resolution": "2",
                                             "short_side": "left"})
@@ -244,7 +255,7 @@ def test_a_worker_that_dies_is_replaced():
     import os
     import signal
 
-    with TestClient(create_app(workers=1)) as fresh:
+    with TestClient(create_app(workers=1), base_url="http://127.0.0.1:8000") as fresh:
         assert build(fresh).status_code == 200
         for pid in list(fresh.app.state.pool._processes):  # as the kernel's OOM killer would
             os.kill(pid, signal.SIGKILL)

@@ -30,6 +30,7 @@ from starlette.datastructures import UploadFile
 from .. import prescription
 from ..errors import InputError
 from . import jobs
+from .guard import LOCAL_NAMES, SameOrigin
 from .limits import BodyLimit
 
 STATIC = Path(__file__).parent / "static"
@@ -77,8 +78,9 @@ class Store:
                 "3mf": self.url(token, f"{stem}.3mf"), "report": self.url(token, f"{stem}.report.json")}
 
 
-def create_app(workers: int | None = None) -> FastAPI:
-    """The app. ``workers``: build processes (default: the number of cores, at most 4)."""
+def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES) -> FastAPI:
+    """The app. ``workers``: build processes (default: the number of cores, at most 4);
+    ``hosts``: the names it answers to (``("*",)``: any, for a server other machines reach)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -93,6 +95,7 @@ def create_app(workers: int | None = None) -> FastAPI:
 
     app = FastAPI(title="insolegen", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(BodyLimit)
+    app.add_middleware(SameOrigin, hosts=hosts)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.exception_handler(WebError)

@@ -17,7 +17,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False)
     except ImportError as exc:
         raise InputError(f"insolegen serve needs the web extra ({exc.name} is missing): pip install 'insolegen[web]'") from None
     _check_free(host, port)
-    config = uvicorn.Config(create_app(), host=host, port=port, log_level="warning")
+    from .guard import LOCAL_NAMES
+
+    # on a loopback address only local names reach it; on another address the user chose to share it
+    hosts = LOCAL_NAMES if host in LOCAL_NAMES else ("*",)
+    config = uvicorn.Config(create_app(hosts=hosts), host=host, port=port, log_level="warning")
     server = uvicorn.Server(config)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     if open_browser:
