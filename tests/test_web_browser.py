@@ -125,6 +125,22 @@ def test_an_out_of_range_value_is_named_beside_its_field(page):
     assert beside.inner_text() == ""
 
 
+def test_a_newer_change_withdraws_the_older_build(page):
+    """Typing 1, 16 then 16.5 into arch.height_mm: the older builds are aborted, the last one is shown."""
+    aborted: list[str] = []
+    listener = lambda r: aborted.append(r.url) if "/api/build" in r.url or "/files/" in r.url else None  # noqa: E731
+    page.on("requestfailed", listener)
+    field = page.locator("[name='arch.height_mm']")
+    field.fill("")
+    drawn = page.evaluate("window.insolegen.drawn")
+    field.press_sequentially("16.5", delay=35)  # each key outlasts the 25 ms debounce; no build is done in 10 ms
+    page.wait_for_function(f"window.insolegen.drawn > {drawn} && window.insolegen.pending === 0", timeout=120_000)
+    page.wait_for_timeout(300)
+    page.remove_listener("requestfailed", listener)
+    assert aborted, "no older build was withdrawn"
+    assert page.locator("#figures tr[data-figure=arch]").inner_text().split("\t")[-1].startswith("16.50 mm")
+
+
 def test_screenshot_for_the_readme(page):
     rebuilt(page, lambda: page.check("[name='met_pad.enabled']"))
     page.evaluate("document.querySelector('#inputs').scrollTop = 0")
