@@ -20,7 +20,7 @@ with warnings.catch_warnings():  # Starlette's advice to move to httpx2, which F
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from insolegen import prescription  # noqa: E402
+from insolegen import prescription, template  # noqa: E402
 from insolegen.template import builtin_points  # noqa: E402
 from insolegen.web.app import create_app  # noqa: E402
 
@@ -108,6 +108,19 @@ def test_a_scan_upload_builds_an_insert_molded_to_it(client, tmp_path):
     assert both.status_code == 400 and "not both" in both.json()["error"]
     bad = build(client, files={"scan": ("broken.obj", b"v 0 0 0\nv 1 0 0\n", "model/obj")})
     assert bad.status_code == 400 and bad.json()["error"].startswith("broken.obj")
+
+
+@pytest.mark.skipif(not hasattr(template, "foot_for_shoe"), reason="shoe sizes come with branch lab (template.foot_for_shoe)")
+def test_a_shoe_size_sizes_the_built_in_outline(client, tmp_path):
+    answer = build(client, shoe_size="42", size_system="eu")
+    assert answer.status_code == 200, answer.text
+    length, width = template.foot_for_shoe(42.0, "eu")
+    assert answer.json()["report"]["input"]["foot_length_mm"] == pytest.approx(length, abs=0.01)
+    mesh = fetch_mesh(client, answer.json()["files"]["stl"], tmp_path)
+    assert np.ptp(mesh.bounds[:, 0]) == pytest.approx(length, abs=0.01)
+    assert np.ptp(mesh.bounds[:, 1]) == pytest.approx(width, abs=0.01)
+    bad = build(client, shoe_size="80", size_system="eu")
+    assert bad.status_code == 400 and bad.json()["error"].startswith("--shoe-size 80 is not an adult eu size")
 
 
 def test_bad_input_answers_one_line_like_the_command_line(client, capsys):

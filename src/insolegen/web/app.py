@@ -228,7 +228,7 @@ def _choice(form, name: str, allowed: tuple[str, ...], default: str | None) -> s
     return value
 
 
-def _number(form, name: str, default: float) -> float:
+def _number(form, name: str, default: float | None) -> float | None:
     text = _text(form, name)
     if not text:
         return default
@@ -265,8 +265,10 @@ async def _source(form) -> jobs.Source:
     if units is not None and units not in ("mm", "cm", "in"):
         raise WebError(400, f"units '{units}' is not known; use mm, cm or in")
     scan_units = _choice(form, "scan_units", ("auto", "mm", "cm", "m", "in"), "auto")
+    shoe_size = _number(form, "shoe_size", None)
+    size_system = _text(form, "size_system") or "eu"
     return jobs.Source(upload, kind, units, _number(form, "foot_length_mm", 265.0), _number(form, "foot_width_mm", 100.0),
-                       scan, scan_units)
+                       scan, scan_units, shoe_size, size_system)
 
 
 async def _run(request: Request, job, *args) -> Any:

@@ -47,6 +47,8 @@ class Source:
     foot_width_mm: float = 100.0
     scan: Upload | None = None
     scan_units: str = "auto"
+    shoe_size: float | None = None  # sizes the built-in outline instead of the length and width
+    size_system: str = "eu"
 
 
 def warm_up() -> None:
@@ -71,7 +73,12 @@ def load_outline(source: Source, side: str, folder: Path):
     from .. import api
 
     if source.upload is None:
-        return api.load_outline(None, side=side, foot_length_mm=source.foot_length_mm, foot_width_mm=source.foot_width_mm)
+        length, width = source.foot_length_mm, source.foot_width_mm
+        if source.shoe_size is not None:
+            from ..template import foot_for_shoe  # branch lab's shoe sizes (CLINICAL.md)
+
+            length, width = foot_for_shoe(source.shoe_size, source.size_system)
+        return api.load_outline(None, side=side, foot_length_mm=length, foot_width_mm=width)
     path = folder / f"upload{source.upload.safe_suffix}"
     path.write_bytes(source.upload.data)
     try:

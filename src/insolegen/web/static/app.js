@@ -104,7 +104,8 @@ function prescription() {
 }
 
 // ---- errors beside their field -------------------------------------------------------
-const ALIASES = { "--foot-length": "foot_length_mm", "--foot-width": "foot_width_mm", "--resolution": "resolution" };
+const ALIASES = { "--foot-length": "foot_length_mm", "--foot-width": "foot_width_mm", "--resolution": "resolution",
+  "--shoe-size": "shoe_size", "--size-system": "shoe_size" };
 
 function clearErrors() {
   document.querySelectorAll(".err").forEach((e) => { e.textContent = ""; });
@@ -138,7 +139,8 @@ function showError(message) {
 function formData() {
   const data = new FormData();
   data.append("prescription", JSON.stringify(prescription()));
-  for (const name of ["side", "resolution", "outline_kind", "units", "foot_length_mm", "foot_width_mm", "scan_units"]) {
+  for (const name of ["side", "resolution", "outline_kind", "units", "foot_length_mm", "foot_width_mm", "scan_units",
+    "shoe_size", "size_system"]) {
     data.append(name, document.querySelector(`[name=${name}]`).value);
   }
   for (const name of ["outline", "scan"]) {
