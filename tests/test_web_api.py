@@ -189,7 +189,7 @@ def test_traversal_never_returns_a_file(client):
     for url in ["/files/../../etc/passwd", "/files/%2e%2e%2f%2e%2e%2fetc%2fpasswd", f"/files/{token}/..%2f..%2fetc%2fpasswd",
                 f"/files/{token}/%2e%2e", f"/files/{token}/.%2e/.%2e/etc/passwd", "/files//etc/passwd", "/files/%2fetc%2fpasswd/x",
                 "/static/../app.py", "/static/%2e%2e/app.py", "/static/%2e%2e%2fapp.py", "/static//etc/passwd",
-                f"/files/{'A' * 22}/insert-right.stl", f"/files/{token}/mesh.npz", f"/files/{token}/insert-right.stl.npz"]:
+                f"/files/{'A' * 22}/insert-right.stl", f"/files/{token}/mesh.npz", f"/files/{token}/insert-right.mesh.npz"]:
         answer = client.get(url)
         assert answer.status_code == 404, url
         assert b"root:" not in answer.content and b"import" not in answer.content

@@ -49,7 +49,7 @@ class Store:
     """Build folders under ``root``, each named by a random token; the oldest beyond ``keep`` are removed."""
 
     TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
-    NAME = re.compile(r"[a-z0-9][a-z0-9-]*(\.[a-z0-9]+){1,2}")  # no '/', no '..', no leading dot
+    NAME = re.compile(r"[a-z0-9][a-z0-9-]*\.(stl|glb|3mf|report\.json|zip)")  # what a build offers; no '/' or '..'
 
     def __init__(self, root: Path, keep: int = 200) -> None:
         self.root, self.keep, self.tokens = root, keep, deque()
