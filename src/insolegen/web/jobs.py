@@ -7,11 +7,12 @@ they are saved under a server-made name and every error names them by the user's
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import InputError
 
@@ -53,19 +54,30 @@ class Source:
 
 def warm_up() -> None:
     """Import and run everything a build needs once, so the first real build is as quick as the rest."""
-    from .. import api
+    from .. import api, export
 
     insert = api.build(resolution=5.0)
     insert.qa()
-    from .. import export
-
     for suffix in (".stl", *LAZY_FORMATS):
         export.encode(suffix, insert.vertices, insert.faces)
 
 
-def _renamed(exc: InputError, path: Path, name: str) -> InputError:
-    """The error with the server's path of an upload replaced by the user's file name."""
-    return InputError(str(exc).replace(str(path), name).replace(str(path.parent), "upload"))
+@contextlib.contextmanager
+def _saved(upload: Upload, folder: Path, stem: str) -> Iterator[Path]:
+    """The upload as a file under a server-made name while the block reads it; an error from the
+    block names the upload by the user's file name, never the server's path."""
+    path = folder / f"{stem}{upload.safe_suffix}"
+    path.write_bytes(upload.data)
+    try:
+        yield path
+    except InputError as exc:
+        raise InputError(str(exc).replace(str(path), upload.name).replace(str(folder), "upload")) from None
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _named(notes: tuple[str, ...], path: Path, upload: Upload) -> tuple[str, ...]:
+    return tuple(n.replace(str(path), upload.name) for n in notes)
 
 
 def load_outline(source: Source, side: str, folder: Path):
@@ -79,34 +91,19 @@ def load_outline(source: Source, side: str, folder: Path):
 
             length, width = foot_for_shoe(source.shoe_size, source.size_system)
         return api.load_outline(None, side=side, foot_length_mm=length, foot_width_mm=width)
-    path = folder / f"upload{source.upload.safe_suffix}"
-    path.write_bytes(source.upload.data)
-    try:
+    with _saved(source.upload, folder, "upload") as path:
         outline = api.load_outline(path, source.units, side, kind=source.kind)
-    except InputError as exc:
-        raise _renamed(exc, path, source.upload.name) from None
-    finally:
-        path.unlink(missing_ok=True)
-    notes = tuple(n.replace(str(path), source.upload.name) for n in outline.notes)
-    return dataclasses.replace(outline, source=source.upload.name, notes=notes)
+    return dataclasses.replace(outline, source=source.upload.name, notes=_named(outline.notes, path, source.upload))
 
 
 def load_scan(source: Source, side: str, folder: Path):
     """The uploaded scan, read and posed (:func:`insolegen.api.load_scan`); ``side`` may be ``auto``."""
     from .. import api
 
-    upload = source.scan
-    path = folder / f"scan{upload.safe_suffix}"
-    path.write_bytes(upload.data)
-    try:
+    with _saved(source.scan, folder, "scan") as path:
         scan = api.load_scan(path, source.scan_units, side)
-    except InputError as exc:
-        raise _renamed(exc, path, upload.name) from None
-    finally:
-        path.unlink(missing_ok=True)
-    raw = scan.raw
-    named = dataclasses.replace(raw, source=upload.name, notes=tuple(n.replace(str(path), upload.name) for n in raw.notes))
-    return dataclasses.replace(scan, raw=named)
+    raw = dataclasses.replace(scan.raw, source=source.scan.name, notes=_named(scan.raw.notes, path, source.scan))
+    return dataclasses.replace(scan, raw=raw)
 
 
 def _write_insert(insert, folder: Path, stem: str) -> dict[str, Any]:
