@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from conftest import FEET, load, run, top_at, write_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from conftest import FEET, load, run, top_at, write_csv
 
 pytest.importorskip("fastapi")
 with warnings.catch_warnings():  # Starlette's advice to move to httpx2, which FastAPI's client does not need yet

@@ -128,7 +128,11 @@ def test_an_out_of_range_value_is_named_beside_its_field(page):
 def test_a_newer_change_withdraws_the_older_build(page):
     """Typing 1, 16 then 16.5 into arch.height_mm: the older builds are aborted, the last one is shown."""
     aborted: list[str] = []
-    listener = lambda r: aborted.append(r.url) if "/api/build" in r.url or "/files/" in r.url else None  # noqa: E731
+
+    def listener(request):
+        if "/api/build" in request.url or "/files/" in request.url:
+            aborted.append(request.url)
+
     page.on("requestfailed", listener)
     field = page.locator("[name='arch.height_mm']")
     field.fill("")
