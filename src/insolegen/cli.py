@@ -248,6 +248,56 @@ def schema():
     click.echo(json.dumps(json_schema(), indent=2))
 
 
+@cli.command()
+@click.argument("mesh", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="G-code file (.nc .ngc .gcode .tap)")
+@click.option("--tool", type=click.Choice(["ball", "flat"]), default="flat", show_default=True,
+              help="roughing cutter; the finish is a ball of the same diameter (flat: a tool change)")
+@click.option("--tool-diameter", type=float, default=6.0, show_default=True, help="cutter diameter, mm")
+@click.option("--stepover", type=float, default=1.0, show_default=True, help="finishing row spacing, mm (sets the scallop height)")
+@click.option("--feed", type=float, default=1500.0, show_default=True, help="cutting feed, mm/min")
+@click.option("--plunge-feed", type=float, default=400.0, show_default=True, help="plunging feed, mm/min")
+@click.option("--spindle", type=float, default=18000.0, show_default=True, help="spindle speed, rpm")
+@click.option("--stock-top", type=float, help="top of the block, mm above the table [default: mesh top + 1]")
+@click.option("--allowance", type=float, default=0.5, show_default=True, help="material roughing leaves on the surface, mm")
+@click.option("--step-down", type=float, default=3.0, show_default=True, help="roughing depth per layer, mm")
+@click.option("--rough-stepover", type=float, help="roughing row spacing, mm [default: 40% of the diameter]")
+@click.option("--safe-z", type=float, help="retract height for rapid moves, mm [default: stock top + 5]")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="toolpath report, JSON [default: <output stem>.cam.json]")
+@click.option("--preview", "preview_path", type=click.Path(path_type=Path), help="also draw the toolpath over the insert (PNG)")
+@click.option("-q", "--quiet", is_flag=True, help="no summary on stderr")
+def cam(mesh, output, tool, tool_diameter, stepover, feed, plunge_feed, spindle, stock_top, allowance, step_down, rough_stepover,
+        safe_z, report_path, preview_path, quiet):
+    """3-axis milling G-code for an insert mesh: raster roughing, then a ball-end finish of the top."""
+    import hashlib
+    import json
+
+    from . import export
+    from .check import load_mesh
+    from .fabrication import mill, toolpath_preview
+
+    if output.suffix.lower() not in mill.GCODE_SUFFIXES:
+        raise InputError(f"{output}: unknown G-code suffix '{output.suffix}'; use one of {', '.join(mill.GCODE_SUFFIXES)}")
+    if preview_path is not None:
+        if preview_path.suffix.lower() != ".png":
+            raise InputError(f"--preview {preview_path}: the toolpath preview is a PNG; name it FILE.png")
+        toolpath_preview.check_available()
+    loaded = load_mesh(mesh)
+    options = mill.MillOptions(tool=tool, tool_diameter_mm=tool_diameter, stepover_mm=stepover, feed_mm_per_min=feed,
+                               plunge_feed_mm_per_min=plunge_feed, spindle_rpm=spindle, stock_top_mm=stock_top,
+                               allowance_mm=allowance, safe_z_mm=safe_z, step_down_mm=step_down, rough_stepover_mm=rough_stepover)
+    sha = hashlib.sha256(Path(mesh).read_bytes()).hexdigest()
+    text, doc = mill.mill_program(loaded.vertices, loaded.faces, options, mesh_name=Path(mesh).name, mesh_sha256=sha)
+    picture = toolpath_preview.png(loaded.vertices, loaded.faces, text, doc) if preview_path else None
+    report_path = report_path or output.with_name(f"{output.stem}.cam.json")
+    export.write_bytes(output, text.encode())
+    export.write_bytes(report_path, (json.dumps(doc, indent=2) + "\n").encode())
+    if picture is not None:
+        export.write_bytes(preview_path, picture)
+    if not quiet:
+        click.echo(mill.summary(str(output), doc), err=True)
+
+
 def _return_freed_memory() -> None:
     """Keep glibc's mmap threshold at 128 KiB. By default it rises after the first large array
     is freed, and later arrays then come from a heap that is seldom given back: a 0.25 mm
