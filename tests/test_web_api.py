@@ -78,6 +78,35 @@ def test_a_field_is_on_the_exported_mesh(client, tmp_path):
     assert client.get(lifted.json()["files"]["report"]).json()["qa"] == report["qa"]
 
 
+def test_gcode_for_a_build_never_cuts_into_it(client, tmp_path):
+    """POST /api/mill for a build's STL: the program's tool tip stays on or above the designed top
+    (vertical rays on the downloaded STL) at every move end over the insert."""
+    from test_cam import parse
+
+    answer = build(client, {"met_pad": {"enabled": True}})
+    files = answer.json()["files"]
+    mesh = fetch_mesh(client, files["stl"], tmp_path)
+    milled = client.post("/api/mill", data={"mesh": files["stl"], "tool": "ball", "tool_diameter_mm": "6", "stepover_mm": "3"})
+    assert milled.status_code == 200, milled.text
+    assert milled.json()["report"]["scallop_mm"] == pytest.approx(3 - np.sqrt(9 - 1.5**2), abs=1e-4)
+    program = client.get(milled.json()["files"]["gcode"])
+    assert program.status_code == 200
+    text = program.text
+    assert "G21" in text and "G90" in text and "(mesh: insert-right.stl sha256 " in text and "/tmp" not in text
+    ends = np.array([m["end"] for m in parse(text) if m["g"] == 1])
+    top = top_at(mesh, ends[:, :2])
+    over = ~np.isnan(top)
+    assert over.sum() > 500
+    assert (ends[over, 2] >= top[over] - 0.01).all()
+    bad = client.post("/api/mill", data={"mesh": files["stl"], "tool_diameter_mm": "6", "stepover_mm": "8"})
+    assert bad.status_code == 400 and bad.json()["error"].startswith("--stepover 8 mm is not less than the tool diameter")
+    for mesh_url in ("/etc/passwd", "../insert-right.stl", files["stl"].replace(".stl", ".3mf"), "/files/x/insert-right.stl"):
+        refused = client.post("/api/mill", data={"mesh": mesh_url})
+        assert refused.status_code == 400 and refused.json()["error"].startswith("mesh:")
+    default = client.get(files["gcode"])  # made on first download, with the cam command's defaults
+    assert default.status_code == 200 and default.text.startswith("(insolegen cam")
+
+
 def test_an_uploaded_outline_is_named_as_the_user_named_it(client, tmp_path):
     src = write_csv(tmp_path / "foot.csv", builtin_points(240.0, 92.0)[::-1] * [-1, 1] + [500, 40])
     answer = build(client, files={"outline": ("Patient 7 left.csv", src.read_bytes(), "text/csv")}, side="right")

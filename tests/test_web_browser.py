@@ -125,6 +125,24 @@ def test_an_out_of_range_value_is_named_beside_its_field(page):
     assert beside.inner_text() == ""
 
 
+def test_gcode_with_the_milling_settings_shown(page, tmp_path):
+    page.select_option("[name=tool]", "ball")
+    page.fill("[name=stepover_mm]", "3")
+    with page.expect_download(timeout=180_000) as info:
+        page.get_by_role("link", name="Download G-code", exact=True).click()
+    program = tmp_path / "insert.nc"
+    info.value.save_as(program)
+    text = program.read_text()
+    assert text.startswith("(insolegen cam") and "finishing: T1 ball, stepover 3 mm" in text and "G21" in text
+    assert "min at the feeds, scallop 0.40" in page.locator("#mill-figures").inner_text()
+    page.fill("[name=stepover_mm]", "9")  # not less than the 6 mm tool: named beside the field
+    page.get_by_role("link", name="Download G-code", exact=True).click()
+    beside = page.locator(".err[data-for=stepover_mm]")
+    beside.wait_for(state="visible", timeout=120_000)
+    assert beside.inner_text().startswith("--stepover 9 mm is not less than the tool diameter 6 mm")
+    page.fill("[name=stepover_mm]", "1")
+
+
 def test_a_newer_change_withdraws_the_older_build(page):
     """Typing 1, 16 then 16.5 into arch.height_mm: the older builds are aborted, the last one is shown."""
     aborted: list[str] = []

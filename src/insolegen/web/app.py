@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import multiprocessing
 import os
@@ -49,7 +50,7 @@ class Store:
     """Build folders under ``root``, each named by a random token; the oldest beyond ``keep`` are removed."""
 
     TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
-    NAME = re.compile(r"[a-z0-9][a-z0-9-]*\.(stl|glb|3mf|report\.json|zip)")  # what a build offers; no '/' or '..'
+    NAME = re.compile(r"[a-z0-9][a-z0-9-]*\.(stl|glb|3mf|report\.json|nc|zip)")  # what a build offers; no '/' or '..'
 
     def __init__(self, root: Path, keep: int = 200) -> None:
         self.root, self.keep, self.tokens = root, keep, deque()
@@ -75,7 +76,16 @@ class Store:
 
     def files(self, token: str, stem: str) -> dict[str, str]:
         return {"stl": self.url(token, f"{stem}.stl"), "glb": self.url(token, f"{stem}.glb"),
-                "3mf": self.url(token, f"{stem}.3mf"), "report": self.url(token, f"{stem}.report.json")}
+                "3mf": self.url(token, f"{stem}.3mf"), "report": self.url(token, f"{stem}.report.json"),
+                "gcode": self.url(token, f"{stem}.nc")}
+
+    def mesh(self, url: str) -> tuple[str, Path, str] | None:
+        """(token, folder, stem) of a mesh URL this server gave (``/files/<token>/<stem>.stl``), or None."""
+        match = re.fullmatch(r"/files/([^/]+)/([a-z0-9][a-z0-9-]*)\.stl", url)
+        folder = self.folder(match.group(1)) if match else None
+        if folder is None or not (folder / f"{match.group(2)}.stl").is_file():
+            return None
+        return match.group(1), folder, match.group(2)
 
 
 def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES) -> FastAPI:
@@ -166,6 +176,18 @@ def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES)
         result = await _run(request, jobs.batch, upload, str(folder))
         return {**result, "files": {"zip": app.state.store.url(token, "batch.zip")}}
 
+    @app.post("/api/mill")
+    async def mill(request: Request):
+        form = await _form(request)
+        found = app.state.store.mesh(_text(form, "mesh") or "")
+        if found is None:
+            raise WebError(400, "mesh: give the STL link of a build from this server (files.stl); build again if it has expired")
+        token, folder, stem = found
+        options = _mill_options(form)
+        name = f"{stem}-{hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:10]}.nc"
+        report = await _run(request, jobs.mill, str(folder), stem, options, name)
+        return {"report": report, "files": {"gcode": app.state.store.url(token, name)}}
+
     @app.get("/files/{token}/{name}")
     async def files(request: Request, token: str, name: str):
         folder = app.state.store.folder(token)
@@ -173,8 +195,11 @@ def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES)
             raise WebError(404, "no such file; build again for fresh links")
         path = folder / name
         stem, suffix = name.rsplit(".", 1)[0], "." + name.rsplit(".", 1)[1]
-        if not path.is_file() and suffix in jobs.LAZY_FORMATS and (folder / f"{stem}.{jobs.MESH_KEEP}").is_file():
-            await _run(request, jobs.mesh_format, str(folder), stem, suffix)
+        if not path.is_file() and (folder / f"{stem}.{jobs.MESH_KEEP}").is_file():  # made on first download
+            if suffix in jobs.LAZY_FORMATS:
+                await _run(request, jobs.mesh_format, str(folder), stem, suffix)
+            elif suffix == ".nc":
+                await _run(request, jobs.mill, str(folder), stem, {}, name)
         if not path.is_file():
             raise WebError(404, "no such file; build again for fresh links")
         return FileResponse(path, filename=name)
@@ -236,6 +261,20 @@ def _number(form, name: str, default: float | None) -> float | None:
         return float(text)
     except ValueError:
         raise WebError(422, f"{name} = {text!r} is not a number") from None
+
+
+MILL_NUMBERS = ("tool_diameter_mm", "stepover_mm", "feed_mm_per_min", "plunge_feed_mm_per_min", "spindle_rpm",
+                "stock_top_mm", "allowance_mm", "safe_z_mm", "step_down_mm", "rough_stepover_mm")
+
+
+def _mill_options(form) -> dict[str, Any]:
+    """The milling options the form gives (MillOptions' fields; the rest keep their defaults)."""
+    options: dict[str, Any] = {"tool": _choice(form, "tool", ("flat", "ball"), "flat")}
+    for name in MILL_NUMBERS:
+        value = _number(form, name, None)
+        if value is not None:
+            options[name] = value
+    return options
 
 
 def _resolution(form) -> float:

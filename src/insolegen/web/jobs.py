@@ -157,6 +157,28 @@ def mesh_format(folder: str, stem: str, suffix: str) -> None:
     export.write_mesh(Path(folder) / f"{stem}{suffix}", kept["vertices"], kept["faces"])
 
 
+def mill(folder: str, stem: str, options: dict[str, Any], out_name: str) -> dict[str, Any]:
+    """Write ``out_name``, the 3-axis G-code of the insert ``stem`` (branch cam's mill_program with
+    ``options``, MillOptions fields); returns the toolpath report (time, scallop, clearance)."""
+    import hashlib
+
+    import numpy as np
+
+    from .. import export
+    from ..fabrication.mill import MillOptions, mill_program
+
+    root = Path(folder)
+    kept = np.load(root / f"{stem}.{MESH_KEEP}")
+    try:
+        chosen = MillOptions(**options)
+    except TypeError as exc:
+        raise InputError(f"milling options: {exc}") from None
+    sha = hashlib.sha256((root / f"{stem}.stl").read_bytes()).hexdigest()
+    text, report = mill_program(kept["vertices"], kept["faces"], chosen, f"{stem}.stl", sha)
+    export.write_bytes(root / out_name, text.encode())
+    return report
+
+
 def _unpack(upload: Upload, into: Path) -> None:
     """Unzip ``upload`` into ``into``: plain relative names only, size and count limited."""
     import io

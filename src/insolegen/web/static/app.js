@@ -105,7 +105,9 @@ function prescription() {
 
 // ---- errors beside their field -------------------------------------------------------
 const ALIASES = { "--foot-length": "foot_length_mm", "--foot-width": "foot_width_mm", "--resolution": "resolution",
-  "--shoe-size": "shoe_size", "--size-system": "shoe_size" };
+  "--shoe-size": "shoe_size", "--size-system": "shoe_size", "--tool-diameter": "tool_diameter_mm", "--stepover": "stepover_mm",
+  "--feed": "feed_mm_per_min" };
+const MILLING = ["tool", "tool_diameter_mm", "stepover_mm", "feed_mm_per_min"];
 
 function clearErrors() {
   document.querySelectorAll(".err").forEach((e) => { e.textContent = ""; });
@@ -222,6 +224,8 @@ async function rebuild() {
     $("#download-stl").href = answer.files.stl;
     $("#download-3mf").href = answer.files["3mf"];
     $("#download-report").href = answer.files.report;
+    $("#download-gcode").href = answer.files.gcode;
+    $("#download-gcode").dataset.mesh = answer.files.stl;
     requestAnimationFrame(() => {
       state.lastMs = performance.now() - started;
       state.drawn++;
@@ -239,6 +243,27 @@ function schedule(delay = 25) {
   changedAt = changedAt ?? performance.now();
   clearTimeout(timer);
   timer = setTimeout(rebuild, delay);
+}
+
+// "Download G-code" makes the program for the insert in view with the milling settings shown
+async function downloadGcode(event) {
+  event.preventDefault();
+  const data = new FormData();
+  data.append("mesh", event.currentTarget.dataset.mesh);
+  for (const name of MILLING) data.append(name, $(`[name=${name}]`).value);
+  status("making the G-code…");
+  try {
+    const answer = await post("/api/mill", data);
+    clearErrors();
+    const r = answer.report;
+    $("#mill-figures").textContent = `${r.machining_time_min} min at the feeds, scallop ${r.scallop_mm} mm, ` +
+      `${r.program_lines} lines`;
+    const a = link("", answer.files.gcode, answer.files.gcode.split("/").pop());
+    document.body.append(a);
+    a.click();
+    a.remove();
+    status("G-code made");
+  } catch (e) { showError(e.message); }
 }
 
 async function buildPair() {
@@ -312,6 +337,7 @@ async function start() {
     schedule(0);
   });
   $("#build-pair").addEventListener("click", buildPair);
+  $("#download-gcode").addEventListener("click", downloadGcode);
   $("#run-batch").addEventListener("click", runBatch);
   state.ready = true;
   rebuild();
