@@ -3,7 +3,7 @@
 The block (stock) sits on the table with its bottom at z = 0, the insert's bottom. Every pass is
 a raster of rows along x, stepping in y. Along a row the tool tip follows the drop-cutter height
 (dropcutter.py) sampled adaptively: a segment is split until the straight move between its ends
-stays within GOUGE_MM of the exact height at its middle, so a straight G1 does not cut into the
+stays within GOUGE_MM of the exact height at its middle and quarters, so a straight G1 does not cut into the
 part where the surface bulges; where the height jumps (the tool leaving the insert's rim) the
 move goes over at the higher height and then straight down.
 
@@ -189,9 +189,11 @@ def _refine(height, row_y, row, x, gouge, leave):
         if not len(seg):
             break
         mid = 0.5 * (x[seg] + x[seg + 1])
-        zm = height(row_y, row[seg], mid)
-        chord = 0.5 * (z[seg] + z[seg + 1])
-        bad = (zm - chord > gouge) | (chord - zm > leave)
+        t = np.array([0.25, 0.5, 0.75])  # a quarter and the middle: curvature can change within a segment
+        probe = x[seg, None] + t * (x[seg + 1] - x[seg])[:, None]
+        zp = height(row_y, np.repeat(row[seg], 3), probe.ravel()).reshape(-1, 3)
+        chord = z[seg, None] + t * (z[seg + 1] - z[seg])[:, None]
+        bad = ((zp - chord > gouge) | (chord - zp > leave)).any(axis=1)
         short = (x[seg + 1] - x[seg]) < 2 * SHORTEST_MM
         split, step = seg[bad & ~short], seg[bad & short]
         at = np.round(mid[bad & ~short], 3)  # new samples stay on the program's 0.001 mm grid
@@ -242,7 +244,7 @@ def _roughing(dc: DropCutter, opt: MillOptions, stock: np.ndarray) -> tuple[gcod
             forward = (k + len(levels)) % 2 == 0
             for a, b in _runs(xs, zs < above - 1e-6, r)[::1 if forward else -1]:
                 path = np.c_[xs[a:b], np.full(b - a, row_y[k]), np.maximum(zs[a:b], level)]
-                _cut(one, path if forward else path[::-1], max(above, path[0, 2]) + APPROACH_MM, opt.safe_z_mm)
+                _cut(one, path if forward else path[::-1], above, opt.safe_z_mm)
     return one, len(levels)
 
 
@@ -267,10 +269,11 @@ def _runs(xs: np.ndarray, mask: np.ndarray, reach: float) -> list[tuple[int, int
     return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
 
 
-def _cut(one: gcode.Pass, path: np.ndarray, approach_z: float, safe_z: float) -> None:
-    """Retract, rapid over the start, rapid down to approach_z, plunge, then cut along path (k, 3)."""
+def _cut(one: gcode.Pass, path: np.ndarray, material_top: float, safe_z: float) -> None:
+    """Retract, rapid over the start, rapid down to APPROACH_MM over the material (material_top or
+    the start, the higher), plunge, then cut along path (k, 3)."""
     start = path[0]
-    approach = min(approach_z, safe_z)
+    approach = min(max(material_top, start[2]) + APPROACH_MM, safe_z)
     one.add("rapid", [[*start[:2], safe_z], [*start[:2], approach]])
     one.add("plunge", start)
     one.add("cut", path[1:])
@@ -324,7 +327,7 @@ def _finishing(dc: DropCutter, opt: MillOptions, stock: np.ndarray, low, high, t
     for p in range(len(piece_y)):
         part = slice(bounds[p], bounds[p + 1])
         path = np.c_[x[part], np.full(bounds[p + 1] - bounds[p], piece_y[p]), zz[part]]
-        _cut(one, path if piece_row[p] % 2 == 0 else path[::-1], opt.stock_top_mm + APPROACH_MM, opt.safe_z_mm)
+        _cut(one, path if piece_row[p] % 2 == 0 else path[::-1], opt.stock_top_mm, opt.safe_z_mm)
     return one
 
 
