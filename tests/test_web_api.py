@@ -204,13 +204,18 @@ def test_an_upload_over_50_mb_is_refused_and_the_server_stays_up(client):
     answer = client.post("/api/build", files={"outline": ("scan.csv", big, "text/csv")})
     assert answer.status_code == 413 and "50 MB" in answer.json()["error"]
 
-    def chunks():  # no Content-Length: counted as it streams
-        for _ in range(60):
-            yield b"0" * 2**20
-
-    answer = client.post("/api/build", content=chunks(), headers={"content-type": "multipart/form-data; boundary=x"})
+    answer = client.post("/api/build", content=chunked_upload(), headers={"content-type": "multipart/form-data; boundary=x"})
     assert answer.status_code == 413
     assert build(client).status_code == 200
+
+
+def chunked_upload(megabytes: int = 60):
+    """A well-formed multipart body with an outline file of ``megabytes``, sent without a
+    Content-Length (chunked): only counting the body as it streams can stop it."""
+    yield b'--x\r\nContent-Disposition: form-data; name="outline"; filename="scan.csv"\r\nContent-Type: text/csv\r\n\r\n'
+    for _ in range(megabytes):
+        yield b"1,2\n" * 2**18
+    yield b"\r\n--x--\r\n"
 
 
 def test_traversal_never_returns_a_file(client):
@@ -314,6 +319,17 @@ def server():
     proc, _ = start_server(port)
     yield f"http://127.0.0.1:{port}"
     stop_server(proc)
+
+
+def test_the_real_server_refuses_60_mb_and_stays_up(server):
+    import httpx
+
+    declared = httpx.post(f"{server}/api/build", files={"outline": ("scan.csv", b"0" * (60 * 2**20))}, timeout=120)
+    assert declared.status_code == 413 and "50 MB" in declared.json()["error"]
+    streamed = httpx.post(f"{server}/api/build", content=chunked_upload(), timeout=120,
+                          headers={"content-type": "multipart/form-data; boundary=x"})
+    assert streamed.status_code == 413
+    assert httpx.post(f"{server}/api/build", data={"resolution": "5"}, timeout=120).status_code == 200
 
 
 def test_ten_concurrent_builds_are_all_answered(server):
