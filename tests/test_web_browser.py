@@ -242,3 +242,12 @@ def test_a_scan_in_the_page(page, tmp_path):
     assert mesh.is_watertight and 250 < np.ptp(mesh.bounds[:, 0]) < 290
     rebuilt(page, lambda: page.get_by_role("button", name="Use the built-in outline").click())
     assert page.input_value("[name=side]") == "right"
+
+
+def test_a_profile_fills_the_form_and_is_built(page):
+    rebuilt(page, lambda: page.select_option("#profile", "leg_length_6mm"))
+    expected = prescription.resolve("leg_length_6mm")
+    assert float(page.input_value("[name='heel_lift.height_mm']")) == expected.heel_lift.height_mm
+    assert float(page.input_value("[name='arch.height_mm']")) == expected.arch.height_mm
+    lift = page.locator("#figures tr[data-figure='heel lift']").inner_text().split("\t")[-1]
+    assert lift.startswith(f"{expected.heel_lift.height_mm:.2f} mm")
