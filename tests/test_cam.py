@@ -229,4 +229,4 @@ def test_drop_cutter_touches_and_never_cuts(shape):
         gap = tip[i] + rise - top
         assert gap.min() >= -1e-6
         if tip[i] > 1e-6:
-            assert gap.min() <= 0.02  # touching (up to the sampling of the cutter surface)
+            assert gap.min() <= 0.05  # touching (up to the sampling of the cutter surface)

@@ -50,9 +50,8 @@ class DropCutter:
         up = (normal[:, 2] > 1e-9 * length) & above[f].any(axis=1)  # facets seen from above
         self.tri = tri[up]
         self.normal = normal[up] / length[up, None]
-        edges = np.sort(np.vstack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
-        edges = np.unique(edges[above[edges].any(axis=1)], axis=0)
-        self.edge = v[edges]  # (e, 2, 3)
+        edges = _edges(v, f, normal / np.maximum(length, 1e-300)[:, None], skip_concave=cutter.shape == "ball")
+        self.edge = v[edges[above[edges].any(axis=1)]]  # (e, 2, 3)
         self.vertex = v[above]
         kinds = list(self._elements())
         self._regions, self._contacts = [k[0] for k in kinds], [k[1] for k in kinds]
@@ -88,7 +87,11 @@ class DropCutter:
             spans = [_region_spans(regions, row_y) for regions in self._regions]
             lo = min((s[2].min() for s in spans if len(s[2])), default=0.0)
             hi = max((s[3].max() for s in spans if len(s[3])), default=0.0)
-            self._cached = (spans, lo - 1.0, hi - lo + 2.0)
+            width = hi - lo + 2.0
+            # In key order, so that the look-ups into the sorted query keys run in order (much faster).
+            spans = [tuple(a[np.argsort(k * width + lo_x, kind="stable")] for a in (owner, k, lo_x, hi_x))
+                     for owner, k, lo_x, hi_x in spans]
+            self._cached = (spans, lo - 1.0, width)
             self._cached_rows = tag
         return self._cached
 
@@ -181,6 +184,27 @@ class DropCutter:
             return np.where(ok, a[i, 2] + np.maximum(lo * d[i, 2], hi * d[i, 2]), -np.inf)
 
         return contact
+
+
+def _edges(v: np.ndarray, f: np.ndarray, normal: np.ndarray, skip_concave: bool) -> np.ndarray:
+    """(e, 2) vertex pairs of the mesh's edges, each once. skip_concave: leave out the edges where
+    the surface folds inward (a valley): a ball resting on such an edge would already cut one of its
+    two faces, so a facet always holds it at least as high."""
+    pairs = np.sort(np.vstack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
+    owner = np.tile(np.arange(len(f)), 3)
+    opposite = np.concatenate([f[:, 2], f[:, 0], f[:, 1]])
+    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    pairs, owner, opposite = pairs[order], owner[order], opposite[order]
+    first = np.r_[True, (np.diff(pairs, axis=0) != 0).any(axis=1)]
+    if skip_concave:
+        # an edge shared by exactly two faces, the second's far corner above the first's plane
+        twin = np.flatnonzero(~first)
+        twin = twin[first[twin - 1] & ((twin + 1 >= len(first)) | first[np.minimum(twin + 1, len(first) - 1)])]
+        a, b = twin - 1, twin
+        rise = np.einsum("ij,ij->i", normal[owner[a]], v[opposite[b]] - v[pairs[a, 0]])
+        scale = np.linalg.norm(v[pairs[a, 1]] - v[pairs[a, 0]], axis=1)
+        first[a[rise > 1e-9 * scale]] = False
+    return pairs[first]
 
 
 def _row_range(regions: np.ndarray, row_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
