@@ -25,11 +25,16 @@ from . import surface as surfaces
 SAMPLE_MM = 2.0  # spacing of the surface samples that find the low points
 BALANCE_ROUNDS = 6  # levelling and the heel-forefoot turn each shift the other's low points a little
 HEEL_STRIP = (0.10, 0.18)  # of the length: the heel seat, behind the heel's widest part
-SECTION_MM = 10.0  # the heel's bisector: the middle of its cross-section this far above its lowest point
-SEAT_SHARE = 0.6  # the heel seat: this share of the section's half width about its middle
+BISECTOR_MM = (5.0, 20.0)  # the heel's bisector: through the middles of its chords this far above its lowest point
+MIN_LEVER_MM = 5.0  # chords closer in height than this give no bisector
+BISECTOR_LEVELS = 7  # chords between the two heights, the bisector fitted through their middles
+HEEL_REACH_MM = 15.0  # heel sections reach this far past the footprint
 HEEL_LOW, FORE_LOW = (0.0, 0.30), (0.55, 0.85)  # where the lowest heel and forefoot points are sought
 ARCH_SPAN = (0.30, 0.60)  # where the arch apex of the foot as scanned is sought (CLINICAL.md: 0.40-0.45)
 FIT_MARGIN_MM = 5.0  # the sole is fitted this far above the trim height
+TILT_MARGIN_MM = 60.0  # before balancing: so far above, as a pose may leave the sole tilted (the leg is higher)
+ENVELOPE_MM = 1.0  # a scan seen from below by vertical rays (or cloud columns) this far apart
+CLOUD_DEPTH_MM = 1.5  # a cloud's points this far over the lowest in their column are on the sole too (noise, steep walls)
 FOOTPRINT_CELL_MM = 0.5  # raster of the footprint before its ring is put on the contour
 RING_STEP_MM = 0.5  # the footprint ring's spacing
 RING_SMOOTH_MM = 1.0  # Gaussian smoothing along the ring: the raster's steps go, a toe's curve stays
@@ -122,7 +127,9 @@ def _covered(xy: np.ndarray, lo: np.ndarray, shape: tuple[int, int], cell: float
     ok = (ij >= 0).all(axis=1) & (ij < shape).all(axis=1)
     mask = np.zeros(shape, bool)
     mask[ij[ok, 0], ij[ok, 1]] = True
-    spacing = np.sqrt(shapely.convex_hull(shapely.multipoints(xy)).area / len(xy))
+    from scipy.spatial import ConvexHull
+
+    spacing = np.sqrt(ConvexHull(xy).volume / len(xy))  # a 2D hull's volume is its area
     radius = int(np.clip(np.ceil(1.5 * spacing / cell), 1, 12))  # a scan's point gaps close, a toe cleft stays
     disk = np.add.outer(np.arange(-radius, radius + 1) ** 2, np.arange(-radius, radius + 1) ** 2) <= radius * radius
     mask = ndimage.binary_closing(np.pad(mask, radius + 1), disk)[radius + 1:-radius - 1, radius + 1:-radius - 1]
@@ -177,31 +184,39 @@ def _low(q: np.ndarray, x0: float, length: float, span: tuple[float, float]) -> 
     return sel[np.argmin(sel[:, 2])]
 
 
-def _level_slope(surface: surfaces.Surface, rot: np.ndarray, xs: np.ndarray, y0: float, y1: float) -> float:
-    """The heel seat's cross-slope after turning by ``rot`` (3, 3): on cross-sections at xs of the
-    turned frame, the linear part of the profile across the seat, about the midpoint of the
-    section SECTION_MM above its lowest point (the heel bisector). A level heel seat has none.
-    Profiles are sampled every 0.1 mm: sub-millimetre midpoints."""
-    slopes = []
-    y = np.arange(y0, y1, 0.1)
-    for x in xs:
+def _bisector_roll(surface: surfaces.Surface, covered, rot: np.ndarray, xs: np.ndarray, spans: list[tuple[float, float]]) -> float | None:
+    """The turn about x (radians) that makes the heel's bisector vertical, seen from behind: the
+    line through the middles of the heel's chords BISECTOR_MM above its lowest point, on
+    cross-sections of ``surface`` at xs once turned by ``rot`` (3, 3) (spans: the y range of each,
+    sampled every 0.1 mm: sub-millimetre chords), where the scan has points (``covered``: xy
+    (n, 2) -> (n,) bool; the fit beyond them is no foot). None where the heel does not rise that
+    high on both sides (a scan of the sole alone)."""
+    shifts = []
+    for x, (y0, y1) in zip(xs, spans):
+        y = np.arange(y0, y1, 0.1)
         xy = np.c_[np.full(len(y), x), y] @ rot[:2, :2]  # the turned frame's line, in the surface's frame (rot is near a turn about z)
         p = np.c_[xy, surface.height(xy)] @ rot.T
+        inside = covered(xy)
+        if not inside.any():
+            return None
+        low = int(np.argmin(np.where(inside, p[:, 2], np.inf)))
+        gaps = np.flatnonzero(~inside)
+        p = p[gaps[gaps < low].max(initial=-1) + 1:gaps[gaps > low].min(initial=len(p))]  # the covered run about the lowest point
         low = int(np.argmin(p[:, 2]))
-        level = p[low, 2] + SECTION_MM
-        above = p[:, 2] > level
-        left = np.flatnonzero(above[:low])
-        right = low + np.flatnonzero(above[low:])
-        if not len(left) or not len(right):
-            raise InputError("the scan's heel does not rise at both sides; give a scan of the whole heel or set cast.balance=false")
-        ends = []
-        for i, j in ((left[-1], left[-1] + 1), (right[0] - 1, right[0])):
-            t = (level - p[i, 2]) / (p[j, 2] - p[i, 2])
-            ends.append(p[i, 1] + t * (p[j, 1] - p[i, 1]))
-        mid, half = 0.5 * (ends[0] + ends[1]), 0.5 * (ends[1] - ends[0])
-        seat = np.abs(p[:, 1] - mid) < SEAT_SHARE * half
-        slopes.append(np.polyfit(p[seat, 1] - mid, p[seat, 2], 1)[0])
-    return float(np.mean(slopes))
+        rise = min(p[:low + 1, 2].max(), p[low:, 2].max()) - p[low, 2]
+        heights = (BISECTOR_MM[0], min(BISECTOR_MM[1], 0.9 * rise))  # the upper chord as high as the scan shows both sides
+        if heights[1] - heights[0] < MIN_LEVER_MM:
+            return None
+        mids = []
+        levels = np.linspace(heights[0], heights[1], BISECTOR_LEVELS)
+        for h in levels:
+            level = p[low, 2] + h
+            left = np.flatnonzero(p[:low, 2] > level)[-1]
+            right = low + np.flatnonzero(p[low:, 2] > level)[0]
+            ends = [p[i, 1] + (level - p[i, 2]) / (p[j, 2] - p[i, 2]) * (p[j, 1] - p[i, 1]) for i, j in ((left, left + 1), (right - 1, right))]
+            mids.append(0.5 * (ends[0] + ends[1]))
+        shifts.append(np.polyfit(levels, mids, 1)[0])  # the bisector's lean: y per z
+    return float(np.arctan(np.mean(shifts)))
 
 
 def _rot_z(axis: np.ndarray) -> np.ndarray:
@@ -209,10 +224,11 @@ def _rot_z(axis: np.ndarray) -> np.ndarray:
     return np.array([[axis[0], axis[1], 0.0], [-axis[1], axis[0], 0.0], [0.0, 0.0, 1.0]])
 
 
-def balance(surface: surfaces.Surface, q: np.ndarray, poly: Polygon, level: bool) -> np.ndarray:
-    """The 3x3 rotation that balances ``surface`` (samples q (k, 3) of it, footprint ``poly``):
-    the footprint's long axis turned onto x (heel toward -x), then, when ``level``, the heel
-    levelled across and the heel and forefoot low points brought level."""
+def balance(surface: surfaces.Surface, seen: np.ndarray, q: np.ndarray, poly: Polygon, level: bool) -> tuple[np.ndarray, bool]:
+    """The 3x3 rotation that balances the cast (its fitted ``surface``, the points it was fitted to
+    ``seen`` (m, 3), samples q (k, 3) of it, footprint ``poly``): the footprint's long axis turned onto x (heel toward
+    -x), then, when ``level``, the heel bisector made vertical and the heel and forefoot low points
+    brought level. Also whether the heel could be levelled (the scan shows its sides)."""
     from ..outline import _long_axis
 
     axis = _long_axis(poly)[1]
@@ -221,12 +237,29 @@ def balance(surface: surfaces.Surface, q: np.ndarray, poly: Polygon, level: bool
     x_min, y0, x1, y1 = turned.bounds
     length = x1 - x_min
     xs = x_min + length * np.linspace(HEEL_STRIP[0], HEEL_STRIP[1], 5)
+    # Each section reaches past the footprint (the trim height) to the heel's sides higher up.
+    spans = [np.array(shapely.LineString([(x, y0 - 1), (x, y1 + 1)]).intersection(turned).bounds[1::2]) + [-HEEL_REACH_MM, HEEL_REACH_MM]
+             for x in xs]
+    levelled = level
+    lo = seen[:, :2].min(axis=0) - 1.0
+    shape = tuple(np.ceil((seen[:, :2].max(axis=0) + 1.0 - lo)).astype(int))
+    raster = _covered(seen[:, :2], lo, shape, 1.0)
+
+    def covered(xy):
+        ij = np.floor(xy - lo).astype(np.int64)
+        ok = (ij >= 0).all(axis=1) & (ij < shape).all(axis=1)
+        out = np.zeros(len(xy), bool)
+        out[ok] = raster[ij[ok, 0], ij[ok, 1]]
+        return out
+
     for _ in range(BALANCE_ROUNDS if level else 0):
-        rot = _rot_x(-np.arctan(_level_slope(surface, rot, xs, y0, y1))) @ rot
+        roll = _bisector_roll(surface, covered, rot, xs, spans)
+        levelled = roll is not None
+        rot = _rot_x(-(roll or 0.0)) @ rot
         p = q @ rot.T
         heel, fore = _low(p, x_min, length, HEEL_LOW), _low(p, x_min, length, FORE_LOW)
         rot = _rot_y(np.arctan2(fore[2] - heel[2], fore[0] - heel[0])) @ rot
-    return rot
+    return rot, levelled
 
 
 def _grow_heel(ring: np.ndarray, grow_mm: float, length: float) -> np.ndarray:
@@ -237,7 +270,10 @@ def _grow_heel(ring: np.ndarray, grow_mm: float, length: float) -> np.ndarray:
     tangent = np.roll(ring, -1, axis=0) - np.roll(ring, 1, axis=0)
     normal = np.c_[tangent[:, 1], -tangent[:, 0]] / np.linalg.norm(tangent, axis=1)[:, None]
     x0 = ring[:, 0].min()
-    return ring + (grow_mm * fade_out(ring[:, 0] - x0, 0.20 * length, 0.35 * length))[:, None] * normal
+    grown = Polygon(ring + (grow_mm * fade_out(ring[:, 0] - x0, 0.20 * length, 0.35 * length))[:, None] * normal)
+    if not grown.is_valid:  # a concave dent narrower than the growth closes up
+        grown = max(shapely.get_parts(shapely.make_valid(grown)), key=lambda g: g.area if g.geom_type == "Polygon" else 0.0)
+    return np.asarray(shapely.orient_polygons(grown).exterior.coords)[:-1]
 
 
 def _arch(height, poly: Polygon, side: str, base_mm: float) -> tuple[np.ndarray, float]:
@@ -256,36 +292,58 @@ def _arch(height, poly: Polygon, side: str, base_mm: float) -> tuple[np.ndarray,
     return g[i], float(z[i] - base_mm)
 
 
-def cast_outline(sole: np.ndarray, to_pose: np.ndarray, side: str, rx, source: str, sha256: str = "", notes=(), about=None):
+def _seen_from_below(points: np.ndarray, faces: np.ndarray | None, rot: np.ndarray) -> np.ndarray:
+    """(m, 3) float, mm: the scan seen from below once turned by ``rot`` (3, 3), as a foam box or
+    a plate sees the foot. points: (n, 3) float, mm; faces: (f, 3) int, or None for a cloud.
+    A mesh: its lowest surface above each point of an ENVELOPE_MM grid (vertical rays). A cloud:
+    in each ENVELOPE_MM column, its points within CLOUD_DEPTH_MM of the column's lowest."""
+    turned = points @ rot.T
+    if faces is not None:
+        from ..rays import grid_hits
+
+        hits = grid_hits(turned, faces, ENVELOPE_MM)
+        return np.c_[hits.xy, hits.bottom]
+    cell = np.floor(turned[:, :2] / ENVELOPE_MM).astype(np.int64)
+    key = (cell[:, 0] - cell[:, 0].min()) * (int(np.ptp(cell[:, 1])) + 1) + cell[:, 1] - cell[:, 1].min()
+    lowest = np.full(int(key.max()) + 1, np.inf)
+    np.minimum.at(lowest, key, turned[:, 2])
+    return turned[turned[:, 2] <= lowest[key] + CLOUD_DEPTH_MM]
+
+
+def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarray, side: str, rx, source: str, sha256: str = "",
+                 notes=(), about=None):
     """The scan as an :class:`~insolegen.outline.Outline` (kind ``scan``) carrying its :class:`Cast`.
 
-    sole: (m, 3) float, mm, the plantar points in the pose's frame (heel toward -x, toes +x,
-    sole down); to_pose: (4, 4) scan coordinates (scan units) -> that frame; rx: the prescription
-    (its ``cast``, ``scan`` and ``shell`` sections); about: report lines from reading and posing
-    the scan. The outline's transform takes scan coordinates to the output frame: the pose, the
-    balancing turn and the placement.
+    points: (n, 3) float, mm, the scan in the pose's frame (heel toward -x, toes +x, sole down);
+    faces: (f, 3) int, or None for a cloud; to_pose: (4, 4) scan coordinates (scan units) -> that
+    frame; rx: the prescription (its ``cast``, ``scan`` and ``shell`` sections); about: report
+    lines from reading and posing the scan. The surface fitted is the scan seen from below
+    (:func:`_seen_from_below`). The outline's transform takes scan coordinates to the output
+    frame: the pose, the balancing turn and the placement.
     """
     from ..outline import MAX_LENGTH_MM, MIN_LENGTH_MM, Outline, _long_axis
 
-    sole = np.asarray(sole, float)
-    if len(sole) < 100 or not np.isfinite(sole).all():
-        raise InputError(f"{source}: the scan's sole has {len(sole)} usable points; give a scan with at least 100 on the sole")
+    points = np.asarray(points, float)
+    if len(points) < 100 or not np.isfinite(points).all():
+        raise InputError(f"{source}: the scan has {len(points)} usable points; give a scan with at least 100 on the sole")
     trim, base = rx.scan.trim_height_mm, rx.shell.thickness_mm
-    # Balanced twice: the second time from a fit made nearly level, so that a scan in any pose
-    # ends in the same one (a fit, smoothing along its grid's axes, is not quite turn-invariant).
+    # Balanced thrice, each time from a fit made nearer level, so that a scan in any pose ends in
+    # the same one (a fit, smoothing along its grid's axes, is not quite turn-invariant).
     rot = np.eye(3)
     for _ in range(3 if rx.cast.balance else 1):
-        turned = sole @ rot.T
-        first = surfaces.fit(turned)  # the whole sole, whatever its tilt
+        turned = _seen_from_below(points, faces, rot)
+        turned = turned[turned[:, 2] < np.percentile(turned[:, 2], 0.5) + trim + TILT_MARGIN_MM]
+        first = surfaces.fit(turned, smoothing=surfaces.SMOOTHING)  # noise or not: the heel's walls kept steep
         poly = footprint(first, turned[:, :2], float(first.height(turned[:, :2]).min()) + trim)
         length = poly.bounds[2] - poly.bounds[0]
         if not MIN_LENGTH_MM <= length <= MAX_LENGTH_MM:
             raise InputError(f"{source}: the scan's sole is {length:.4g} mm long, not a plausible foot "
                              f"({MIN_LENGTH_MM:g}-{MAX_LENGTH_MM:g} mm); check --scan-units")
-        rot = balance(first, _samples(first.height, poly, spacing=1.0), poly, rx.cast.balance) @ rot
+        turn, levelled = balance(first, turned, _samples(first.height, poly, spacing=1.0), poly, rx.cast.balance)
+        rot = turn @ rot
     medial = 1.0 if side == "right" else -1.0  # turning about +x by a positive angle lifts +y
     rot = _rot_x(medial * np.radians(rx.cast.inversion_deg)) @ rot
-    turned = sole @ rot.T
+    turned = _seen_from_below(points, faces, rot)
     # Only the sole below the trim height (and a margin past it, so the fit holds to the rim) is fitted.
     turned = turned[turned[:, 2] < np.percentile(turned[:, 2], 0.5) + trim + FIT_MARGIN_MM]
     fitted = surfaces.fit(turned)
@@ -316,18 +374,21 @@ def cast_outline(sole: np.ndarray, to_pose: np.ndarray, side: str, rx, source: s
     heel_yc, heel_width = _strip(placed, HEEL_STRIP[0] * length, HEEL_STRIP[1] * length)
     lifted = Cast(fitted, to_fit, lift, np.zeros(2), np.zeros(2), length + grow, grow)
     apex, arch_height = _arch(lifted.height, placed, side, base)
-    full = shapely.convex_hull(shapely.multipoints(turned[:, :2]))
+    from scipy.spatial import ConvexHull
+
+    seen_area = ConvexHull(turned[:, :2]).volume  # a 2D hull's volume is its area
     facts = {
         **(about or {}),
         "trim_height_mm": trim,
-        "trimmed": f"{max(full.area - poly.area, 0.0) / 100:.1f} cm2 of the sole seen from above lies higher than {trim:g} mm "
-                   "over its lowest point and is left out of the outline",
-        "sole_points_fitted": int(len(sole)),
+        "trimmed": f"{max(seen_area - poly.area, 0.0) / 100:.1f} cm2 of the scan seen from below (its convex hull up to "
+                   f"{trim + FIT_MARGIN_MM:g} mm) lies higher than {trim:g} mm over the lowest point and is left out of the outline",
+        "surface_fitted": "the scan seen from below: " + ("vertical rays every 1 mm" if faces is not None else
+                                                            f"the points within {CLOUD_DEPTH_MM:g} mm of the lowest in each 1 mm column"),
         "fit_residuals_mm": fitted.residuals_mm,
         "arch_apex": {"xy_mm": np.round(apex, 3).tolist(), "pct_length": round(100 * float(apex[0]) / (length + grow), 2)},
         "arch_height_mm": round(arch_height, 3),
         "heel_width_mm": round(heel_width, 3),
-        "balance": {"levelled": rx.cast.balance, "inversion_deg": rx.cast.inversion_deg, "rotation": np.round(rot, 9).tolist(),
+        "balance": {"heel_levelled": levelled, "inversion_deg": rx.cast.inversion_deg, "rotation": np.round(rot, 9).tolist(),
                     "heel_low_xy_mm": np.round(heel[:2], 3).tolist(), "forefoot_low_xy_mm": np.round(fore[:2], 3).tolist()},
         "ignored": ["arch.height_mm (the scanned foot gives the arch)"],
     }
@@ -365,7 +426,7 @@ class ScanInput:
             "side": pose.side, "side_from": "found from the scan (the arch is medial)" if self.side_asked == "auto" else "--side",
             "notes": [*raw.notes, *pose.notes],
         }
-        return cast_outline(pose.sole, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
+        return cast_outline(pose.place(raw.points), raw.faces, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
 
 
 def load(path, units: str = "auto", side: str = "auto") -> ScanInput:

@@ -16,8 +16,11 @@ CLOUD_CELL_MM = 1.0  # a point cloud's lower envelope: its lowest point in each 
 
 
 def scan_in_output(scan_path: str | Path, mesh_path: str | Path):
-    """The scan at ``scan_path`` carried into the output frame of the insert at ``mesh_path`` by
-    the transform in the report beside it: (points (n, 3) float, mm; faces (f, 3) int or None)."""
+    """The plantar surface of the scan at ``scan_path`` (as its pose finds it) carried into the
+    output frame of the insert at ``mesh_path`` by the transform in the report beside it: points
+    (n, 3) float, mm, and the sole's faces (f, 3) int into them, or None for a cloud (then the
+    points are the sole's)."""
+    from .pose import find_pose
     from .read import read_scan
 
     mesh_path = Path(mesh_path)
@@ -32,7 +35,11 @@ def scan_in_output(scan_path: str | Path, mesh_path: str | Path):
     raw = read_scan(scan_path, scan.get("units", "auto"))
     if raw.sha256 != scan.get("sha256", raw.sha256):
         raise InputError(f"{scan_path}: not the scan this insert was built from (the report names {scan.get('file')})")
-    return raw.points @ transform[:3, :3].T + transform[:3, 3], raw.faces
+    pose = find_pose(raw, scan.get("side", "auto"))
+    points = raw.points @ transform[:3, :3].T + transform[:3, 3]
+    if raw.faces is None:
+        return points[pose.sole_index], None
+    return points, raw.faces[pose.sole_faces]
 
 
 def envelope(points: np.ndarray, faces: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -30,6 +30,7 @@ from .read import RawScan
 GROUND_BAND_MM = 5.0  # a foot on the ground: heel, ball and lateral border lie within 5 mm of it
 SOLE_CONE_DEG = 45.0  # the ground lies across the forefoot's flat axis (toe spring and pitch are less)
 END_SHARE = 0.3  # the scan's ends along its longest axis: one holds the forefoot
+SETTLE_ROUNDS, SETTLED = 1, 1e-7  # one round: more drift (the tilted ground brings more of one side near it)
 FACING = 0.7  # cos 45 deg: a surface element faces a direction
 SEARCH_SAMPLES = 4000  # surface elements sampled to weigh each candidate ground (by index: pose-invariant)
 PLANTAR_SHEET_SHARE = 0.25  # a scan no higher than 25 % of its length has no ankle: a plantar sheet
@@ -98,7 +99,9 @@ def find_pose(raw: RawScan, side: str = "auto") -> Pose:
     points = raw.points * raw.mm_per_unit
     surface, orientation_note = _surface(raw, points)
     notes = list(raw.notes) + ([orientation_note] if orientation_note else [])
-    up, lift = _ground(points, surface)
+    # A cloud's noise would put its lowest point too low: its smoothed points (the centres) count.
+    floor = points if raw.is_mesh else surface.centres
+    up, lift = _settle(floor, surface, *_ground(points, surface))
     rotation, shift, sheet = _frame(raw.source, points, surface, up, lift)
     placed = points @ rotation.T + shift
     local = _Surface(surface.centres @ rotation.T + shift, surface.normals @ rotation.T, surface.weights, surface.signed)
@@ -157,21 +160,28 @@ def _winding(faces: np.ndarray, count: int) -> tuple[bool, np.ndarray]:
     """Whether neighbouring faces agree on their winding (each shared edge runs both ways; at
     most 1 % may not), and the vertices on the mesh's open rim (edges used once)."""
     directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    key = directed[:, 0] * count + directed[:, 1]
-    unique_directed = np.unique(key)
-    repeated = len(key) - len(unique_directed)  # the same direction twice: a flipped neighbour
-    undirected, uses = np.unique(np.sort(directed, axis=1) @ np.array([count, 1]), return_counts=True)
-    rim = np.unique(np.c_[undirected[uses == 1] // count, undirected[uses == 1] % count])
+    key = np.sort(directed[:, 0] * count + directed[:, 1])
+    repeated = int(np.count_nonzero(key[1:] == key[:-1]))  # the same direction twice: a flipped neighbour
+    undirected = np.sort(np.sort(directed, axis=1) @ np.array([count, 1]))
+    starts = np.r_[True, undirected[1:] != undirected[:-1]]
+    uses = np.diff(np.r_[np.nonzero(starts)[0], len(undirected)])
+    once = undirected[starts][uses == 1]
+    rim = np.unique(np.r_[once // count, once % count])
     return repeated <= 0.01 * len(faces), rim
 
 
 def _cloud_surface(points: np.ndarray) -> _Surface:
+    """Each point as the mean of its neighbours (noise averaged out), with the normal of the plane
+    through them and the area it stands for (their disc shared among them), so a cloud weighs
+    like the mesh it was sampled from."""
     from scipy.spatial import cKDTree
 
-    _, near = cKDTree(points).query(points, k=min(CLOUD_NEIGHBOURS, len(points)))
-    local = points[near] - points[near].mean(axis=1, keepdims=True)
+    k = min(CLOUD_NEIGHBOURS, len(points))
+    reach, near = cKDTree(points).query(points, k=k)
+    centres = points[near].mean(axis=1)
+    local = points[near] - centres[:, None]
     _, vectors = np.linalg.eigh(np.einsum("nki,nkj->nij", local, local))
-    return _Surface(points, vectors[:, :, 0], np.ones(len(points)), False)
+    return _Surface(centres, vectors[:, :, 0], np.pi * reach[:, -1] ** 2 / k, False)
 
 
 # ---- ground and frame --------------------------------------------------------------------------
@@ -210,6 +220,26 @@ def _ground(points: np.ndarray, surface: _Surface) -> tuple[np.ndarray, float]:
         sample = _Surface(surface.centres[::step], surface.normals[::step], surface.weights[::step], surface.signed)
         best = across_sole[np.argmax(_contact(sample, normals[across_sole], offsets[across_sole]))]
     return -normals[best], -float(offsets[best])
+
+
+def _settle(points: np.ndarray, surface: _Surface, up: np.ndarray, lift: float) -> tuple[np.ndarray, float]:
+    """The ground turned square to the sole: up becomes the mean (area-weighted) normal of the
+    plantar surface near the ground, a few rounds, and the scan is lowered onto it again. A
+    hull facet rests on three points, which a mesh and a cloud of the same foot (or noise)
+    may choose differently; the mean normal is the same for all of them."""
+    lift = -float((points @ up).min())
+    for _ in range(SETTLE_ROUNDS):
+        facing = surface.normals @ -up
+        near = (np.abs(facing) > -SOLE_NEAR_NZ) & (surface.centres @ up + lift < SOLE_NEAR_MM)
+        if surface.signed:
+            near &= facing > 0
+        down = (surface.normals[near] * (surface.weights[near] * np.sign(facing[near]))[:, None]).sum(axis=0)
+        turned = float(np.linalg.norm(down / np.linalg.norm(down) + up))
+        up = -down / np.linalg.norm(down)
+        lift = -float((points @ up).min())
+        if turned < SETTLED:
+            break
+    return up, lift
 
 
 def _in_triangles(p: np.ndarray, corners: np.ndarray) -> np.ndarray:
@@ -265,8 +295,11 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
     a /= np.linalg.norm(a)
     b = np.cross(up, a)
     plan = np.c_[surface.centres @ a, surface.centres @ b]
-    z = surface.centres @ up + lift
-    plantar = _visible(np.c_[plan, z]) & (_facing(surface, -up) > -SOLE_NEAR_NZ) & (z < SOLE_HIGH_MM)
+    # The sole near the ground, by height alone: a column test's grid would turn with the scan,
+    # and a noisy cloud's normals would fray its border.
+    plantar = surface.centres @ up + lift < SOLE_NEAR_MM
+    if surface.signed:
+        plantar &= surface.normals @ up <= 0
     if plantar.sum() < 3:
         raise InputError(f"{source}: no surface of the scan faces the ground; give a scan of the foot's sole")
     w = surface.weights[plantar]
@@ -287,7 +320,8 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
         axis, along = -axis, -along
     perp = np.array([-axis[1], axis[0]])  # y = up x x, in the (a, b) plane
     rotation = np.vstack([axis[0] * a + axis[1] * b, perp[0] * a + perp[1] * b, up])
-    shift = np.array([-(mid @ axis) - along.min(), -(mid @ perp), lift])
+    heel = (np.c_[points @ a, points @ b] - mid) @ axis  # the rearmost point near the ground: x = 0
+    shift = np.array([-(mid @ axis) - heel[height < SOLE_NEAR_MM].min(), -(mid @ perp), lift])
     return rotation, shift, sheet
 
 

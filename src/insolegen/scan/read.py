@@ -196,11 +196,11 @@ def _read_ply(src: str, data: bytes, notes: list[str]) -> tuple[np.ndarray, np.n
         raise InputError(f"{src}: truncated PLY: its header needs at least {least:,} bytes of data, the file holds {body:,}")
     try:
         loaded = load_ply(io.BytesIO(data))
+        points = np.asarray(loaded.get("vertices", np.zeros((0, 3))), dtype=float).reshape(-1, 3)
+        faces = loaded.get("faces")
+        faces = None if faces is None or len(faces) == 0 else np.asarray(faces, dtype=np.int64)
     except Exception as exc:  # trimesh raises many kinds on garbage; each means the same to the user
         raise InputError(f"{src}: unreadable PLY ({_first_line(exc)}); export the scan again") from None
-    points = np.asarray(loaded.get("vertices", np.zeros((0, 3))), dtype=float).reshape(-1, 3)
-    faces = loaded.get("faces")
-    faces = None if faces is None or len(faces) == 0 else np.asarray(faces, dtype=np.int64)
     if len(points) != counts.get("vertex", 0) or (faces is not None and len(faces) < counts.get("face", 0)):
         raise InputError(f"{src}: truncated PLY: the header promises {counts.get('vertex', 0):,} vertices, the file holds fewer")
     if faces is not None and faces.ndim != 2:

@@ -14,9 +14,12 @@ import numpy as np
 
 CELL_MM = 2.0  # grid spacing: far finer than the foot's curvature (radii of 10 mm and more)
 MARGIN_CELLS = 4  # the grid reaches this far past the points, so the field is defined a little beyond the rim
-# Thin-plate weight per cell against one cell's worth of data (weight 1): enough to average a
-# 0.3 mm noisy cloud over a few cells, little enough to keep a heel's curvature (P95 < 0.1 mm).
-SMOOTHING = 0.05
+# Thin-plate weight per cell against one cell's worth of data (weight 1): little enough to keep
+# a clean scan's toe creases (within 1 mm), enough to bend less than 10 degrees between faces
+# 0.5 mm apart; a noisy scan gets more, NOISE_GAIN * sigma^2 (sigma in mm: 0.3 mm of noise
+# gives about 1, which averages it over a few cells).
+SMOOTHING = 0.1
+NOISE_GAIN = 10.0
 # A point this far above the first fit (mm, or 4 robust sigmas of the residuals if more) is not on
 # the sole seen from below: the far side of a curled toe tip or of a wall that overhangs.
 ABOVE_MM = 1.0
@@ -67,25 +70,32 @@ def _second_differences(nx: int, ny: int):
     return sp.vstack([sp.kron(d2(nx), iy), sp.kron(ix, d2(ny)), np.sqrt(2.0) * sp.kron(d1(nx), d1(ny))]).tocsr()
 
 
-def fit(points: np.ndarray, cell_mm: float = CELL_MM, smoothing: float = SMOOTHING) -> Surface:
+def fit(points: np.ndarray, cell_mm: float = CELL_MM, smoothing: float | None = None) -> Surface:
     """Fit the height field to ``points`` (m, 3) float, mm: the sole seen from below, one z per xy.
 
     Each grid cell's points together weigh as much as one point, so a dense cloud and a sparse
-    mesh are smoothed alike. Points far above a first fit (hidden from below) are left out of
-    the second; the residuals are measured on the points kept (``residuals_mm["points"]``) and
-    ``residuals_mm["hidden"]`` counts the others.
+    mesh are smoothed alike. A first fit finds the points hidden from below (far above it: left
+    out of the second) and the scatter of the others (the scan's noise, a robust sigma); unless
+    ``smoothing`` is given, the second fit is smoothed by SMOOTHING plus NOISE_GAIN * sigma^2,
+    so a clean scan keeps its detail and a noisy cloud its smoothness. ``residuals_mm`` holds
+    P50, P95 and max over the points kept, their count, the hidden count, sigma and the smoothing.
     """
     pts = np.asarray(points, float)
     grid = _Grid(pts[:, :2], cell_mm)
-    z = grid.solve(pts[:, 2], np.ones(len(pts), bool), smoothing)
-    first = Surface(grid.xs, grid.ys, z, {})
-    res = pts[:, 2] - first.height(pts[:, :2])
-    keep = res <= max(ABOVE_MM, 4.0 * 1.4826 * float(np.median(np.abs(res))))
-    surface = Surface(grid.xs, grid.ys, grid.solve(pts[:, 2], keep, smoothing), {})
+    z = grid.solve(pts[:, 2], np.ones(len(pts)), SMOOTHING if smoothing is None else smoothing)
+    res = pts[:, 2] - Surface(grid.xs, grid.ys, z, {}).height(pts[:, :2])
+    sigma = 1.4826 * float(np.median(np.abs(res)))
+    above = max(ABOVE_MM, 4.0 * sigma)
+    # Weight 1 up to ``above``, fading to 0 at twice that: a point's weight never jumps, so a scan
+    # turned a little gives the same surface (a curled toe tip is near the line).
+    weight = np.clip(2.0 - res / above, 0.0, 1.0)
+    keep = weight > 0
+    used = SMOOTHING + NOISE_GAIN * sigma**2 if smoothing is None else smoothing
+    surface = Surface(grid.xs, grid.ys, grid.solve(pts[:, 2], weight, used), {})
     res = np.abs(surface.height(pts[keep, :2]) - pts[keep, 2])
     p50, p95 = np.percentile(res, [50, 95])
     figures = {"p50": round(float(p50), 4), "p95": round(float(p95), 4), "max": round(float(res.max()), 4),
-               "points": int(keep.sum()), "hidden": int((~keep).sum())}
+               "points": int(keep.sum()), "hidden": int((~keep).sum()), "noise_sigma": round(sigma, 4), "smoothing": round(used, 4)}
     return Surface(grid.xs, grid.ys, surface.z, figures)
 
 
@@ -110,13 +120,14 @@ class _Grid:
         d = _second_differences(self.nx, self.ny)
         self.penalty = (d.T @ d).tocsr()
 
-    def solve(self, z: np.ndarray, keep: np.ndarray, smoothing: float) -> np.ndarray:
-        """(nx, ny) node heights fitted to z (m,) at the points where ``keep`` (m,) bool."""
+    def solve(self, z: np.ndarray, weight: np.ndarray, smoothing: float) -> np.ndarray:
+        """(nx, ny) node heights fitted to z (m,) with each point's weight (m,) float, 0-1."""
         import scipy.sparse as sp
         from scipy.sparse.linalg import spsolve
 
-        count = np.bincount(self.base[keep], minlength=self.nx * self.ny)
-        w = np.where(keep, 1.0 / np.maximum(count[self.base], 1), 0.0)  # each occupied cell weighs 1 in all
+        total = np.bincount(self.base, weights=weight, minlength=self.nx * self.ny)
+        w = weight / np.maximum(total[self.base], 1.0)  # each occupied cell weighs at most 1 in all
         aw = sp.diags(w) @ self.a
         lhs = (self.a.T @ aw + smoothing * self.penalty).tocsc()
-        return spsolve(lhs, aw.T @ z).reshape(self.nx, self.ny)
+        # Minimum degree on the symmetric pattern: the fill-in of a banded SPD system stays small.
+        return spsolve(lhs, aw.T @ z, permc_spec="MMD_AT_PLUS_A").reshape(self.nx, self.ny)
