@@ -31,7 +31,10 @@ def _report_beside(mesh_path: Path) -> dict:
         return {}
 
 
-def _prescription_text(report: dict) -> str:
+def _prescription_text(report: dict, width: int = 200) -> str:
+    """The report's prescription and QA as short lines, each wrapped to ``width`` characters."""
+    import textwrap
+
     rx = report.get("prescription")
     if not rx:
         return "no report beside the mesh"
@@ -44,7 +47,23 @@ def _prescription_text(report: dict) -> str:
     if qa:
         lines.append(f"QA: watertight={qa.get('watertight')}, manifold3d={qa.get('manifold3d')}, "
                      f"thickness {qa.get('min_thickness_mm')}-{qa.get('max_thickness_mm')} mm")
-    return "\n".join(lines)
+    return "\n".join(textwrap.fill(line, width, subsequent_indent="    ") for line in lines)
+
+
+LANDMARK_NAMES = {"heel_centre": "heel centre", "arch_apex": "arch apex", "mtpj1": "1st met head",
+                  "mtpj5": "5th met head", "met_pad_apex": "pad apex"}
+
+
+def top_surface(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The faces seen from above: vertices (n, 3) float, mm; triangles (t, 3) int into them;
+    rim (e, 2, 2) float, mm: the edges bounding them (the insert's outline, exact, not stepped)."""
+    up = mesh.face_normals[:, 2] > 1e-3
+    used, triangles = np.unique(mesh.faces[up], return_inverse=True)
+    triangles = triangles.reshape(-1, 3)
+    edges = np.sort(np.vstack([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1)
+    unique, count = np.unique(edges, axis=0, return_counts=True)
+    vertices = mesh.vertices[used]
+    return vertices, triangles, vertices[unique[count == 1]][:, :, :2]
 
 
 def png(mesh, report: dict, out: Path) -> bytes:
@@ -55,45 +74,65 @@ def png(mesh, report: dict, out: Path) -> bytes:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.colors import LightSource
+    from matplotlib.collections import LineCollection
+    from matplotlib.tri import Triangulation
 
-    xs, ys, z = height_grid(mesh, 1.0)
-    fig = plt.figure(figsize=(16, 9), dpi=100)
-    top = fig.add_axes([0.04, 0.42, 0.6, 0.54])
-    im = top.pcolormesh(xs, ys, z, shading="nearest", cmap="viridis")
-    top.contour(xs, ys, z, levels=np.arange(np.nanmin(z) + 0.5, np.nanmax(z), 1.0), colors="k", linewidths=0.4)
-    fig.colorbar(im, ax=top, label="top height, mm", fraction=0.03)
-    for name, mark in report.get("landmarks", {}).items():
+    vertices, triangles, rim = top_surface(mesh)
+    tri = Triangulation(vertices[:, 0], vertices[:, 1], triangles)
+    z = vertices[:, 2]
+    (x0, y0), (x1, y1) = vertices[:, :2].min(axis=0), vertices[:, :2].max(axis=0)
+    fig = plt.figure(figsize=(15, 6.8), dpi=100, layout="constrained")
+    grid = fig.add_gridspec(2, 2, width_ratios=[2.1, 1], height_ratios=[1.55, 1])
+    top = fig.add_subplot(grid[0, 0])
+    shaded = top.tripcolor(tri, z, shading="gouraud", cmap="viridis")
+    top.tricontour(tri, z, levels=np.arange(z.min() + 0.5, z.max(), 1.0), colors="k", linewidths=0.35, alpha=0.7)
+    top.add_collection(LineCollection(rim, colors="k", linewidths=0.8))
+    fig.colorbar(shaded, ax=top, label="top height, mm", shrink=0.9, pad=0.01)
+    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+    marks = report.get("landmarks", {})
+    for name, mark in marks.items():
         if isinstance(mark, dict) and "xy_mm" in mark:
-            top.plot(*mark["xy_mm"], "o", color="red", ms=5)
-            top.annotate(name, mark["xy_mm"], textcoords="offset points", xytext=(4, 4), fontsize=8, color="darkred")
-    line = report.get("landmarks", {}).get("met_head_line")
-    if line:
-        top.plot(*np.array(line).T, "--", color="red", lw=1)
+            xy = np.array(mark["xy_mm"])
+            top.plot(*xy, "o", color="red", ms=5, mec="white", mew=0.8)
+            # the label leans towards the middle of the insert, so it never leaves the picture
+            away = np.sign(centre - xy) * [1, 1]
+            top.annotate(LANDMARK_NAMES.get(name, name), xy, textcoords="offset points", xytext=(8 * away[0], 10 * away[1]),
+                         ha="left" if away[0] > 0 else "right", va="bottom" if away[1] > 0 else "top", fontsize=9,
+                         color="darkred", bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75})
+    if marks.get("met_head_line"):
+        top.plot(*np.array(marks["met_head_line"]).T, "--", color="red", lw=1)
+    top.set_xlim(x0 - 4, x1 + 4)
+    top.set_ylim(y0 - 4, y1 + 4)
     top.set_aspect("equal")
-    top.set_title("top view (x heel to toe, y to the wearer's left), contours every 1 mm")
-    side = fig.add_axes([0.04, 0.06, 0.6, 0.28])
+    top.set_title("top view (x heel to toe, y to the wearer's left, mm); contours every 1 mm", fontsize=11)
+
+    side = fig.add_subplot(grid[1, 0])
+    xs, ys, heights = height_grid(mesh, 1.0)
     medial = 1 if report.get("side", "right") == "right" else -1
-    half = (ys * medial > 0)
+    half = ys * medial > 0
     with warnings.catch_warnings():  # columns the insert does not reach (a narrow midfoot) stay blank
         warnings.simplefilter("ignore", RuntimeWarning)
-        highest, lowest = np.nanmax(np.where(half[:, None], z, np.nan), axis=0), np.nanmin(z, axis=0)
-    side.plot(xs, highest, label="medial half (highest)")
-    side.plot(xs, lowest, label="lowest across")
-    side.fill_between(xs, 0, lowest, color="0.85")
+        highest, lowest = np.nanmax(np.where(half[:, None], heights, np.nan), axis=0), np.nanmin(heights, axis=0)
+    side.fill_between(xs, 0, lowest, color="0.85", label="lowest across")
+    side.plot(xs, highest, color="C0", label="medial half (highest)")
+    side.plot(xs, lowest, color="C1", lw=0.8)
+    side.set_xlim(x0 - 4, x1 + 4)
+    side.set_ylim(0, np.nanmax(heights) * 1.15)
     side.set_xlabel("x, mm")
     side.set_ylabel("z, mm")
-    side.set_aspect("equal")
-    side.legend(fontsize=8)
-    side.set_title("medial side profile")
-    view = fig.add_axes([0.66, 0.42, 0.33, 0.54], projection="3d")
-    gx, gy = np.meshgrid(xs, ys)
-    shade = LightSource(azdeg=315, altdeg=45).shade(np.nan_to_num(z, nan=0.0), cmap=plt.cm.viridis, blend_mode="soft")
-    view.plot_surface(gx, gy, np.where(np.isnan(z), np.nan, z), facecolors=shade, rstride=2, cstride=2, linewidth=0, antialiased=False)
-    view.set_box_aspect((np.ptp(xs), np.ptp(ys), max(np.nanmax(z), 1) * 2))
-    view.view_init(elev=35, azim=-120)
+    side.legend(fontsize=8, loc="upper right")
+    side.set_title("medial side profile (heights drawn 2x)", fontsize=11)
+    side.set_aspect(2.0)
+
+    view = fig.add_subplot(grid[0, 1], projection="3d")
+    view.plot_trisurf(tri, z, cmap="viridis", linewidth=0, antialiased=False, shade=True)
+    view.set_box_aspect((x1 - x0, y1 - y0, max(z.max(), 1) * 2), zoom=1.12)
+    view.view_init(elev=32, azim=-125)
     view.set_axis_off()
-    fig.text(0.66, 0.36, _prescription_text(report), fontsize=9, va="top", family="monospace", wrap=True)
+    view.margins(0)
+    words = fig.add_subplot(grid[1, 1])
+    words.set_axis_off()
+    words.text(0, 1, _prescription_text(report, 58), fontsize=8.5, va="top", family="monospace", transform=words.transAxes)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)

@@ -1,0 +1,258 @@
+"""The work the web app hands to its worker processes: builds, pairs, batches, formats.
+
+Each job gets a folder of its own (``folder``, made by the server under a random token) and
+writes only there, under fixed names. Uploaded files arrive as bytes with the user's file name;
+they are saved under a server-made name and every error names them by the user's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+MESH_KEEP = "mesh.npz"  # vertices and faces, for the formats made on first download
+LAZY_FORMATS = (".glb", ".3mf")
+MAX_BATCH_UNZIPPED = 500 * 2**20  # bytes a batch zip may expand to (a zip bomb stops here)
+MAX_BATCH_ENTRIES = 5000
+
+
+@dataclasses.dataclass(frozen=True)
+class Upload:
+    """An uploaded file: the name the user gave (never a server path) and its bytes."""
+
+    name: str
+    data: bytes
+
+    @property
+    def safe_suffix(self) -> str:
+        """The file's suffix if it is a plain one (``.csv``), else '' (the reader then names the problem)."""
+        suffix = Path(self.name).suffix.lower()
+        return suffix if re.fullmatch(r"\.[a-z0-9]{1,10}", suffix) else ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """Where the insert's shape comes from: an uploaded outline (``upload``) or foot scan
+    (``scan``), or else the built-in outline of a foot size (mm)."""
+
+    upload: Upload | None = None
+    kind: str = "outline"
+    units: str | None = None
+    foot_length_mm: float = 265.0
+    foot_width_mm: float = 100.0
+    scan: Upload | None = None
+    scan_units: str = "auto"
+    shoe_size: float | None = None  # sizes the built-in outline instead of the length and width
+    size_system: str = "eu"
+
+
+def warm_up() -> None:
+    """Import and run everything a build needs once, so the first real build is as quick as the rest."""
+    from .. import api, export
+
+    insert = api.build(resolution=5.0)
+    insert.qa()
+    for suffix in (".stl", *LAZY_FORMATS):
+        export.encode(suffix, insert.vertices, insert.faces)
+
+
+@contextlib.contextmanager
+def _saved(upload: Upload, folder: Path, stem: str) -> Iterator[Path]:
+    """The upload as a file under a server-made name while the block reads it; an error from the
+    block names the upload by the user's file name, never the server's path."""
+    path = folder / f"{stem}{upload.safe_suffix}"
+    path.write_bytes(upload.data)
+    try:
+        yield path
+    except InputError as exc:
+        raise InputError(str(exc).replace(str(path), upload.name).replace(str(folder), "upload")) from None
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _named(notes: tuple[str, ...], path: Path, upload: Upload) -> tuple[str, ...]:
+    return tuple(n.replace(str(path), upload.name) for n in notes)
+
+
+def load_outline(source: Source, side: str, folder: Path):
+    """The :class:`~insolegen.outline.Outline` of ``source`` for ``side``."""
+    from .. import api
+
+    if source.upload is None:
+        length, width = source.foot_length_mm, source.foot_width_mm
+        if source.shoe_size is not None:
+            from ..template import foot_for_shoe  # branch lab's shoe sizes (CLINICAL.md)
+
+            length, width = foot_for_shoe(source.shoe_size, source.size_system)
+        return api.load_outline(None, side=side, foot_length_mm=length, foot_width_mm=width)
+    with _saved(source.upload, folder, "upload") as path:
+        outline = api.load_outline(path, source.units, side, kind=source.kind)
+    return dataclasses.replace(outline, source=source.upload.name, notes=_named(outline.notes, path, source.upload))
+
+
+def load_scan(source: Source, side: str, folder: Path):
+    """The uploaded scan, read and posed (:func:`insolegen.api.load_scan`); ``side`` may be ``auto``."""
+    from .. import api
+
+    with _saved(source.scan, folder, "scan") as path:
+        scan = api.load_scan(path, source.scan_units, side)
+    raw = dataclasses.replace(scan.raw, source=source.scan.name, notes=_named(scan.raw.notes, path, source.scan))
+    return dataclasses.replace(scan, raw=raw)
+
+
+def _write_insert(insert, folder: Path, stem: str) -> dict[str, Any]:
+    """STL, report and the kept mesh of one insert; returns the report (its mesh named by file name)."""
+    import numpy as np
+
+    from .. import api, export, report
+
+    mesh_name = f"{stem}.stl"
+    insert.export(folder / mesh_name)
+    np.savez(folder / f"{stem}.{MESH_KEEP}", vertices=insert.vertices, faces=insert.faces)
+    doc = report.make_report(insert, Path(mesh_name), build_key=api.key_of(insert))
+    export.write_bytes(folder / f"{stem}.report.json", report.encode(doc))
+    return doc
+
+
+def build(source: Source, rx_json: str, side: str, resolution: float, folder: str) -> dict[str, Any]:
+    """One insert into ``folder``: ``insert-<side>.stl`` and its report; returns the report.
+
+    ``side``: left or right, or ``auto`` for a scan (its side is found from the arch)."""
+    from .. import api, prescription
+
+    folder_path = Path(folder)
+    rx = prescription.Prescription.model_validate_json(rx_json)
+    shape = load_scan(source, side, folder_path) if source.scan else load_outline(source, side, folder_path)
+    insert = api.build(shape, rx, resolution=resolution)
+    return _write_insert(insert, folder_path, f"insert-{insert.outline.side}")
+
+
+def build_pair(source: Source, rx_json: str, side: str, short_side: str, resolution: float, folder: str) -> dict[str, dict]:
+    """Left and right inserts (the lift under ``short_side``) into ``folder``; returns side -> report.
+
+    ``side``: the side the uploaded outline is (its mirror makes the other)."""
+    from .. import api, prescription
+
+    folder_path = Path(folder)
+    rx = prescription.Prescription.model_validate_json(rx_json)
+    outline = load_outline(source, side, folder_path)
+    left, right = api.build_pair(short_side, rx, outline=outline, resolution=resolution)
+    return {"left": _write_insert(left, folder_path, "insert-left"), "right": _write_insert(right, folder_path, "insert-right")}
+
+
+def mesh_format(folder: str, stem: str, suffix: str) -> None:
+    """Write ``<stem><suffix>`` (.glb or .3mf) from the mesh a build kept."""
+    import numpy as np
+
+    from .. import export
+
+    kept = np.load(Path(folder) / f"{stem}.{MESH_KEEP}")
+    export.write_mesh(Path(folder) / f"{stem}{suffix}", kept["vertices"], kept["faces"])
+
+
+def mill(folder: str, stem: str, options: dict[str, Any], out_name: str) -> dict[str, Any]:
+    """Write ``out_name``, the 3-axis G-code of the insert ``stem`` (branch cam's mill_program with
+    ``options``, MillOptions fields); returns the toolpath report (time, scallop, clearance)."""
+    import hashlib
+
+    import numpy as np
+
+    from .. import export
+    from ..fabrication.mill import MillOptions, mill_program
+
+    root = Path(folder)
+    kept = np.load(root / f"{stem}.{MESH_KEEP}")
+    try:
+        chosen = MillOptions(**options)
+    except TypeError as exc:
+        raise InputError(f"milling options: {exc}") from None
+    sha = hashlib.sha256((root / f"{stem}.stl").read_bytes()).hexdigest()
+    text, report = mill_program(kept["vertices"], kept["faces"], chosen, f"{stem}.stl", sha)
+    export.write_bytes(root / out_name, text.encode())
+    return report
+
+
+def _unpack(upload: Upload, into: Path) -> None:
+    """Unzip ``upload`` into ``into``: plain relative names only, size and count limited."""
+    import io
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(upload.data))
+        members = [m for m in archive.infolist() if not m.is_dir()]
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise InputError(f"{upload.name}: not a zip file ({exc}); zip the manifest and its outline files") from None
+    if len(members) > MAX_BATCH_ENTRIES:
+        raise InputError(f"{upload.name}: {len(members)} files is too many for a batch (limit {MAX_BATCH_ENTRIES})")
+    if sum(m.file_size for m in members) > MAX_BATCH_UNZIPPED:
+        raise InputError(f"{upload.name}: unzips to more than {MAX_BATCH_UNZIPPED // 2**20} MiB; send fewer or smaller files")
+    for member in members:
+        parts = member.filename.replace("\\", "/").split("/")
+        if member.filename.startswith(("/", "\\")) or ":" in parts[0] or any(p in ("", ".", "..") for p in parts):
+            raise InputError(f"{upload.name}: '{member.filename}' is not a plain relative name; zip the folder itself")
+        target = into.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with archive.open(member) as src:
+            data = src.read(MAX_BATCH_UNZIPPED + 1)
+        if len(data) != member.file_size:  # a header that lies about the size
+            raise InputError(f"{upload.name}: '{member.filename}' is damaged (size differs from its header)")
+        target.write_bytes(data)
+
+
+def _manifest_in(upload: Upload, folder: Path) -> Path:
+    manifests = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".csv", ".jsonl", ".ndjson") and p.name != "batch-summary.csv")
+    # outlines may be CSV too: the manifest is the CSV with an 'id' column, nearest the top
+    candidates = [p for p in manifests if p.suffix.lower() != ".csv" or "id" in _csv_header(p)]
+    if not candidates:
+        raise InputError(f"{upload.name}: no manifest (.csv or .jsonl with an 'id' column) in the zip")
+    candidates.sort(key=lambda p: (len(p.relative_to(folder).parts), str(p)))
+    return candidates[0]
+
+
+def _csv_header(path: Path) -> list[str]:
+    head = path.read_text(encoding="utf-8-sig", errors="replace").split("\n", 1)[0]
+    return [cell.strip() for cell in re.split(r"[,;\t]", head)]
+
+
+def _check_rows(rows: list[dict[str, Any]], base: Path, shown: str) -> None:
+    """Only files inside the zip and bundled profiles: no manifest cell reaches the server's files."""
+    from ..prescription import profile_names
+
+    for number, row in enumerate(rows, start=1):
+        outline = str(row.get("outline") or "")
+        if outline:
+            inside = (base / outline).resolve()
+            if Path(outline).is_absolute() or not inside.is_relative_to(base.resolve()):
+                raise InputError(f"{shown}: row {number}: outline '{outline}' is outside the zip; give a path inside it")
+        profile = row.get("profile")
+        if profile and profile not in profile_names():
+            raise InputError(f"{shown}: row {number}: profile '{profile}' is not bundled; use one of {', '.join(profile_names())}")
+
+
+def batch(upload: Upload, folder: str) -> dict[str, Any]:
+    """Every row of the zipped manifest; ``batch.zip`` (meshes, reports, summary) in ``folder``."""
+    from .. import batch as batches
+
+    root = Path(folder)
+    unpacked, out = root / "in", root / "out"
+    _unpack(upload, unpacked)
+    manifest = _manifest_in(upload, unpacked)
+    shown = f"{upload.name}: {manifest.relative_to(unpacked).as_posix()}"
+    try:
+        rows = batches.read_manifest(manifest)
+        _check_rows(rows, manifest.parent, shown)
+        results = batches.run(manifest, out, jobs=1)
+    except InputError as exc:
+        raise InputError(str(exc).replace(str(manifest), shown)) from None
+    with zipfile.ZipFile(root / "batch.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(out.iterdir()):
+            archive.write(path, path.name)
+    for r in results:  # errors name files as the zip has them
+        r["error"] = r["error"].replace(str(unpacked) + "/", "")
+    return {"summary": results, "counts": {s: sum(r["status"] == s for r in results) for s in ("built", "skipped", "failed")}}

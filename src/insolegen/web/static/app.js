@@ -1,0 +1,346 @@
+// insolegen web app: a form made from the prescription's JSON Schema, a three.js view of the
+// insert (viewer.js), rebuilt as a field changes. Everything is served by the local server (no CDN).
+
+// three.js loads while the form is made: the page is usable before the 3D view is
+const viewer = import("/static/viewer.js");
+async function show(buffers) {
+  (await viewer).show(buffers, $("[name=side]").value === "left" && buffers.length === 1 ? -1 : 1);
+}
+
+const $ = (sel) => document.querySelector(sel);
+const status = (text) => { $("#status").textContent = text; };
+// for tests and benchmarks: how many inserts were drawn, the last change-to-screen time and its parts (ms)
+const state = (window.insolegen = { ready: false, drawn: 0, lastMs: null, parts: null, pending: 0 });
+
+// ---- form from the JSON Schema -------------------------------------------------------
+let schema = null, profiles = [];
+
+function unitOf(name) {
+  if (name.endsWith("_mm")) return "mm";
+  if (name.endsWith("_pct")) return "%";
+  if (name.endsWith("_deg")) return "°";
+  return "";
+}
+
+function labelOf(name) {
+  return name.replace(/_(mm|pct|deg)$/, "").replaceAll("_", " ");
+}
+
+function resolveRef(prop) {
+  const ref = prop.$ref || (prop.allOf && prop.allOf[0].$ref);
+  return ref ? schema.$defs[ref.split("/").pop()] : prop;
+}
+
+function fieldFor(dotted, prop) {
+  const label = document.createElement("label");
+  label.className = "field";
+  label.append(labelOf(dotted.split(".")[1]) + " ");
+  let input;
+  if (prop.enum) {
+    input = document.createElement("select");
+    for (const v of prop.enum) input.append(new Option(String(v).replaceAll("_", " "), v));
+  } else if (prop.type === "boolean") {
+    input = document.createElement("input");
+    input.type = "checkbox";
+  } else {
+    input = document.createElement("input");
+    input.type = prop.type === "number" || prop.type === "integer" ? "number" : "text";
+    input.step = prop.type === "integer" ? "1" : "any";
+    if (prop.minimum !== undefined) input.min = prop.minimum;
+    if (prop.maximum !== undefined) input.max = prop.maximum;
+  }
+  input.name = dotted;
+  input.dataset.kind = prop.enum ? "enum" : prop.type;
+  const unit = unitOf(dotted);
+  if (unit) { const u = document.createElement("span"); u.className = "unit"; u.textContent = unit; label.append(u); }
+  label.append(input);
+  const help = document.createElement("small");
+  const range = prop.minimum !== undefined ? `${prop.minimum} to ${prop.maximum}${unit ? " " + unit : ""}; ` : "";
+  help.textContent = range + (prop.description || "");
+  input.title = help.textContent;
+  const err = document.createElement("span");
+  err.className = "err";
+  err.dataset.for = dotted;
+  label.append(help, err);
+  return label;
+}
+
+function buildForm() {
+  const box = $("#rx");
+  for (const [section, sprop] of Object.entries(schema.properties)) {
+    const def = resolveRef(sprop);
+    const fs = document.createElement("fieldset");
+    const legend = document.createElement("legend");
+    legend.textContent = labelOf(section);
+    fs.append(legend);
+    if (def.description) { const d = document.createElement("small"); d.textContent = def.description; fs.append(d); }
+    for (const [name, prop] of Object.entries(def.properties || {})) fs.append(fieldFor(`${section}.${name}`, resolveRef(prop)));
+    box.append(fs);
+  }
+}
+
+function rxInputs() { return [...document.querySelectorAll("#rx [name]")]; }
+
+function fill(rx) {
+  for (const input of rxInputs()) {
+    const [section, name] = input.name.split(".");
+    const value = rx[section] ? rx[section][name] : undefined;
+    if (value === undefined) continue;
+    if (input.type === "checkbox") input.checked = Boolean(value); else input.value = value;
+  }
+}
+
+function prescription() {
+  const rx = {};
+  for (const input of rxInputs()) {
+    const [section, name] = input.name.split(".");
+    let value;
+    if (input.type === "checkbox") value = input.checked;
+    else if (input.type === "number") value = input.value === "" ? input.value : Number(input.value);
+    else value = input.value;
+    (rx[section] = rx[section] || {})[name] = value;
+  }
+  return rx;
+}
+
+// ---- errors beside their field -------------------------------------------------------
+const ALIASES = { "--foot-length": "foot_length_mm", "--foot-width": "foot_width_mm", "--resolution": "resolution",
+  "--shoe-size": "shoe_size", "--size-system": "shoe_size", "--tool-diameter": "tool_diameter_mm", "--stepover": "stepover_mm",
+  "--feed": "feed_mm_per_min" };
+const MILLING = ["tool", "tool_diameter_mm", "stepover_mm", "feed_mm_per_min"];
+
+function clearErrors() {
+  document.querySelectorAll(".err").forEach((e) => { e.textContent = ""; });
+  document.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
+}
+
+function fieldNamed(message) {
+  const names = [...document.querySelectorAll(".err[data-for]")].map((e) => e.dataset.for).sort((a, b) => b.length - a.length);
+  for (const input of ["outline", "scan", "batch"]) {  // an upload's error starts with its file name
+    const file = $(`input[name=${input}]`).files[0];
+    if (file && message.startsWith(file.name)) return input;
+  }
+  for (const [alias, name] of Object.entries(ALIASES)) if (message.includes(alias)) return name;
+  return names.find((n) => new RegExp(`(^|[^\\w.])${n.replaceAll(".", "\\.")}([^\\w.]|$)`).test(message)) || null;
+}
+
+function showError(message) {
+  const name = fieldNamed(message);
+  const slot = name && document.querySelector(`.err[data-for="${name}"]`);
+  if (slot) {
+    slot.textContent = message;
+    const input = document.querySelector(`[name="${name}"]`);
+    if (input) input.setAttribute("aria-invalid", "true");
+  } else {
+    $("#error").textContent = message;
+  }
+  status("not built: " + message);
+}
+
+// ---- building ------------------------------------------------------------------------
+function formData() {
+  const data = new FormData();
+  data.append("prescription", JSON.stringify(prescription()));
+  for (const name of ["side", "resolution", "outline_kind", "units", "foot_length_mm", "foot_width_mm", "scan_units",
+    "shoe_size", "size_system"]) {
+    data.append(name, document.querySelector(`[name=${name}]`).value);
+  }
+  for (const name of ["outline", "scan"]) {
+    const file = $(`input[name=${name}]`).files[0];
+    if (file) data.append(name, file, file.name);
+  }
+  return data;
+}
+
+async function post(url, data, signal) {
+  const answer = await fetch(url, { method: "POST", body: data, signal });
+  const body = await answer.json().catch(() => ({ error: `the server answered ${answer.status}` }));
+  if (!answer.ok) throw new Error(body.error || `the server answered ${answer.status}`);
+  return body;
+}
+
+async function fetchMesh(url, signal) {
+  const answer = await fetch(url, { signal });
+  if (!answer.ok) throw new Error(`the mesh could not be fetched (${answer.status}); build again`);
+  return answer.arrayBuffer();
+}
+
+function fmt(v, digits = 2) { return typeof v === "number" ? v.toFixed(digits) : String(v); }
+
+function showReport(report) {
+  const qa = report.qa, built = qa.as_built, rx = report.prescription;
+  const valid = qa.watertight && qa.winding_consistent && qa.bodies === 1;
+  const rows = [
+    ["arch", `${fmt(built.arch.height_mm)} mm at ${fmt(built.arch.at_pct_length, 0)}% (set ${rx.arch.height_mm})`],
+    ["heel lift", `${fmt(built.heel_lift_mm)} mm (set ${rx.heel_lift.height_mm})`],
+    ["met pad", rx.met_pad.enabled ? `${fmt(built.met_pad.height_mm)} mm, ${fmt(built.met_pad.behind_met_line_mm, 1)} mm behind the heads` : "off"],
+    ["heel cup", `${fmt(built.heel_cup_mm)} mm`],
+    ["thickness", `${fmt(qa.min_thickness_mm)} to ${fmt(qa.max_thickness_mm)} mm`],
+    ["watertight", valid ? "yes, one valid body" : "NO"],
+    ["volume", `${fmt(qa.volume_mm3 / 1000, 1)} cm³`],
+    ["foot", `${report.side}, ${fmt(report.input.foot_length_mm, 0)} × ${fmt(report.input.foot_width_mm, 0)} mm, ${report.input.outline}`],
+    ["mesh", `${qa.faces} faces, ${report.resolution_mm} mm`],
+  ];
+  const body = $("#figures tbody");
+  body.replaceChildren(...rows.map(([k, v]) => {
+    const tr = document.createElement("tr");
+    tr.dataset.figure = k;
+    tr.innerHTML = "<td></td><td></td>";
+    tr.children[0].textContent = k;
+    tr.children[1].textContent = v;
+    if (k === "watertight") tr.children[1].className = valid ? "ok" : "bad";
+    return tr;
+  }));
+  $("#warnings").replaceChildren(...report.warnings.map((w) => { const li = document.createElement("li"); li.textContent = w; return li; }));
+}
+
+function link(text, href, name) {
+  const a = document.createElement("a");
+  a.textContent = text; a.href = href; a.download = name || "";
+  return a;
+}
+
+let current = null;  // the AbortController of the build in flight
+let timer = null;
+let changedAt = null;
+
+async function rebuild() {
+  if (current) current.abort();  // a newer change wins: the older request is dropped
+  const controller = (current = new AbortController());
+  const started = changedAt ?? performance.now();
+  changedAt = null;
+  state.pending++;
+  status("building…");
+  try {
+    const sent = performance.now();
+    const answer = await post("/api/build", formData(), controller.signal);
+    const built = performance.now();
+    const stl = await fetchMesh(answer.files.stl, controller.signal);
+    const fetched = performance.now();
+    clearErrors();
+    await show([stl]);
+    state.parts = { debounce: sent - started, build: built - sent, fetch: fetched - built, draw: performance.now() - fetched };
+    showReport(answer.report);
+    $("#download-stl").href = answer.files.stl;
+    $("#download-3mf").href = answer.files["3mf"];
+    $("#download-report").href = answer.files.report;
+    $("#download-gcode").href = answer.files.gcode;
+    $("#download-gcode").dataset.mesh = answer.files.stl;
+    requestAnimationFrame(() => {
+      state.lastMs = performance.now() - started;
+      state.drawn++;
+      status(`built in ${Math.round(state.lastMs)} ms`);
+    });
+  } catch (e) {
+    if (e.name !== "AbortError") { clearErrors(); showError(e.message); }
+  } finally {
+    state.pending--;
+    if (current === controller) current = null;
+  }
+}
+
+function schedule(delay = 25) {
+  changedAt = changedAt ?? performance.now();
+  clearTimeout(timer);
+  timer = setTimeout(rebuild, delay);
+}
+
+// "Download G-code" makes the program for the insert in view with the milling settings shown
+async function downloadGcode(event) {
+  event.preventDefault();
+  const data = new FormData();
+  data.append("mesh", event.currentTarget.dataset.mesh);
+  for (const name of MILLING) data.append(name, $(`[name=${name}]`).value);
+  status("making the G-code…");
+  try {
+    const answer = await post("/api/mill", data);
+    clearErrors();
+    const r = answer.report;
+    $("#mill-figures").textContent = `${r.machining_time_min} min at the feeds, scallop ${r.scallop_mm} mm, ` +
+      `${r.program_lines} lines`;
+    const a = link("", answer.files.gcode, answer.files.gcode.split("/").pop());
+    document.body.append(a);
+    a.click();
+    a.remove();
+    status("G-code made");
+  } catch (e) { showError(e.message); }
+}
+
+async function buildPair() {
+  const data = formData();
+  data.append("short_side", $("[name=short_side]").value);
+  status("building a pair…");
+  try {
+    const answer = await post("/api/pair", data);
+    clearErrors();
+    const meshes = await Promise.all(["left", "right"].map((s) => fetchMesh(answer[s].files.stl)));
+    await show(meshes);
+    const box = $("#pair");
+    box.replaceChildren();
+    for (const side of ["left", "right"]) {
+      const h = document.createElement("h3");
+      h.textContent = `${side}: heel lift ${fmt(answer[side].report.qa.as_built.heel_lift_mm)} mm`;
+      box.append(h, link(`Download ${side} STL`, answer[side].files.stl), link(`Download ${side} 3MF`, answer[side].files["3mf"]),
+        link(`Download ${side} report`, answer[side].files.report));
+    }
+    state.drawn++;
+    status("pair built");
+  } catch (e) { showError(e.message); }
+}
+
+async function runBatch() {
+  const file = $("input[name=batch]").files[0];
+  if (!file) { showError("batch: choose a zip of the manifest and its outlines first"); return; }
+  const data = new FormData();
+  data.append("batch", file, file.name);
+  status("running the batch…");
+  try {
+    const answer = await post("/api/batch", data);
+    clearErrors();
+    const box = $("#batch");
+    const c = answer.counts;
+    const p = document.createElement("p");
+    p.textContent = `${c.built} built, ${c.skipped} skipped, ${c.failed} failed`;
+    const failed = document.createElement("ul");
+    for (const r of answer.summary.filter((r) => r.status === "failed")) {
+      const li = document.createElement("li"); li.textContent = `${r.id}: ${r.error}`; failed.append(li);
+    }
+    box.replaceChildren(p, failed, link("Download batch results", answer.files.zip, "batch.zip"));
+    status("batch done");
+  } catch (e) { showError(e.message); }
+}
+
+// ---- start ---------------------------------------------------------------------------
+async function start() {
+  let defaults;
+  [schema, { profiles, default: defaults }] = await Promise.all([fetch("/api/schema").then((r) => r.json()), fetch("/api/profiles").then((r) => r.json())]);
+  buildForm();
+  const pick = $("#profile");
+  for (const p of profiles) pick.append(new Option(p.name.replaceAll("_", " "), p.name));
+  fill(defaults);
+  pick.addEventListener("change", () => {
+    const chosen = profiles.find((p) => p.name === pick.value);
+    fill(chosen ? chosen.prescription : defaults);
+    $("#profile-help").textContent = chosen ? chosen.description : "";
+    schedule(0);
+  });
+  for (const el of document.querySelectorAll("#inputs [name]")) {
+    el.addEventListener(el.type === "file" || el.tagName === "SELECT" || el.type === "checkbox" ? "change" : "input", () => schedule());
+  }
+  // one shape at a time: an outline, a scan, or the built-in outline
+  const outline = $("input[name=outline]"), scan = $("input[name=scan]"), side = $("[name=side]");
+  outline.addEventListener("change", () => { scan.value = ""; if (side.value === "auto") side.value = "right"; }, true);
+  scan.addEventListener("change", () => { outline.value = ""; side.value = "auto"; }, true);
+  $("#builtin").addEventListener("click", () => {
+    outline.value = scan.value = "";
+    if (side.value === "auto") side.value = "right";
+    schedule(0);
+  });
+  $("#build-pair").addEventListener("click", buildPair);
+  $("#download-gcode").addEventListener("click", downloadGcode);
+  $("#run-batch").addEventListener("click", runBatch);
+  state.ready = true;
+  rebuild();
+}
+
+start().catch((e) => showError(`the page could not start: ${e.message}`));
