@@ -26,7 +26,6 @@ SAMPLE_MM = 2.0  # spacing of the surface samples that find the low points
 BALANCE_ROUNDS = 6  # levelling and the heel-forefoot turn each shift the other's low points a little
 HEEL_STRIP = (0.10, 0.18)  # of the length: the heel seat, behind the heel's widest part
 BISECTOR_MM = (5.0, 20.0)  # the heel's bisector: through the middles of its chords this far above its lowest point
-MIN_LEVER_MM = 5.0  # chords closer in height than this give no bisector
 BISECTOR_LEVELS = 7  # chords between the two heights, the bisector fitted through their middles
 HEEL_REACH_MM = 15.0  # heel sections reach this far past the footprint
 HEEL_LOW, FORE_LOW = (0.0, 0.30), (0.55, 0.85)  # where the lowest heel and forefoot points are sought
@@ -190,7 +189,7 @@ def _bisector_roll(surface: surfaces.Surface, covered, rot: np.ndarray, xs: np.n
     cross-sections of ``surface`` at xs once turned by ``rot`` (3, 3) (spans: the y range of each,
     sampled every 0.1 mm: sub-millimetre chords), where the scan has points (``covered``: xy
     (n, 2) -> (n,) bool; the fit beyond them is no foot). None where the heel does not rise that
-    high on both sides (a scan of the sole alone)."""
+    high on both sides (a sole-only scan, a sheet cut low): the pose's ground then stands."""
     shifts = []
     for x, (y0, y1) in zip(xs, spans):
         y = np.arange(y0, y1, 0.1)
@@ -204,8 +203,8 @@ def _bisector_roll(surface: surfaces.Surface, covered, rot: np.ndarray, xs: np.n
         p = p[gaps[gaps < low].max(initial=-1) + 1:gaps[gaps > low].min(initial=len(p))]  # the covered run about the lowest point
         low = int(np.argmin(p[:, 2]))
         rise = min(p[:low + 1, 2].max(), p[low:, 2].max()) - p[low, 2]
-        heights = (BISECTOR_MM[0], min(BISECTOR_MM[1], 0.9 * rise))  # the upper chord as high as the scan shows both sides
-        if heights[1] - heights[0] < MIN_LEVER_MM:
+        heights = BISECTOR_MM
+        if rise <= heights[1] + 0.5:
             return None
         mids = []
         levels = np.linspace(heights[0], heights[1], BISECTOR_LEVELS)
