@@ -63,13 +63,16 @@ def summary(report: dict) -> str:
     """A few lines for a person reading the terminal."""
     qa, built, rx = report["qa"], report["qa"]["as_built"], report["prescription"]
     ok = qa["watertight"] and qa["winding_consistent"] and qa["bodies"] == 1 and qa["manifold3d"] == "NoError"
+    # A scan build's arch is the foot's own (its scan line below says so), not arch.height_mm.
+    arch = "" if report.get("scan") else (
+        f"arch {built['arch']['height_mm']:.2f} mm at {built['arch']['at_pct_length']:.0f}% "
+        f"(prescribed {rx['arch']['height_mm']:g}); "
+    )
     lines = [
         f"{report['mesh']}: {report['side']} insert, {qa['faces']} faces, {qa['volume_mm3'] / 1000:.1f} cm3, "
         f"{'watertight and valid' if ok else 'NOT VALID'}",
-        f"  thickness {qa['min_thickness_mm']:.2f}-{qa['max_thickness_mm']:.2f} mm; "
-        f"arch {built['arch']['height_mm']:.2f} mm at {built['arch']['at_pct_length']:.0f}% "
-        f"(prescribed {rx['arch']['height_mm']:g}); heel lift {built['heel_lift_mm']:.2f} mm "
-        f"(prescribed {rx['heel_lift']['height_mm']:g})",
+        f"  thickness {qa['min_thickness_mm']:.2f}-{qa['max_thickness_mm']:.2f} mm; {arch}"
+        f"heel lift {built['heel_lift_mm']:.2f} mm (prescribed {rx['heel_lift']['height_mm']:g})",
     ]
     if rx["met_pad"]["enabled"]:
         lines.append(
