@@ -139,7 +139,6 @@ def test_a_scan_upload_builds_an_insert_molded_to_it(client, tmp_path):
     assert bad.status_code == 400 and bad.json()["error"].startswith("broken.obj")
 
 
-@pytest.mark.skipif(not hasattr(template, "foot_for_shoe"), reason="shoe sizes come with branch lab (template.foot_for_shoe)")
 def test_a_shoe_size_sizes_the_built_in_outline(client, tmp_path):
     answer = build(client, shoe_size="42", size_system="eu")
     assert answer.status_code == 200, answer.text

@@ -289,3 +289,20 @@ def test_a_nested_zone_and_a_lab_field_set_in_the_page_are_on_the_downloaded_3mf
     assert np.nanmax(np.abs(lift[xy[:, 0] > 0.45 * length])) <= 1e-3
     rebuilt(page, lambda: zone.fill(""))  # empty: the zone is unset again
     assert not zoned(download(page, "Download 3MF", tmp_path / "2"))
+
+
+def test_a_shoe_size_in_the_page_sizes_the_built_in_outline(page, tmp_path):
+    from insolegen.template import foot_for_shoe
+
+    length, width = foot_for_shoe(9.0, "uk")
+    rebuilt(page, lambda: page.select_option("[name=size_system]", "uk"))
+    rebuilt(page, lambda: page.fill("[name=shoe_size]", "9"))
+    assert f"{length:.0f} × {width:.0f} mm, builtin" in page.locator("#figures tr[data-figure=foot]").inner_text()
+    mesh = load(download(page, "Download STL", tmp_path))
+    assert np.ptp(mesh.bounds[:, 0]) == pytest.approx(length, abs=0.01) and mesh.is_watertight
+    page.fill("[name=shoe_size]", "30")
+    beside = page.locator(".err[data-for=shoe_size]")
+    beside.wait_for(state="visible", timeout=60_000)
+    assert beside.inner_text().startswith("--shoe-size 30 is not an adult uk size")
+    rebuilt(page, lambda: page.fill("[name=shoe_size]", ""))  # empty: the foot length and width again
+    assert "265 × 100 mm, builtin" in page.locator("#figures tr[data-figure=foot]").inner_text()
