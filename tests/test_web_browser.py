@@ -284,6 +284,7 @@ def test_a_nested_zone_and_a_lab_field_set_in_the_page_are_on_the_downloaded_3mf
     lift = top_at(insert, xy) - top_at(insert0, xy)
     heel = xy[:, 0] < 0.35 * length
     peak = xy[heel][np.nanargmax(lift[heel])]
+    print(f"skive from the page: {np.nanmax(lift[heel]):.3f} mm at {peak} mm; heel zone {b[1]['mesh'].volume / 1000:.1f} cm3")
     assert np.nanmax(lift[heel]) == pytest.approx(4.0, abs=0.15)
     assert (peak[1] - report["landmarks"]["heel_centre"]["xy_mm"][1]) > 5.0  # medial of a right heel: +y
     assert np.nanmax(np.abs(lift[xy[:, 0] > 0.45 * length])) <= 1e-3
