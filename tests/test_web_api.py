@@ -139,7 +139,6 @@ def test_a_scan_upload_builds_an_insert_molded_to_it(client, tmp_path):
     assert bad.status_code == 400 and bad.json()["error"].startswith("broken.obj")
 
 
-@pytest.mark.skipif(not hasattr(template, "foot_for_shoe"), reason="shoe sizes come with branch lab (template.foot_for_shoe)")
 def test_a_shoe_size_sizes_the_built_in_outline(client, tmp_path):
     answer = build(client, shoe_size="42", size_system="eu")
     assert answer.status_code == 200, answer.text
@@ -354,3 +353,23 @@ def test_serve_refuses_a_port_in_use(capsys):
         held.listen()
         code, _, err = run(["serve", "--port", held.getsockname()[1]], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--port" in err
+
+
+def test_zones_and_a_top_cover_are_volumes_of_the_downloaded_3mf(client, tmp_path):
+    """Three-level sections in the JSON (zones.heel.infill_pct): the 3MF has the cover and the zone as
+    PrusaSlicer volumes, the STL the one insert; an unset (null) zone writes no modifier."""
+    from test_zones import volumes_of
+
+    rx = {"zones": {"heel": {"infill_pct": 20}, "arch": {"infill_pct": None}}, "top_cover": {"thickness_mm": 2}}
+    answer = build(client, rx)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["report"]["prescription"]["zones"]["heel"] == {"infill_pct": 20.0}
+    path = tmp_path / "z.3mf"
+    path.write_bytes(client.get(answer.json()["files"]["3mf"]).content)
+    volumes = volumes_of(path)
+    assert [(v["keys"]["name"], v["keys"].get("fill_density")) for v in volumes] == [
+        ("insert", None), ("top cover", None), ("heel zone", "20%")]
+    stl = fetch_mesh(client, answer.json()["files"]["stl"], tmp_path)
+    assert stl.is_watertight and np.allclose(load(path).bounds, stl.bounds, atol=1e-3)
+    bad = build(client, {"zones": {"heel": {"infill_pct": 120}}})
+    assert bad.status_code == 422 and "zones.heel.infill_pct" in bad.json()["error"]

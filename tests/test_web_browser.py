@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import load, top_at
+from conftest import grid_inside, load, top_at
 from web_support import BROWSER_ARGS, browser_path, free_port, start_server, stop_server
 
 pytest.importorskip("fastapi")
@@ -99,8 +100,6 @@ def test_a_changed_field_is_on_the_downloaded_stl(page, tmp_path):
     b = download(page, "Download STL", tmp_path / "1")
     assert page.locator("#figures tr[data-figure='heel lift']").inner_text().split("\t")[-1].startswith("7.00 mm")
     assert page.evaluate(COUNT_DRAWN, False)["drawn"] != before_pixels  # the view changed too
-    import json
-
     marks = json.loads(report.read_text())["landmarks"]
     heel, toes = np.array([marks["heel_centre"]["xy_mm"]]), np.array([[marks["mtpj1"]["xy_mm"][0] + 25.0, 0.0]])
     mesh0, mesh = load(b0), load(b)
@@ -165,7 +164,8 @@ def test_a_newer_change_withdraws_the_older_build(page):
 
 def test_screenshot_for_the_readme(page):
     rebuilt(page, lambda: page.check("[name='met_pad.enabled']"))
-    page.evaluate("document.querySelector('#inputs').scrollTop = 0")
+    # the prescription's groups in view (the foot's inputs are above them)
+    page.evaluate("document.querySelector('#inputs').scrollTop = document.querySelector('#rx').parentElement.offsetTop - 50")
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOT)
     assert SCREENSHOT.stat().st_size > 20_000
@@ -251,3 +251,59 @@ def test_a_profile_fills_the_form_and_is_built(page):
     assert float(page.input_value("[name='arch.height_mm']")) == expected.arch.height_mm
     lift = page.locator("#figures tr[data-figure='heel lift']").inner_text().split("\t")[-1]
     assert lift.startswith(f"{expected.heel_lift.height_mm:.2f} mm")
+
+
+def test_a_nested_zone_and_a_lab_field_set_in_the_page_are_on_the_downloaded_3mf(page, tmp_path):
+    """zones.heel.infill_pct (three levels, nullable) and skive.medial_mm, set in their closed groups of
+    the form: the 3MF the page offers carries a 15% heel zone and a 4 mm medial skive; emptied, the zone is unset."""
+    import zipfile
+
+    from test_zones import volumes_of
+
+    def zoned(path: Path) -> bool:  # PrusaSlicer's model config is written for zones only
+        return "Metadata/Slic3r_PE_model.config" in zipfile.ZipFile(path).namelist()
+
+    (tmp_path / "0").mkdir(), (tmp_path / "1").mkdir(), (tmp_path / "2").mkdir()
+    zone, skive = page.locator("[name='zones.heel.infill_pct']"), page.locator("[name='skive.medial_mm']")
+    assert not zone.is_visible() and not skive.is_visible()  # the lab's sections start closed
+    assert zone.input_value() == "" and zone.get_attribute("placeholder") == "unset"
+    plain = download(page, "Download 3MF", tmp_path / "0")
+    report = json.loads(download(page, "Download report", tmp_path / "0").read_text())
+    assert not zoned(plain)
+    page.locator("[data-section=zones] > summary").click()
+    rebuilt(page, lambda: zone.fill("15"))
+    page.locator("[data-section=skive] > summary").click()
+    rebuilt(page, lambda: skive.fill("4"))
+    b = volumes_of(download(page, "Download 3MF", tmp_path / "1"))
+    assert [(v["keys"]["name"], v["keys"].get("fill_density")) for v in b] == [("insert", None), ("heel zone", "15%")]
+    insert0, insert = load(plain), b[0]["mesh"]
+    insert.merge_vertices()
+    assert insert.is_watertight and b[1]["mesh"].is_watertight
+    length = insert0.bounds[1, 0]
+    xy = grid_inside(insert0, 1.0, margin=1.0)
+    lift = top_at(insert, xy) - top_at(insert0, xy)
+    heel = xy[:, 0] < 0.35 * length
+    peak = xy[heel][np.nanargmax(lift[heel])]
+    print(f"skive from the page: {np.nanmax(lift[heel]):.3f} mm at {peak} mm; heel zone {b[1]['mesh'].volume / 1000:.1f} cm3")
+    assert np.nanmax(lift[heel]) == pytest.approx(4.0, abs=0.15)
+    assert (peak[1] - report["landmarks"]["heel_centre"]["xy_mm"][1]) > 5.0  # medial of a right heel: +y
+    assert np.nanmax(np.abs(lift[xy[:, 0] > 0.45 * length])) <= 1e-3
+    rebuilt(page, lambda: zone.fill(""))  # empty: the zone is unset again
+    assert not zoned(download(page, "Download 3MF", tmp_path / "2"))
+
+
+def test_a_shoe_size_in_the_page_sizes_the_built_in_outline(page, tmp_path):
+    from insolegen.template import foot_for_shoe
+
+    length, width = foot_for_shoe(9.0, "uk")
+    rebuilt(page, lambda: page.select_option("[name=size_system]", "uk"))
+    rebuilt(page, lambda: page.fill("[name=shoe_size]", "9"))
+    assert f"{length:.0f} × {width:.0f} mm, builtin" in page.locator("#figures tr[data-figure=foot]").inner_text()
+    mesh = load(download(page, "Download STL", tmp_path))
+    assert np.ptp(mesh.bounds[:, 0]) == pytest.approx(length, abs=0.01) and mesh.is_watertight
+    page.fill("[name=shoe_size]", "30")
+    beside = page.locator(".err[data-for=shoe_size]")
+    beside.wait_for(state="visible", timeout=60_000)
+    assert beside.inner_text().startswith("--shoe-size 30 is not an adult uk size")
+    rebuilt(page, lambda: page.fill("[name=shoe_size]", ""))  # empty: the foot length and width again
+    assert "265 × 100 mm, builtin" in page.locator("#figures tr[data-figure=foot]").inner_text()

@@ -31,18 +31,39 @@ def _report_beside(mesh_path: Path) -> dict:
         return {}
 
 
+def _flat(values: dict, prefix: str = "") -> list[str]:
+    """``key=value`` of every field of a section, nested sections as dotted keys (``heel.infill_pct=20.0``)."""
+    out = []
+    for key, value in values.items():
+        out += _flat(value, f"{prefix}{key}.") if isinstance(value, dict) else [f"{prefix}{key}={value}"]
+    return out
+
+
+ALWAYS_SHOWN = ("shell", "arch", "met_pad", "heel_lift", "heel_cup", "posting")  # every insert's core figures
+
+
 def _prescription_text(report: dict, width: int = 200) -> str:
-    """The report's prescription and QA as short lines, each wrapped to ``width`` characters."""
+    """The report's prescription and QA as short lines, each wrapped to ``width`` characters; the
+    other sections left at their defaults are named on one line (the lab's form has twenty of them)."""
     import textwrap
+
+    from .prescription import Prescription
 
     rx = report.get("prescription")
     if not rx:
         return "no report beside the mesh"
+    defaults = Prescription().model_dump(mode="json")
     lines = [f"{report.get('side', '?')} insert, {report.get('resolution_mm', '?')} mm mesh"]
+    unchanged = []
     for section, values in rx.items():
         if section == "landmarks":
             continue
-        lines.append(f"{section}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+        if values == defaults.get(section) and section not in ALWAYS_SHOWN:
+            unchanged.append(section)
+        else:
+            lines.append(f"{section}: " + ", ".join(_flat(values)))
+    if unchanged:
+        lines.append("at their defaults: " + ", ".join(unchanged))
     qa = report.get("qa", {})
     if qa:
         lines.append(f"QA: watertight={qa.get('watertight')}, manifold3d={qa.get('manifold3d')}, "
@@ -132,7 +153,15 @@ def png(mesh, report: dict, out: Path) -> bytes:
     view.margins(0)
     words = fig.add_subplot(grid[1, 1])
     words.set_axis_off()
-    words.text(0, 1, _prescription_text(report, 58), fontsize=8.5, va="top", family="monospace", transform=words.transAxes)
+    text = _prescription_text(report, 58)
+    # the text stays out of the layout (a long prescription would squeeze the views) and is set
+    # small enough to fit the cell the layout leaves it: monospace, 0.6 em wide, 1.25 em a line
+    fig.canvas.draw()
+    cell = words.get_position()
+    height_pt, width_pt = cell.height * fig.get_figheight() * 72, cell.width * fig.get_figwidth() * 72
+    lines = text.splitlines()
+    size = min(8.5, height_pt / (1.25 * len(lines)), width_pt / (0.6 * max(map(len, lines))))
+    words.text(0, 1, text, fontsize=size, va="top", family="monospace", transform=words.transAxes, in_layout=False)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)

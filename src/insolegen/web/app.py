@@ -237,13 +237,20 @@ def _prescription(form) -> prescription.Prescription:
     if not isinstance(data, dict):
         raise WebError(400, 'prescription: give a JSON object of sections, e.g. {"arch": {"height_mm": 18}}')
     # as dotted settings, so that values meet the same conversions and checks as `--set`
-    settings = {f"{section}.{name}": value for section, fields in data.items() if isinstance(fields, dict)
-                for name, value in fields.items()}
-    settings.update({section: fields for section, fields in data.items() if not isinstance(fields, dict)})
+    settings = dict(_dotted(data))
     try:
         return prescription.resolve(None, settings, "prescription")
     except InputError as exc:
         raise WebError(422, str(exc)) from None
+
+
+def _dotted(data: dict[str, Any], prefix: str = ""):
+    """(dotted name, value) of every leaf of nested sections, e.g. ("zones.heel.infill_pct", 20)."""
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield from _dotted(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
 
 
 def _choice(form, name: str, allowed: tuple[str, ...], default: str | None) -> str:

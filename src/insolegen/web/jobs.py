@@ -108,7 +108,7 @@ def load_scan(source: Source, side: str, folder: Path):
 
 
 def _write_insert(insert, folder: Path, stem: str) -> dict[str, Any]:
-    """STL, report and the kept mesh of one insert; returns the report (its mesh named by file name)."""
+    """STL, report, the kept mesh (and a 3MF of several volumes) of one insert; returns the report (its mesh named by file name)."""
     import numpy as np
 
     from .. import api, export, report
@@ -116,6 +116,10 @@ def _write_insert(insert, folder: Path, stem: str) -> dict[str, Any]:
     mesh_name = f"{stem}.stl"
     insert.export(folder / mesh_name)
     np.savez(folder / f"{stem}.{MESH_KEEP}", vertices=insert.vertices, faces=insert.faces)
+    rx = insert.prescription
+    if rx.top_cover.thickness_mm > 0 or any(zone.infill_pct is not None for _, zone in rx.zones):
+        # a top cover and print zones are volumes of the 3MF that the kept mesh has not: that 3MF is made now
+        insert.export(folder / f"{stem}.3mf")
     doc = report.make_report(insert, Path(mesh_name), build_key=api.key_of(insert))
     export.write_bytes(folder / f"{stem}.report.json", report.encode(doc))
     return doc

@@ -13,7 +13,10 @@ const status = (text) => { $("#status").textContent = text; };
 const state = (window.insolegen = { ready: false, drawn: 0, lastMs: null, parts: null, pending: 0 });
 
 // ---- form from the JSON Schema -------------------------------------------------------
-let schema = null, profiles = [];
+let schema = null, profiles = [], defaults = {};
+// the sections most prescriptions set start open; the lab's and the scan's start closed (the form is long)
+const OPEN = new Set(["shell", "arch", "met_pad", "heel_lift", "heel_cup", "posting"]);
+const SCAN_ONLY = new Set(["cast", "scan"]);  // used by a scan build only: grouped under "Scan"
 
 function unitOf(name) {
   if (name.endsWith("_mm")) return "mm";
@@ -31,32 +34,47 @@ function resolveRef(prop) {
   return ref ? schema.$defs[ref.split("/").pop()] : prop;
 }
 
+// a leaf's schema without its null branch (`float | None` is anyOf [{number}, {null}]), and whether it may be unset
+function leafOf(prop) {
+  if (!prop.anyOf) return { leaf: prop, nullable: false };
+  const leaf = prop.anyOf.find((p) => p.type !== "null");
+  return { leaf: { ...leaf, description: prop.description }, nullable: prop.anyOf.some((p) => p.type === "null") };
+}
+
+function valueAt(data, dotted) {
+  return dotted.split(".").reduce((o, k) => (o === null || o === undefined ? undefined : o[k]), data);
+}
+
 function fieldFor(dotted, prop) {
+  const { leaf, nullable } = leafOf(prop);
   const label = document.createElement("label");
   label.className = "field";
-  label.append(labelOf(dotted.split(".")[1]) + " ");
+  label.append(labelOf(dotted.split(".").pop()) + " ");
   let input;
-  if (prop.enum) {
+  if (leaf.enum) {
     input = document.createElement("select");
-    for (const v of prop.enum) input.append(new Option(String(v).replaceAll("_", " "), v));
-  } else if (prop.type === "boolean") {
+    if (nullable) input.append(new Option("unset", ""));
+    for (const v of leaf.enum) input.append(new Option(String(v).replaceAll("_", " "), v));
+  } else if (leaf.type === "boolean") {
     input = document.createElement("input");
     input.type = "checkbox";
   } else {
     input = document.createElement("input");
-    input.type = prop.type === "number" || prop.type === "integer" ? "number" : "text";
-    input.step = prop.type === "integer" ? "1" : "any";
-    if (prop.minimum !== undefined) input.min = prop.minimum;
-    if (prop.maximum !== undefined) input.max = prop.maximum;
+    input.type = leaf.type === "number" || leaf.type === "integer" ? "number" : "text";
+    input.step = leaf.type === "integer" ? "1" : "any";
+    if (leaf.minimum !== undefined) input.min = leaf.minimum;
+    if (leaf.maximum !== undefined) input.max = leaf.maximum;
+    if (nullable) input.placeholder = "unset";
   }
   input.name = dotted;
-  input.dataset.kind = prop.enum ? "enum" : prop.type;
+  input.dataset.kind = leaf.enum ? "enum" : leaf.type;
+  if (nullable) input.dataset.nullable = "true";
   const unit = unitOf(dotted);
   if (unit) { const u = document.createElement("span"); u.className = "unit"; u.textContent = unit; label.append(u); }
   label.append(input);
   const help = document.createElement("small");
-  const range = prop.minimum !== undefined ? `${prop.minimum} to ${prop.maximum}${unit ? " " + unit : ""}; ` : "";
-  help.textContent = range + (prop.description || "");
+  const range = leaf.minimum !== undefined ? `${leaf.minimum} to ${leaf.maximum}${unit ? " " + unit : ""}; ` : "";
+  help.textContent = range + (nullable ? "empty: unset; " : "") + (leaf.description || "");
   input.title = help.textContent;
   const err = document.createElement("span");
   err.className = "err";
@@ -65,40 +83,74 @@ function fieldFor(dotted, prop) {
   return label;
 }
 
+// a collapsible group (a top-level section) or a plain fieldset (a section inside one, e.g. zones.heel)
+function group(title, description, collapsible, open) {
+  const box = document.createElement(collapsible ? "details" : "fieldset");
+  const head = document.createElement(collapsible ? "summary" : "legend");
+  head.textContent = title;
+  box.append(head);
+  if (collapsible) box.open = open;
+  if (description) { const d = document.createElement("small"); d.textContent = description; box.append(d); }
+  return box;
+}
+
+// every field of a section, through nested sections, named by its full dotted name
+function addFields(box, def, prefix) {
+  for (const [name, prop] of Object.entries(def.properties || {})) {
+    const inner = resolveRef(prop);
+    if (inner.properties) {
+      const sub = group(labelOf(name), prop.description || inner.description, false);
+      addFields(sub, inner, `${prefix}${name}.`);
+      box.append(sub);
+    } else {
+      box.append(fieldFor(`${prefix}${name}`, prop));
+    }
+  }
+}
+
 function buildForm() {
   const box = $("#rx");
+  const scan = group("Scan", "cast modifications and trimming of a foot scan; an outline build ignores them", true, false);
+  scan.dataset.section = "scan-only";
   for (const [section, sprop] of Object.entries(schema.properties)) {
     const def = resolveRef(sprop);
-    const fs = document.createElement("fieldset");
-    const legend = document.createElement("legend");
-    legend.textContent = labelOf(section);
-    fs.append(legend);
-    if (def.description) { const d = document.createElement("small"); d.textContent = def.description; fs.append(d); }
-    for (const [name, prop] of Object.entries(def.properties || {})) fs.append(fieldFor(`${section}.${name}`, resolveRef(prop)));
-    box.append(fs);
+    const inScan = SCAN_ONLY.has(section);
+    const fs = group(labelOf(section), def.description, !inScan, OPEN.has(section));
+    fs.dataset.section = section;
+    addFields(fs, def, `${section}.`);
+    (inScan ? scan : box).append(fs);
   }
+  box.append(scan);
 }
 
 function rxInputs() { return [...document.querySelectorAll("#rx [name]")]; }
 
+// open every closed group around an input, so a value set or an error there is seen
+function reveal(input) {
+  for (let d = input.closest("details"); d; d = d.parentElement.closest("details")) d.open = true;
+}
+
 function fill(rx) {
   for (const input of rxInputs()) {
-    const [section, name] = input.name.split(".");
-    const value = rx[section] ? rx[section][name] : undefined;
+    const value = valueAt(rx, input.name);
     if (value === undefined) continue;
-    if (input.type === "checkbox") input.checked = Boolean(value); else input.value = value;
+    if (input.type === "checkbox") input.checked = Boolean(value); else input.value = value === null ? "" : value;
+    if (JSON.stringify(value) !== JSON.stringify(valueAt(defaults, input.name))) reveal(input);
   }
 }
 
 function prescription() {
   const rx = {};
   for (const input of rxInputs()) {
-    const [section, name] = input.name.split(".");
     let value;
     if (input.type === "checkbox") value = input.checked;
+    else if (input.value === "" && input.dataset.nullable) value = null;
     else if (input.type === "number") value = input.value === "" ? input.value : Number(input.value);
     else value = input.value;
-    (rx[section] = rx[section] || {})[name] = value;
+    const path = input.name.split("."), name = path.pop();
+    let table = rx;
+    for (const key of path) table = table[key] = table[key] || {};
+    table[name] = value;
   }
   return rx;
 }
@@ -115,13 +167,19 @@ function clearErrors() {
 }
 
 function fieldNamed(message) {
-  const names = [...document.querySelectorAll(".err[data-for]")].map((e) => e.dataset.for).sort((a, b) => b.length - a.length);
+  const names = [...document.querySelectorAll(".err[data-for]")].map((e) => e.dataset.for);
   for (const input of ["outline", "scan", "batch"]) {  // an upload's error starts with its file name
     const file = $(`input[name=${input}]`).files[0];
     if (file && message.startsWith(file.name)) return input;
   }
   for (const [alias, name] of Object.entries(ALIASES)) if (message.includes(alias)) return name;
-  return names.find((n) => new RegExp(`(^|[^\\w.])${n.replaceAll(".", "\\.")}([^\\w.]|$)`).test(message)) || null;
+  // the field named first (an unknown field's message lists all the known ones after it)
+  let best = null, at = Infinity;
+  for (const n of names) {
+    const found = message.search(new RegExp(`(^|[^\\w.])${n.replaceAll(".", "\\.")}([^\\w.]|$)`));
+    if (found >= 0 && found < at) { best = n; at = found; }
+  }
+  return best;
 }
 
 function showError(message) {
@@ -130,7 +188,7 @@ function showError(message) {
   if (slot) {
     slot.textContent = message;
     const input = document.querySelector(`[name="${name}"]`);
-    if (input) input.setAttribute("aria-invalid", "true");
+    if (input) { input.setAttribute("aria-invalid", "true"); reveal(input); }
   } else {
     $("#error").textContent = message;
   }
@@ -312,7 +370,6 @@ async function runBatch() {
 
 // ---- start ---------------------------------------------------------------------------
 async function start() {
-  let defaults;
   [schema, { profiles, default: defaults }] = await Promise.all([fetch("/api/schema").then((r) => r.json()), fetch("/api/profiles").then((r) => r.json())]);
   buildForm();
   const pick = $("#profile");
