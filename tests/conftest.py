@@ -62,10 +62,11 @@ def grid_inside(mesh: trimesh.Trimesh, spacing: float, margin: float = 0.5) -> n
 
 
 def footprint(mesh: trimesh.Trimesh):
-    """The footprint polygon: the outline of the faces lying on z = 0."""
+    """The footprint polygon: the outline of the bottom, seen from above (the faces facing down:
+    those on z = 0, or on the bent bottom of a shoe fit)."""
     from shapely.geometry import Polygon
 
-    bottom = mesh.faces[np.all(np.abs(mesh.vertices[mesh.faces][:, :, 2]) < 1e-6, axis=1)]
+    bottom = mesh.faces[mesh.face_normals[:, 2] < -0.5]
     edges = np.sort(np.vstack([bottom[:, [0, 1]], bottom[:, [1, 2]], bottom[:, [2, 0]]]), axis=1)
     uniq, count = np.unique(edges, axis=0, return_counts=True)
     rim = uniq[count == 1]
