@@ -268,7 +268,7 @@ def mixes(draw):
     return rx
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rx=mixes(), side=st.sampled_from(["left", "right"]))
 def test_any_mix_builds_or_is_refused_in_one_line(tmp_path, rx, side):
     """Lab fields, zones and shoe fit at random on the built-in outline: exit 2 with one line, no
