@@ -62,10 +62,11 @@ def grid_inside(mesh: trimesh.Trimesh, spacing: float, margin: float = 0.5) -> n
 
 
 def footprint(mesh: trimesh.Trimesh):
-    """The footprint polygon: the outline of the faces lying on z = 0."""
+    """The footprint polygon: the outline of the bottom, seen from above (the faces facing down:
+    those on z = 0, or on the bent bottom of a shoe fit)."""
     from shapely.geometry import Polygon
 
-    bottom = mesh.faces[np.all(np.abs(mesh.vertices[mesh.faces][:, :, 2]) < 1e-6, axis=1)]
+    bottom = mesh.faces[mesh.face_normals[:, 2] < -0.5]
     edges = np.sort(np.vstack([bottom[:, [0, 1]], bottom[:, [1, 2]], bottom[:, [2, 0]]]), axis=1)
     uniq, count = np.unique(edges, axis=0, return_counts=True)
     rim = uniq[count == 1]
@@ -120,3 +121,20 @@ needs_feet = pytest.mark.skipif(not FEET.is_dir(), reason="../shared/data/feet i
 def write_csv(path: Path, points: np.ndarray) -> Path:
     path.write_text("x,y\n" + "".join(f"{x!r},{y!r}\n" for x, y in np.asarray(points, float).tolist()))
     return path
+
+
+def top_crease_deg(mesh: trimesh.Trimesh, inset_mm: float = 4.0, cup_wall_mm: float | None = None) -> float:
+    """The largest angle (degrees) between adjacent top faces (normal z > 0.1) whose centres lie
+    ``inset_mm`` inside the footprint; with ``cup_wall_mm``, the heel cup's wall (behind 45 % of
+    the length, within that many mm of the rim) is left out."""
+    import shapely
+
+    normals, centre = mesh.face_normals, mesh.triangles_center
+    rim = footprint(mesh)
+    top = (normals[:, 2] > 0.1) & shapely.contains_xy(rim.buffer(-inset_mm), centre[:, 0], centre[:, 1])
+    if cup_wall_mm is not None:
+        wall = (centre[:, 0] < 0.45 * mesh.bounds[1, 0]) & ~shapely.contains_xy(rim.buffer(-cup_wall_mm), centre[:, 0], centre[:, 1])
+        top &= ~wall
+    pairs = mesh.face_adjacency
+    keep = top[pairs[:, 0]] & top[pairs[:, 1]]
+    return float(np.degrees(mesh.face_adjacency_angles[keep]).max())

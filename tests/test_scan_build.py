@@ -13,7 +13,7 @@ import shapely
 import trimesh
 from shapely.geometry import Polygon
 
-from conftest import FEET, footprint, grid_inside, load, report_of, run, top_at
+from conftest import FEET, footprint, grid_inside, load, report_of, run, top_at, top_crease_deg
 
 SCANS = FEET.parent / "scans"
 TECHMED = SCANS / "techmed3d_right_plantar.obj"
@@ -100,11 +100,7 @@ def test_top_follows_the_plantar_surface(tmp_path, capsys, name, scan):
     gap = np.abs(gap[~np.isnan(gap)])
     assert len(gap) > 0.8 * len(xy)  # the truth lies under nearly all of the insert
     assert np.percentile(gap, 95) <= 0.5 and gap.max() <= 1.0, (np.percentile(gap, 95), gap.max())
-    normals, centre = mesh.face_normals, mesh.triangles_center
-    top = (normals[:, 2] > 0.1) & shapely.contains_xy(footprint(mesh).buffer(-4.0), centre[:, 0], centre[:, 1])
-    pairs = mesh.face_adjacency
-    keep = top[pairs[:, 0]] & top[pairs[:, 1]]
-    assert np.degrees(mesh.face_adjacency_angles[keep]).max() <= 10.0
+    assert top_crease_deg(mesh) <= 10.0
 
 
 @pytest.mark.parametrize("name,scan", [("techmed", TECHMED), pytest.param("find", FIND, marks=pytest.mark.xfail(

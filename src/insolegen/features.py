@@ -225,7 +225,7 @@ def _first_ray_share(xy, outline, marks) -> np.ndarray:
     width, x = outline.width_mm, xy[:, 0]
     d = marks.mtpj5 - marks.mtpj1
     lateral = (xy - marks.mtpj1) @ (d / np.linalg.norm(d))
-    full = width * (0.12 + 0.09 * smootherstep((x - marks.sulcus_x_mm) / (0.08 * marks.length_mm)))
+    full = width * (0.12 + 0.09 * smootherstep((x - marks.sulcus_x_mm) / (0.12 * marks.length_mm)))
     return fade_out(lateral, full, full + 0.15 * width)
 
 
