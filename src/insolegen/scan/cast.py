@@ -425,7 +425,8 @@ class ScanInput:
             "side": pose.side, "side_from": "found from the scan (the arch is medial)" if self.side_asked == "auto" else "--side",
             "notes": [*raw.notes, *pose.notes],
         }
-        return cast_outline(pose.place(raw.points), raw.faces, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
+        with one_blas_thread():
+            return cast_outline(pose.place(raw.points), raw.faces, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
 
 
 def load(path, units: str = "auto", side: str = "auto") -> ScanInput:
@@ -436,4 +437,14 @@ def load(path, units: str = "auto", side: str = "auto") -> ScanInput:
     if side not in ("auto", "left", "right"):
         raise InputError(f"--side '{side}' is not known; use auto, left or right")
     raw = read_scan(path, units)
-    return ScanInput(raw, find_pose(raw, side), side)
+    with one_blas_thread():
+        return ScanInput(raw, find_pose(raw, side), side)
+
+
+def one_blas_thread():
+    """A context in which BLAS and LAPACK run on one thread: a scan's arrays are tall and thin
+    ((n, 3) times (3, 3)) and its banded factorisations a chain of small steps, which a thread
+    pool only slows down (twice over and more on a busy machine)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
