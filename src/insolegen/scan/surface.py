@@ -106,6 +106,8 @@ class _Grid:
         import scipy.sparse as sp
 
         lo = xy.min(axis=0) - MARGIN_CELLS * cell_mm
+        # Across, nodes on multiples of the cell: symmetric about y = 0, so a mirrored scan's fit is the mirror.
+        lo[1] = np.floor(lo[1] / cell_mm) * cell_mm
         n = np.ceil((xy.max(axis=0) + MARGIN_CELLS * cell_mm - lo) / cell_mm).astype(int) + 1
         self.nx, self.ny = int(n[0]), int(n[1])
         self.xs, self.ys = lo[0] + cell_mm * np.arange(self.nx), lo[1] + cell_mm * np.arange(self.ny)
