@@ -158,8 +158,10 @@ def test_same_insert_from_any_pose_and_unit(tmp_path, capsys, name, scan):
     assert abs(base.volume - other.volume) <= 0.002 * base.volume
 
 
-@pytest.mark.xfail(strict=True, reason="measured: the mirrored build's top within 0.5 mm (P99) of the right one's mirror, not 0.1")
 def test_mirrored_scan_gives_the_other_side(tmp_path, capsys):
+    """Every grid of the cast is symmetric about the pose's y = 0 (the mirror plane): the mirrored
+    scan's top is the mirror of the right one's (measured: P99 0.084 mm, max 0.12 mm; rounding in the
+    pose, 1e-5 mm, moves a sample across the fit's height cut)."""
     right = _build(tmp_path, capsys, TECHMED, name="right.stl")
     mirrored = _write(_scan_mesh(TECHMED), tmp_path / "mirrored.ply", _random_pose(3, 1.0), mirror=True)
     left = _build(tmp_path, capsys, mirrored, name="left.stl")

@@ -27,9 +27,15 @@ class Hits:
     top: np.ndarray
 
 
-def grid_hits(vertices: np.ndarray, faces: np.ndarray, spacing: float) -> Hits:
-    """Cast a vertical ray through every grid point ``spacing`` mm apart over the mesh bounds."""
-    origin = np.array([vertices[:, 0].min(), vertices[:, 1].min()]) + np.array(GRID_PHASE) * spacing
+def grid_hits(vertices: np.ndarray, faces: np.ndarray, spacing: float, origin: np.ndarray | None = None) -> Hits:
+    """Cast a vertical ray through every grid point ``spacing`` mm apart over the mesh bounds;
+    ``origin`` (2,), mm: a point the grid passes through (default: the bounds' corner plus
+    GRID_PHASE of a spacing)."""
+    corner = np.array([vertices[:, 0].min(), vertices[:, 1].min()])
+    if origin is None:
+        origin = corner + np.array(GRID_PHASE) * spacing
+    else:  # the grid's first row and column at or past the corner
+        origin = np.asarray(origin, float) + np.ceil((corner - np.asarray(origin, float)) / spacing) * spacing
     grid = (vertices[:, :2] - origin) / spacing
     # Integer bounds of the grid points each face's box holds, one axis at a time on contiguous
     # arrays; faces finer than the grid mostly hold none and are dropped before any float work.

@@ -118,6 +118,18 @@ def _mask_ring(mask: np.ndarray, lo: np.ndarray, cell: float) -> np.ndarray:
     return np.asarray(poly.exterior.coords)[:-1]
 
 
+def _raster(xy: np.ndarray, cell: float, margin: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """The corner (2,) and shape of a raster of ``cell`` squares over the points xy (m, 2) and
+    ``margin`` mm past them. Its lines lie on multiples of ``cell`` or halfway between, so it is
+    symmetric about y = 0 (a mirrored scan is rastered the mirrored way), and off the rays' rows
+    at odd multiples of ENVELOPE_MM / 2 (a point on a line would fall in the cell on one side
+    only; its mirror, on the other)."""
+    phase = 0.0 if (ENVELOPE_MM / 2 / cell) % 1 == 0.5 else 0.5
+    lo = np.floor((xy.min(axis=0) - margin) / cell - phase) + phase
+    hi = np.ceil((xy.max(axis=0) + margin) / cell - phase) + phase
+    return lo * cell, tuple(np.round(hi - lo).astype(int))
+
+
 def _covered(xy: np.ndarray, lo: np.ndarray, shape: tuple[int, int], cell: float) -> np.ndarray:
     """Raster (shape) of where the scan has points: its point gaps closed, holes filled."""
     from scipy import ndimage
@@ -135,6 +147,17 @@ def _covered(xy: np.ndarray, lo: np.ndarray, shape: tuple[int, int], cell: float
     return ndimage.binary_fill_holes(mask)
 
 
+def _heel_first(ring: np.ndarray) -> np.ndarray:
+    """The raster ring (n, 2) started at the middle of its rearmost edge (the heel's back; the
+    longest edge at the least x): the ring resampled from there, either way round, gives the
+    same points, so a mirrored scan's footprint is the mirror."""
+    edges = np.c_[ring, np.roll(ring, -1, axis=0)]  # (n, 4): x0, y0, x1, y1
+    rear = np.flatnonzero((edges[:, 0] == ring[:, 0].min()) & (edges[:, 2] == ring[:, 0].min()))
+    k = rear[np.argmax(np.abs(edges[rear, 3] - edges[rear, 1]))]
+    middle = 0.5 * (edges[k, :2] + edges[k, 2:])
+    return np.vstack([middle, np.roll(ring, -(k + 1), axis=0)])
+
+
 def footprint(surface: surfaces.Surface, xy: np.ndarray, level_mm: float) -> Polygon:
     """Where the fitted ``surface`` lies below ``level_mm`` and the scan has points (xy (m, 2),
     mm): one polygon, its ring on the surface's contour at that level (smooth: the contour of a
@@ -143,11 +166,10 @@ def footprint(surface: surfaces.Surface, xy: np.ndarray, level_mm: float) -> Pol
     from scipy.ndimage import gaussian_filter1d
 
     cell = FOOTPRINT_CELL_MM
-    lo = xy.min(axis=0) - 2 * cell
-    shape = tuple(np.ceil((xy.max(axis=0) + 2 * cell - lo) / cell).astype(int))
+    lo, shape = _raster(xy, cell, 2 * cell)
     centres = [lo[k] + cell * (np.arange(shape[k]) + 0.5) for k in (0, 1)]
     low = (surface.grid(*centres) < level_mm) & _covered(xy, lo, shape, cell)
-    ring = _mask_ring(low, lo, cell)
+    ring = _heel_first(_mask_ring(low, lo, cell))
     closed = np.vstack([ring, ring[:1]])
     arc = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))]
     n = max(int(arc[-1] / RING_STEP_MM), 16)
@@ -170,8 +192,9 @@ def footprint(surface: surfaces.Surface, xy: np.ndarray, level_mm: float) -> Pol
 def _samples(height, poly: Polygon, inset_mm: float = 2.0, spacing: float = SAMPLE_MM) -> np.ndarray:
     """(k, 3) points of a height function (xy (n, 2) -> (n,)) on a grid ``spacing`` apart inside
     ``poly``, ``inset_mm`` from its rim."""
-    x0, y0, x1, y1 = poly.bounds
-    g = np.mgrid[x0:x1:spacing, y0:y1:spacing].reshape(2, -1).T
+    x0, y0, x1, y1 = np.asarray(poly.bounds) / spacing
+    # On multiples of ``spacing``: a mirrored footprint is sampled at the mirrored points.
+    g = spacing * np.mgrid[np.ceil(x0):x1, np.ceil(y0):y1].reshape(2, -1).T
     g = g[shapely.contains_xy(poly.buffer(-inset_mm), g[:, 0], g[:, 1])]
     return np.c_[g, height(g)]
 
@@ -192,7 +215,7 @@ def _bisector_roll(surface: surfaces.Surface, covered, rot: np.ndarray, xs: np.n
     high on both sides (a sole-only scan, a sheet cut low): the pose's ground then stands."""
     shifts = []
     for x, (y0, y1) in zip(xs, spans):
-        y = np.arange(y0, y1, 0.1)
+        y = 0.1 * np.arange(np.ceil(10 * y0), 10 * y1)  # on multiples of 0.1 mm: mirrored sections sampled alike
         xy = np.c_[np.full(len(y), x), y] @ rot[:2, :2]  # the turned frame's line, in the surface's frame (rot is near a turn about z)
         p = np.c_[xy, surface.height(xy)] @ rot.T
         inside = covered(xy)
@@ -240,8 +263,7 @@ def balance(surface: surfaces.Surface, seen: np.ndarray, q: np.ndarray, poly: Po
     spans = [np.array(shapely.LineString([(x, y0 - 1), (x, y1 + 1)]).intersection(turned).bounds[1::2]) + [-HEEL_REACH_MM, HEEL_REACH_MM]
              for x in xs]
     levelled = level
-    lo = seen[:, :2].min(axis=0) - 1.0
-    shape = tuple(np.ceil((seen[:, :2].max(axis=0) + 1.0 - lo)).astype(int))
+    lo, shape = _raster(seen[:, :2], 1.0, 1.0)
     raster = _covered(seen[:, :2], lo, shape, 1.0)
 
     def covered(xy):
@@ -282,7 +304,8 @@ def _arch(height, poly: Polygon, side: str, base_mm: float) -> tuple[np.ndarray,
     x0, length = poly.bounds[0], poly.bounds[2] - poly.bounds[0]
     medial = 1.0 if side == "right" else -1.0
     yc, _ = _strip(poly, x0 + ARCH_SPAN[0] * length, x0 + ARCH_SPAN[1] * length)
-    g = np.mgrid[x0 + ARCH_SPAN[0] * length:x0 + ARCH_SPAN[1] * length:0.5, poly.bounds[1]:poly.bounds[3]:0.5].reshape(2, -1).T
+    g = 0.5 * np.mgrid[np.ceil(2 * (x0 + ARCH_SPAN[0] * length)):2 * (x0 + ARCH_SPAN[1] * length),
+                       np.ceil(2 * poly.bounds[1]):2 * poly.bounds[3]].reshape(2, -1).T  # on multiples of 0.5 mm: mirrors alike
     g = g[shapely.contains_xy(poly.buffer(-4.0), g[:, 0], g[:, 1]) & ((g[:, 1] - yc) * medial > 0)]
     if not len(g):
         raise InputError("the scan's sole has no midfoot: check that the file is a whole foot or its whole plantar surface")
@@ -298,9 +321,11 @@ def _seen_from_below(points: np.ndarray, faces: np.ndarray | None, rot: np.ndarr
     in each ENVELOPE_MM column, its points within CLOUD_DEPTH_MM of the column's lowest."""
     turned = points @ rot.T
     if faces is not None:
-        from ..rays import grid_hits
+        from ..rays import GRID_PHASE, grid_hits
 
-        hits = grid_hits(turned, faces, ENVELOPE_MM)
+        # Rays on half-millimetre lines across y: a grid symmetric about y = 0, so a mirrored scan
+        # (y = 0 is its mirror plane in the pose's frame) is seen at the mirrored points.
+        hits = grid_hits(turned, faces, ENVELOPE_MM, origin=(turned[:, 0].min() + GRID_PHASE[0] * ENVELOPE_MM, 0.5 * ENVELOPE_MM))
         return np.c_[hits.xy, hits.bottom]
     cell = np.floor(turned[:, :2] / ENVELOPE_MM).astype(np.int64)
     key = (cell[:, 0] - cell[:, 0].min()) * (int(np.ptp(cell[:, 1])) + 1) + cell[:, 1] - cell[:, 1].min()
@@ -425,7 +450,8 @@ class ScanInput:
             "side": pose.side, "side_from": "found from the scan (the arch is medial)" if self.side_asked == "auto" else "--side",
             "notes": [*raw.notes, *pose.notes],
         }
-        return cast_outline(pose.place(raw.points), raw.faces, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
+        with one_blas_thread():
+            return cast_outline(pose.place(raw.points), raw.faces, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
 
 
 def load(path, units: str = "auto", side: str = "auto") -> ScanInput:
@@ -436,4 +462,14 @@ def load(path, units: str = "auto", side: str = "auto") -> ScanInput:
     if side not in ("auto", "left", "right"):
         raise InputError(f"--side '{side}' is not known; use auto, left or right")
     raw = read_scan(path, units)
-    return ScanInput(raw, find_pose(raw, side), side)
+    with one_blas_thread():
+        return ScanInput(raw, find_pose(raw, side), side)
+
+
+def one_blas_thread():
+    """A context in which BLAS and LAPACK run on one thread: a scan's arrays are tall and thin
+    ((n, 3) times (3, 3)) and its banded factorisations a chain of small steps, which a thread
+    pool only slows down (twice over and more on a busy machine)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")

@@ -20,6 +20,7 @@ def scan_in_output(scan_path: str | Path, mesh_path: str | Path):
     output frame of the insert at ``mesh_path`` by the transform in the report beside it: points
     (n, 3) float, mm, and the sole's faces (f, 3) int into them, or None for a cloud (then the
     points are the sole's)."""
+    from .cast import one_blas_thread
     from .pose import find_pose
     from .read import read_scan
 
@@ -35,7 +36,8 @@ def scan_in_output(scan_path: str | Path, mesh_path: str | Path):
     raw = read_scan(scan_path, scan.get("units", "auto"))
     if raw.sha256 != scan.get("sha256", raw.sha256):
         raise InputError(f"{scan_path}: not the scan this insert was built from (the report names {scan.get('file')})")
-    pose = find_pose(raw, scan.get("side", "auto"))
+    with one_blas_thread():
+        pose = find_pose(raw, scan.get("side", "auto"))
     points = raw.points @ transform[:3, :3].T + transform[:3, 3]
     if raw.faces is None:
         return points[pose.sole_index], None

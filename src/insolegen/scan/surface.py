@@ -106,6 +106,8 @@ class _Grid:
         import scipy.sparse as sp
 
         lo = xy.min(axis=0) - MARGIN_CELLS * cell_mm
+        # Across, nodes on multiples of the cell: symmetric about y = 0, so a mirrored scan's fit is the mirror.
+        lo[1] = np.floor(lo[1] / cell_mm) * cell_mm
         n = np.ceil((xy.max(axis=0) + MARGIN_CELLS * cell_mm - lo) / cell_mm).astype(int) + 1
         self.nx, self.ny = int(n[0]), int(n[1])
         self.xs, self.ys = lo[0] + cell_mm * np.arange(self.nx), lo[1] + cell_mm * np.arange(self.ny)
@@ -123,11 +125,17 @@ class _Grid:
     def solve(self, z: np.ndarray, weight: np.ndarray, smoothing: float) -> np.ndarray:
         """(nx, ny) node heights fitted to z (m,) with each point's weight (m,) float, 0-1."""
         import scipy.sparse as sp
-        from scipy.sparse.linalg import spsolve
+        from scipy.linalg import solveh_banded
 
         total = np.bincount(self.base, weights=weight, minlength=self.nx * self.ny)
         w = weight / np.maximum(total[self.base], 1.0)  # each occupied cell weighs at most 1 in all
         aw = sp.diags(w) @ self.a
-        lhs = (self.a.T @ aw + smoothing * self.penalty).tocsc()
-        # Minimum degree on the symmetric pattern: the fill-in of a banded SPD system stays small.
-        return spsolve(lhs, aw.T @ z, permc_spec="MMD_AT_PLUS_A").reshape(self.nx, self.ny)
+        lhs = (self.a.T @ aw + smoothing * self.penalty).tocoo()
+        # Symmetric positive definite with its nonzeros within 2 * ny + 1 of the diagonal (node
+        # i * ny + j meets i + 1, i + 2 and j +- 1): a banded Cholesky needs no fill-in search
+        # and is several times faster than a general sparse LU.
+        band = 2 * self.ny
+        upper = lhs.col >= lhs.row
+        ab = np.zeros((band + 1, self.nx * self.ny))
+        ab[band + lhs.row[upper] - lhs.col[upper], lhs.col[upper]] = lhs.data[upper]
+        return solveh_banded(ab, aw.T @ z, check_finite=False).reshape(self.nx, self.ny)
