@@ -329,6 +329,17 @@ def cam(mesh, output, tool, tool_diameter, stepover, feed, plunge_feed, spindle,
         click.echo(mill.summary(str(output), doc), err=True)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on; another machine can reach the app only if you change it")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--open", "open_browser", is_flag=True, help="open the page in the default browser")
+def serve(host, port, open_browser):
+    """A local web app: upload an outline, set the prescription, see and download the insert (needs insolegen[web])."""
+    from .web.server import serve as run
+
+    run(host, port, open_browser)
+
+
 def _return_freed_memory() -> None:
     """Keep glibc's mmap threshold at 128 KiB. By default it rises after the first large array
     is freed, and later arrays then come from a heap that is seldom given back: a 0.25 mm
@@ -365,14 +376,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-
-@cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on; another machine can reach the app only if you change it")
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-@click.option("--open", "open_browser", is_flag=True, help="open the page in the default browser")
-def serve(host, port, open_browser):
-    """A local web app: upload an outline, set the prescription, see and download the insert (needs insolegen[web])."""
-    from .web.server import serve as run
-
-    run(host, port, open_browser)
