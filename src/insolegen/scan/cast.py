@@ -32,6 +32,7 @@ HEEL_LOW, FORE_LOW = (0.0, 0.30), (0.55, 0.85)  # where the lowest heel and fore
 ARCH_SPAN = (0.30, 0.60)  # where the arch apex of the foot as scanned is sought (CLINICAL.md: 0.40-0.45)
 FIT_MARGIN_MM = 5.0  # the sole is fitted this far above the trim height
 TILT_MARGIN_MM = 60.0  # before balancing: so far above, as a pose may leave the sole tilted (the leg is higher)
+BALANCE_CELL_MM = 3.0  # the balancing rounds' fits: coarser than the final one (only their turn is kept)
 ENVELOPE_MM = 1.0  # a scan seen from below by vertical rays (or cloud columns) this far apart
 CLOUD_DEPTH_MM = 1.5  # a cloud's points this far over the lowest in their column are on the sole too (noise, steep walls)
 FOOTPRINT_CELL_MM = 0.5  # raster of the footprint before its ring is put on the contour
@@ -357,7 +358,7 @@ def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarr
     for _ in range(3 if rx.cast.balance else 1):
         turned = _seen_from_below(points, faces, rot)
         turned = turned[turned[:, 2] < np.percentile(turned[:, 2], 0.5) + trim + TILT_MARGIN_MM]
-        first = surfaces.fit(turned, smoothing=surfaces.SMOOTHING)  # noise or not: the heel's walls kept steep
+        first = surfaces.fit(turned, cell_mm=BALANCE_CELL_MM, smoothing=surfaces.SMOOTHING)  # noise or not: the heel's walls kept steep
         poly = footprint(first, turned[:, :2], float(first.height(turned[:, :2]).min()) + trim)
         length = poly.bounds[2] - poly.bounds[0]
         if not MIN_LENGTH_MM <= length <= MAX_LENGTH_MM:
