@@ -32,9 +32,11 @@ HEEL_LOW, FORE_LOW = (0.0, 0.30), (0.55, 0.85)  # where the lowest heel and fore
 ARCH_SPAN = (0.30, 0.60)  # where the arch apex of the foot as scanned is sought (CLINICAL.md: 0.40-0.45)
 FIT_MARGIN_MM = 5.0  # the sole is fitted this far above the trim height
 TILT_MARGIN_MM = 60.0  # before balancing: so far above, as a pose may leave the sole tilted (the leg is higher)
+BALANCE_CELL_MM = 3.0  # the balancing rounds' fits: coarser than the final one (only their turn is kept)
 ENVELOPE_MM = 1.0  # a scan seen from below by vertical rays (or cloud columns) this far apart
 CLOUD_DEPTH_MM = 1.5  # a cloud's points this far over the lowest in their column are on the sole too (noise, steep walls)
 FOOTPRINT_CELL_MM = 0.5  # raster of the footprint before its ring is put on the contour
+BALANCE_FOOTPRINT_CELL_MM = 1.0  # the balancing rounds' footprints: their ring goes onto the contour all the same
 RING_STEP_MM = 0.5  # the footprint ring's spacing
 RING_SMOOTH_MM = 1.0  # Gaussian smoothing along the ring: the raster's steps go, a toe's curve stays
 CONTOUR_STEP_MM = 1.0  # a ring point moves at most this far onto the contour (farther: the scan's edge, not the trim)
@@ -158,14 +160,13 @@ def _heel_first(ring: np.ndarray) -> np.ndarray:
     return np.vstack([middle, np.roll(ring, -(k + 1), axis=0)])
 
 
-def footprint(surface: surfaces.Surface, xy: np.ndarray, level_mm: float) -> Polygon:
+def footprint(surface: surfaces.Surface, xy: np.ndarray, level_mm: float, cell: float = FOOTPRINT_CELL_MM) -> Polygon:
     """Where the fitted ``surface`` lies below ``level_mm`` and the scan has points (xy (m, 2),
     mm): one polygon, its ring on the surface's contour at that level (smooth: the contour of a
     C2 field), resampled every RING_STEP_MM. Where the scan ends before the trim height the ring
-    follows the scan's edge instead."""
+    follows the scan's edge instead. cell: the raster's, mm (its lines stay symmetric about y = 0)."""
     from scipy.ndimage import gaussian_filter1d
 
-    cell = FOOTPRINT_CELL_MM
     lo, shape = _raster(xy, cell, 2 * cell)
     centres = [lo[k] + cell * (np.arange(shape[k]) + 0.5) for k in (0, 1)]
     low = (surface.grid(*centres) < level_mm) & _covered(xy, lo, shape, cell)
@@ -357,8 +358,8 @@ def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarr
     for _ in range(3 if rx.cast.balance else 1):
         turned = _seen_from_below(points, faces, rot)
         turned = turned[turned[:, 2] < np.percentile(turned[:, 2], 0.5) + trim + TILT_MARGIN_MM]
-        first = surfaces.fit(turned, smoothing=surfaces.SMOOTHING)  # noise or not: the heel's walls kept steep
-        poly = footprint(first, turned[:, :2], float(first.height(turned[:, :2]).min()) + trim)
+        first = surfaces.fit(turned, cell_mm=BALANCE_CELL_MM, smoothing=surfaces.SMOOTHING)  # noise or not: the heel's walls kept steep
+        poly = footprint(first, turned[:, :2], float(first.height(turned[:, :2]).min()) + trim, BALANCE_FOOTPRINT_CELL_MM)
         length = poly.bounds[2] - poly.bounds[0]
         if not MIN_LENGTH_MM <= length <= MAX_LENGTH_MM:
             raise InputError(f"{source}: the scan's sole is {length:.4g} mm long, not a plausible foot "
