@@ -87,6 +87,14 @@ def each_face_block(vertices: np.ndarray, faces: np.ndarray, work: Callable[[sli
         list(pool.map(one, starts))  # list(): a worker's exception is raised here
 
 
+def behind(origin: np.ndarray, normal: np.ndarray, big: float) -> Polygon:
+    """The half-plane behind the line through origin (2,) with unit normal (2,) (pointing ahead),
+    as a square ``big`` mm to either side of origin and ``big`` mm behind the line."""
+    tangent = np.array([-normal[1], normal[0]])
+    return Polygon([origin + big * tangent, origin - big * tangent,
+                    origin - big * tangent - big * normal, origin + big * tangent - big * normal])
+
+
 def trim(ring: np.ndarray, marks: Landmarks, length: str) -> np.ndarray:
     """The outline ring (n, 2) cut for a ``sulcus`` or ``three_quarter`` insert (``full``: as is).
 
@@ -100,11 +108,7 @@ def trim(ring: np.ndarray, marks: Landmarks, length: str) -> np.ndarray:
         origin = marks.mtpj1 - 3.0 * normal
     else:
         origin = marks.mtpj1 + (marks.sulcus_x_mm - marks.mtpj1[0]) / normal[0] * normal
-    tangent = np.array([-normal[1], normal[0]])
-    big = 4.0 * marks.length_mm
-    keep = Polygon([origin + big * tangent, origin - big * tangent,
-                    origin - big * tangent - big * normal, origin + big * tangent - big * normal])
-    part = Polygon(ring).intersection(keep)
+    part = Polygon(ring).intersection(behind(origin, normal, 4.0 * marks.length_mm))
     if part.geom_type != "Polygon":
         part = max(part.geoms, key=lambda g: g.area)
     return np.asarray(shapely.orient_polygons(part).exterior.coords)[:-1]

@@ -42,13 +42,6 @@ class Volume:
     settings: tuple[tuple[str, str], ...] = ()
 
 
-def _behind(origin: np.ndarray, normal: np.ndarray, big: float) -> Polygon:
-    """The half-plane behind the line through origin (2,) with unit normal (2,), as a big square."""
-    tangent = np.array([-normal[1], normal[0]])
-    return Polygon([origin + big * tangent, origin - big * tangent,
-                    origin - big * tangent - 2 * big * normal, origin + big * tangent - 2 * big * normal])
-
-
 def pad_region(insert, angles: int = 360, step_mm: float = 0.05) -> Polygon:
     """The metatarsal pad's footprint, where its field is above 0 (on or off, the same place):
     along each of ``angles`` rays from the apex, the first sample where the field is 0."""
@@ -72,7 +65,7 @@ def regions(insert) -> dict[str, Polygon]:
     big = 2.0 * max(x1 - x0, y1 - y0)
     everywhere = box(x0 - 1.0, y0 - 1.0, x1 + 1.0, y1 + 1.0)
     seat = HEEL_SEAT_SHARE * marks.length_mm
-    behind_heads = _behind(marks.mtpj1, marks.met_line_normal, big)
+    behind_heads = mesh.behind(marks.mtpj1, marks.met_line_normal, big)
     return {
         "heel": box(x0 - 1.0, y0 - 1.0, seat, y1 + 1.0),
         "arch": box(seat, y0 - 1.0, x1 + 1.0, y1 + 1.0).intersection(behind_heads),
