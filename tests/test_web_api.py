@@ -149,6 +149,13 @@ def test_a_shoe_size_sizes_the_built_in_outline(client, tmp_path):
     assert np.ptp(mesh.bounds[:, 1]) == pytest.approx(width, abs=0.01)
     bad = build(client, shoe_size="80", size_system="eu")
     assert bad.status_code == 400 and bad.json()["error"].startswith("--shoe-size 80 is not an adult eu size")
+    # Beside an uploaded outline or scan a shoe size is refused, naming the file, as by the command line.
+    src = write_csv(tmp_path / "foot.csv", builtin_points(240.0, 92.0))
+    beside = build(client, files={"outline": ("Patient 7.csv", src.read_bytes(), "text/csv")}, shoe_size="42")
+    assert beside.status_code == 400 and beside.json()["error"].startswith("Patient 7.csv: --shoe-size sizes the built-in outline")
+    if SCAN.is_file():
+        beside = build(client, files={"scan": ("foot.obj", SCAN.read_bytes(), "model/obj")}, shoe_size="42")
+        assert beside.status_code == 400 and beside.json()["error"].startswith("foot.obj: --shoe-size sizes the built-in outline")
 
 
 def test_bad_input_answers_one_line_like_the_command_line(client, capsys):

@@ -85,15 +85,11 @@ def load_outline(source: Source, side: str, folder: Path):
     """The :class:`~insolegen.outline.Outline` of ``source`` for ``side``."""
     from .. import api
 
+    sizes = {"shoe_size": source.shoe_size, "size_system": source.size_system}  # refused beside an upload, as by the CLI
     if source.upload is None:
-        length, width = source.foot_length_mm, source.foot_width_mm
-        if source.shoe_size is not None:
-            from ..template import foot_for_shoe  # branch lab's shoe sizes (CLINICAL.md)
-
-            length, width = foot_for_shoe(source.shoe_size, source.size_system)
-        return api.load_outline(None, side=side, foot_length_mm=length, foot_width_mm=width)
+        return api.load_outline(None, side=side, foot_length_mm=source.foot_length_mm, foot_width_mm=source.foot_width_mm, **sizes)
     with _saved(source.upload, folder, "upload") as path:
-        outline = api.load_outline(path, source.units, side, kind=source.kind)
+        outline = api.load_outline(path, source.units, side, kind=source.kind, **sizes)
     return dataclasses.replace(outline, source=source.upload.name, notes=_named(outline.notes, path, source.upload))
 
 
@@ -101,6 +97,8 @@ def load_scan(source: Source, side: str, folder: Path):
     """The uploaded scan, read and posed (:func:`insolegen.api.load_scan`); ``side`` may be ``auto``."""
     from .. import api
 
+    if source.shoe_size is not None:  # as the CLI answers
+        raise InputError(f"{source.scan.name}: --shoe-size sizes the built-in outline; drop it or drop the scan")
     with _saved(source.scan, folder, "scan") as path:
         scan = api.load_scan(path, source.scan_units, side)
     raw = dataclasses.replace(scan.raw, source=source.scan.name, notes=_named(scan.raw.notes, path, source.scan))
