@@ -204,13 +204,17 @@ def infill_moves(gcode: str) -> np.ndarray:
     return np.array(out)
 
 
-def line_spacing(moves: np.ndarray, x_lo: float, x_hi: float) -> tuple[float, float]:
+def wholly_between(moves: np.ndarray, x_lo: float, x_hi: float) -> np.ndarray:
+    """(k,) the moves lying wholly in x_lo <= x <= x_hi (bed mm)."""
+    return (np.minimum(moves[:, 0], moves[:, 2]) >= x_lo) & (np.maximum(moves[:, 0], moves[:, 2]) <= x_hi)
+
+
+def line_spacing(moves: np.ndarray, kept: np.ndarray) -> tuple[float, float]:
     """(median distance between neighbouring parallel infill lines, infill length per layer, mm)
-    over the layers' moves lying wholly in x_lo <= x <= x_hi (mesh mm)."""
+    over the layers' ``kept`` moves ((k,) bool)."""
     spacings, lengths = [], []
     for z in np.unique(moves[:, 4]):
-        m = moves[(moves[:, 4] == z) & (np.minimum(moves[:, 0], moves[:, 2]) >= x_lo)
-                  & (np.maximum(moves[:, 0], moves[:, 2]) <= x_hi)]
+        m = moves[(moves[:, 4] == z) & kept]
         d = m[:, 2:4] - m[:, 0:2]
         length = np.hypot(d[:, 0], d[:, 1])
         long = length > 2.0  # the lines themselves, not the short links between them
@@ -235,8 +239,8 @@ def zone_figures(mesh_path: Path) -> dict[str, tuple[float, float]]:
     moves = infill_moves(slice_(mesh_path))
     mesh = load(mesh_path)
     shift = BED / 2 - 0.5 * (mesh.bounds[0, 0] + mesh.bounds[1, 0])  # --center puts the box's middle there
-    return {"heel": line_spacing(moves, shift + 0.0, shift + 0.25 * LENGTH),
-            "arch": line_spacing(moves, shift + 0.35 * LENGTH, shift + 0.55 * LENGTH)}
+    return {"heel": line_spacing(moves, wholly_between(moves, shift + 0.0, shift + 0.25 * LENGTH)),
+            "arch": line_spacing(moves, wholly_between(moves, shift + 0.35 * LENGTH, shift + 0.55 * LENGTH))}
 
 
 @needs_prusa
@@ -253,6 +257,35 @@ def test_prusaslicer_prints_each_zone_at_its_density(tmp_path, capsys):
     # and the length extruded per layer follows (coarser: links between lines, layers of unequal area)
     assert with_zones["heel"][1] < 0.75 * without["heel"][1]
     assert with_zones["arch"][1] > 1.8 * without["arch"][1]
+
+
+@needs_prusa
+def test_the_met_pad_zone_wins_over_the_arch_zone(tmp_path, capsys):
+    """The pad lies behind the head line, in the arch zone; its modifier comes after the arch's
+    (ZONE_NAMES), so PrusaSlicer fills the pad at the pad's density and the rest at the zones'.
+    (With the pad's modifier first, the pad is filled at 10 %: this test then fails.)"""
+    from insolegen import api, prescription
+    from insolegen.fabrication import zones
+
+    # A 5 mm shell and a 7 mm pad: several internal-infill layers under the toes and in the pad.
+    pad = ["--met-pad", "--set", "met_pad.height_mm=7", "--set", "shell.thickness_mm=5"]
+    zoned = tmp_path / "pad.3mf"
+    args = ["build", "--resolution", "1", *pad, "--set", "zones.arch.infill_pct=10", "--set", "zones.forefoot.infill_pct=10",
+            "--set", "zones.met_pad.infill_pct=60"]
+    assert run([*args, "-o", zoned], capsys)[0] == 0
+    rx = prescription.Prescription.model_validate({"met_pad": {"enabled": True, "height_mm": 7}, "shell": {"thickness_mm": 5}})
+    insert = api.build(rx=rx, resolution=1.0)
+    mesh = load(zoned)
+    shift = BED / 2 - 0.5 * (mesh.bounds[0, :2] + mesh.bounds[1, :2])  # --center puts the box's middle there
+    region = zones.regions(insert)["met_pad"]
+    middle = np.array(region.centroid.coords[0]) + shift
+    moves = infill_moves(slice_(zoned))
+    mid = 0.5 * (moves[:, 0:2] + moves[:, 2:4])
+    in_pad = np.abs(mid - middle).max(axis=1) < 4.0  # lines through the pad's middle
+    ahead = (mid[:, 0] > shift[0] + 0.9 * LENGTH) & (mid[:, 0] < shift[0] + 0.97 * LENGTH)  # the toes: forefoot only
+    pad_spacing, toe_spacing = line_spacing(moves, in_pad)[0], line_spacing(moves, ahead)[0]
+    print(f"infill line spacing: pad {pad_spacing:.2f} mm, toes {toe_spacing:.2f} mm")
+    assert toe_spacing / pad_spacing == pytest.approx(60 / 10, rel=0.05)
 
 
 @pytest.mark.parametrize("value", ["150", "-5", "soft", "true"])
