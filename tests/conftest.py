@@ -22,6 +22,22 @@ def run(args: list[str], capsys) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
+def manifest_of(path: Path, rows: list[dict]) -> Path:
+    """``rows`` written as a JSON-lines batch manifest at ``path``."""
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def run_batch(manifest: Path, out: Path, capsys, *options) -> tuple[int, dict[str, dict]]:
+    """``insolegen batch MANIFEST -o OUT OPTIONS``: (exit status, the summary's rows by id). A batch
+    with a failed row still builds the others and then exits 3 (SystemExit), returned here alike."""
+    try:
+        code = run(["batch", manifest, "-o", out, *options], capsys)[0]
+    except SystemExit as exc:
+        code = exc.code
+    return code, {r["id"]: r for r in csv.DictReader((out / "batch-summary.csv").open())}
+
+
 def load(path: Path) -> trimesh.Trimesh:
     """An exported mesh with STL's unshared vertices merged, as a CAM engineer loads it."""
     mesh = trimesh.load(path, force="mesh")

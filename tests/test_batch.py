@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 import pytest
-from conftest import load, run, write_csv
+from conftest import load, manifest_of, run, run_batch, write_csv
 
 from insolegen.template import builtin_points
 
@@ -28,18 +27,15 @@ def test_batch_mixes_good_and_bad_rows(tmp_path, capsys):
         {"id": "bad_field", "arch.colour": "red"},
         {"id": "bad_resolution", "resolution": "fine"},
     ]
-    manifest = tmp_path / "m.jsonl"
-    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    manifest = manifest_of(tmp_path / "m.jsonl", rows)
     out = tmp_path / "out"
-    with pytest.raises(SystemExit) as exc:
-        run(["batch", manifest, "-o", out, "--jobs", "2"], capsys)
-    assert exc.value.code == 3
-    summary = list(csv.DictReader((out / "batch-summary.csv").open()))
-    status = {r["id"]: r["status"] for r in summary}
+    code, summary = run_batch(manifest, out, capsys, "--jobs", "2")
+    assert code == 3
+    status = {k: r["status"] for k, r in summary.items()}
     assert status == {"all": "built", "default": "built", "profile": "built",
                       "bad_range": "failed", "bad_outline": "failed", "bad_field": "failed",
                       "bad_resolution": "failed"}
-    errors = {r["id"]: r["error"] for r in summary}
+    errors = {k: r["error"] for k, r in summary.items()}
     assert "arch.height_mm" in errors["bad_range"] and "missing.csv" in errors["bad_outline"] and "arch.colour" in errors["bad_field"]
     assert "resolution 'fine' is not a number" in errors["bad_resolution"]
     for name in ("all", "default", "profile"):
@@ -47,10 +43,8 @@ def test_batch_mixes_good_and_bad_rows(tmp_path, capsys):
     rep = json.loads((out / "all.report.json").read_text())
     assert rep["prescription"]["posting"]["rearfoot_deg"] == 4.0 and rep["side"] == "left"
     before = {p: p.stat().st_mtime_ns for p in out.glob("*.stl")}
-    with pytest.raises(SystemExit):
-        run(["batch", manifest, "-o", out, "--jobs", "1"], capsys)
-    summary = list(csv.DictReader((out / "batch-summary.csv").open()))
-    assert {r["id"]: r["status"] for r in summary if r["status"] != "failed"} == {"all": "skipped", "default": "skipped", "profile": "skipped"}
+    summary = run_batch(manifest, out, capsys, "--jobs", "1")[1]
+    assert {k: r["status"] for k, r in summary.items() if r["status"] != "failed"} == {"all": "skipped", "default": "skipped", "profile": "skipped"}
     assert before == {p: p.stat().st_mtime_ns for p in out.glob("*.stl")}
 
 
@@ -87,16 +81,12 @@ def test_dask_cluster_gives_the_same_files(tmp_path, capsys):
     write_csv(tmp_path / "foot.csv", builtin_points(240, 90))
     rows = [{"id": "plain"}, {"id": "file", "outline": "foot.csv", "side": "left", "heel_lift.height_mm": 6},
             {"id": "pad", "met_pad.enabled": True, "profile": "mortons_neuroma"}, {"id": "bad", "arch.height_mm": -1}]
-    manifest = tmp_path / "m.jsonl"
-    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    with pytest.raises(SystemExit):
-        run(["batch", manifest, "-o", tmp_path / "local", "--jobs", "2"], capsys)
+    manifest = manifest_of(tmp_path / "m.jsonl", rows)
+    local = run_batch(manifest, tmp_path / "local", capsys, "--jobs", "2")[1]
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        with pytest.raises(SystemExit) as exc:
-            run(["batch", manifest, "-o", tmp_path / "dask", "--scheduler", cluster.scheduler_address], capsys)
-    assert exc.value.code == 3
-    summary = {r["id"]: (r["status"], r["error"]) for r in csv.DictReader((tmp_path / "dask" / "batch-summary.csv").open())}
-    assert summary == {r["id"]: (r["status"], r["error"]) for r in csv.DictReader((tmp_path / "local" / "batch-summary.csv").open())}
+        code, dask = run_batch(manifest, tmp_path / "dask", capsys, "--scheduler", cluster.scheduler_address)
+    assert code == 3
+    assert {k: (r["status"], r["error"]) for k, r in dask.items()} == {k: (r["status"], r["error"]) for k, r in local.items()}
     for name in ("plain", "file", "pad"):
         assert (tmp_path / "dask" / f"{name}.stl").read_bytes() == (tmp_path / "local" / f"{name}.stl").read_bytes()
         assert load(tmp_path / "dask" / f"{name}.stl").is_watertight

@@ -8,10 +8,7 @@ run on the techmed3d scan, test_cam's G-code simulator on other inserts, test_zo
 
 from __future__ import annotations
 
-import csv
 import io
-import json
-import math
 import tempfile
 from contextlib import redirect_stderr
 from pathlib import Path
@@ -22,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import test_lab as lab
-from conftest import FEET, grid_inside, load, needs_feet, real_outlines, report_of, run, top_at, top_crease_deg, write_csv
+from conftest import (FEET, grid_inside, load, manifest_of, real_outlines, report_of, run, run_batch, top_at, top_crease_deg,
+                      write_csv)
 from test_cam import envelope, parse, tool_positions
 from test_shoe import bottom_at
 from test_zones import ZONES, needs_prusa, volumes_of, zone_figures
@@ -221,13 +219,9 @@ def test_batch_with_nested_fields(tmp_path, capsys):
              "heel_cup.depth_mm": 14.0, "heel_lift.height_mm": 8.0, "heel_lift.profile": "full_length"},
             {"id": "bad_zone", "resolution": 2.0, "zones.heel.infill_pct": 150},
             {"id": "bad_profile", "resolution": 2.0, "heel_lift.profile": "wedge"}]
-    manifest = tmp_path / "m.jsonl"
-    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "out"
-    with pytest.raises(SystemExit) as exc:
-        run(["batch", manifest, "-o", out, "--jobs", "1"], capsys)
-    assert exc.value.code == 3
-    summary = {r["id"]: r for r in csv.DictReader((out / "batch-summary.csv").open())}
+    code, summary = run_batch(manifest_of(tmp_path / "m.jsonl", rows), out, capsys, "--jobs", "1")
+    assert code == 3
     assert {k: r["status"] for k, r in summary.items()} == {"nested": "built", "bad_zone": "failed", "bad_profile": "failed"}
     assert "zones.heel.infill_pct" in summary["bad_zone"]["error"]
     assert "heel_lift.profile" in summary["bad_profile"]["error"]
