@@ -44,6 +44,8 @@ BAD_OUTLINES = {
     "bad.json": '{"units": "mm", "points": [[0, 0], [1, "a"]]}',
     "badunits.json": json.dumps({"units": "furlong", "points": GOOD.tolist()}),
     "outline.xyz": "0 0\n",
+    "square.csv": "x,y\n0,0\n200,0\n200,200\n0,200\n",  # a plausible length, but not the shape of a foot
+    "strip.csv": "x,y\n0,0\n260,0\n260,40\n0,40\n",
 }
 
 

@@ -247,13 +247,14 @@ def test_check_scan_needs_the_build_report(tmp_path, capsys):
     (b"", "empty"),
     (b"".join(b"%f %f %f\n" % tuple(p) for p in np.random.default_rng(1).uniform(0, 40, (800, 3))), "foot"),
     (b"1 2 nan\n" * 600, "finite"),
+    (b"".join(b"%f %f %f\n" % tuple(p) for p in trimesh.creation.icosphere(4, 120.0).vertices), "shape of a foot"),  # a ball
 ])
 def test_bad_scans_exit_2_with_one_line(tmp_path, capsys, content, why):
     scan = tmp_path / "bad.xyz"
     scan.write_bytes(content)
     out = tmp_path / "never.stl"
     code, _, err = run(["build", "--scan", scan, "-o", out], capsys)
-    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err and str(scan) in err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err and str(scan) in err and why in err
     assert not out.exists()
 
 

@@ -17,6 +17,7 @@ from shapely.geometry import Polygon
 from .errors import InputError
 
 MIN_LENGTH_MM, MAX_LENGTH_MM = 100.0, 400.0
+WIDTH_SHARE = (0.25, 0.55)  # a foot's width over its length (CLINICAL.md: 0.349-0.404), generously
 SIMPLIFY_MM = 0.02  # drops collinear and sub-micron vertices; far inside the 0.2 mm footprint budget
 UNIT_MM = {"mm": 1.0, "cm": 10.0, "in": 25.4, "m": 1000.0, "ft": 304.8}
 UNIT_WORDS = {  # what files write for the same units
@@ -231,6 +232,14 @@ def _thin(pts: np.ndarray) -> np.ndarray:
     return np.asarray(line.coords)[:-1]
 
 
+def check_proportions(length_mm: float, width_mm: float, what: str, fix: str) -> None:
+    """Raise :class:`InputError` when ``what`` (e.g. "foot.csv: the outline"), length by width mm, is
+    not shaped like a foot (WIDTH_SHARE); ``fix`` says what to give instead."""
+    if not WIDTH_SHARE[0] <= width_mm / length_mm <= WIDTH_SHARE[1]:
+        raise InputError(f"{what} is {length_mm:.0f} x {width_mm:.0f} mm, {width_mm / length_mm:.2f} times as wide as long: not the "
+                         f"shape of a foot ({WIDTH_SHARE[0]:g}-{WIDTH_SHARE[1]:g}; a foot is about 0.38); {fix}")
+
+
 def from_points(
     points: np.ndarray, units: str = "mm", side: str = "right", source: str = "outline", sha256: str = "", kind: str = "outline",
     notes: tuple[str, ...] = (),
@@ -263,6 +272,7 @@ def from_points(
             f"{source}: the outline is {length:.4g} mm long in {units}, not a plausible foot "
             f"({MIN_LENGTH_MM:g}-{MAX_LENGTH_MM:g} mm){_suggest_units(length, units)}"
         )
+    check_proportions(length, float(np.ptp(local[:, 1])), f"{source}: the outline", "give the outline of one foot or insole")
     xmin = local[:, 0].min()
     rear = _slab_width(local, xmin + 0.15 * length, xmin + 0.35 * length)
     fore = _slab_width(local, xmin + 0.60 * length, xmin + 0.80 * length)

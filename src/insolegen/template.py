@@ -13,7 +13,7 @@ import hashlib
 import numpy as np
 
 from .errors import InputError
-from .outline import MAX_LENGTH_MM, MIN_LENGTH_MM, Outline
+from .outline import MAX_LENGTH_MM, MIN_LENGTH_MM, WIDTH_SHARE, Outline
 
 # (x / L, y / W) counter-clockwise for a right foot (medial = +y), starting at the heel.
 _CONTROL = np.array([
@@ -43,7 +43,7 @@ def builtin(length_mm: float = 265.0, width_mm: float = 100.0, side: str = "righ
     """The built-in outline in the output frame (identity transform), for ``side``."""
     if not MIN_LENGTH_MM <= length_mm <= MAX_LENGTH_MM:
         raise InputError(f"--foot-length {length_mm:g} mm is not a plausible foot; give {MIN_LENGTH_MM:g}-{MAX_LENGTH_MM:g} mm")
-    if not 0.25 <= width_mm / length_mm <= 0.55:
+    if not WIDTH_SHARE[0] <= width_mm / length_mm <= WIDTH_SHARE[1]:
         raise InputError(
             f"--foot-width {width_mm:g} mm for a {length_mm:g} mm foot is implausible; "
             "a foot is about 0.35-0.40 times as wide as it is long"

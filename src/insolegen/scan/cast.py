@@ -346,7 +346,7 @@ def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarr
     (:func:`_seen_from_below`). The outline's transform takes scan coordinates to the output
     frame: the pose, the balancing turn and the placement.
     """
-    from ..outline import MAX_LENGTH_MM, MIN_LENGTH_MM, Outline, _long_axis
+    from ..outline import MAX_LENGTH_MM, MIN_LENGTH_MM, Outline, _long_axis, check_proportions
 
     points = np.asarray(points, float)
     if len(points) < 100 or not np.isfinite(points).all():
@@ -380,6 +380,7 @@ def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarr
     turn = np.array([[axis[0], axis[1]], [-axis[1], axis[0]]])
     ring = (np.asarray(poly.exterior.coords)[:-1] - centre) @ turn.T
     length = float(np.ptp(ring[:, 0]))
+    check_proportions(length, float(np.ptp(ring[:, 1])), f"{source}: the scan's sole", "check that the file is a scan of one foot")
     grow = rx.cast.heel_expansion_mm
     if grow > 0:
         ring = _grow_heel(ring, grow, length)
