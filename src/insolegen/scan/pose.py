@@ -53,7 +53,7 @@ SLICE_MM = 5.0  # the ground under the sole: lowest plantar point per 5 mm slice
 SOLE_NEAR_MM, SOLE_NEAR_NZ = 12.0, -0.2  # near the ground: facing down within 78 deg (finds the side)
 SOLE_WALL_NZ = -0.2  # lateral: up the side wall until it stands within 12 deg of vertical
 SOLE_EDGE_MM, SOLE_EDGE_NZ = 3.0, -0.5  # medial, at the footprint's edge: facing down within 60 deg
-SOLE_FLAT_MM, SOLE_FLAT_NZ = 12.0, -0.85  # medial, under the foot: within 32 deg of straight down
+SOLE_FLAT_MM, SOLE_FLAT_NZ = 12.0, -0.9  # medial, under the foot: within 26 deg of straight down
 SOLE_TOP_MM = 35.0  # nothing higher is sole: the arch's apex and lifted toes (13-30 mm) are lower
 SOLE_END_NX = 0.7  # the heel's back and the toes' tips face back and forth, not down
 SOLE_TIPS = 0.9  # share of the sole's length past which the toes' tips are (the sulcus before them is sole)
@@ -396,12 +396,11 @@ def _visible(xyz: np.ndarray, nz: np.ndarray | None = None) -> np.ndarray:
     return xyz[:, 2] <= lowest[cell[:, 0], cell[:, 1]] + tol
 
 
-def _outward_nz(xyz: np.ndarray, normals: np.ndarray) -> np.ndarray:
-    """(m,) the z of a cloud's normals (m, 3) (their sign unknown) turned out of the foot: away
-    from the middle of its 5 mm slice across the foot, SIDE_CENTRE_MM above the slice's lowest
-    point, so that a side wall faces down below its widest point and up above it. Elements
-    facing more nearly up or down (past CLOUD_WALL_NZ) count as facing down: seen from below,
-    they are the sole."""
+def _outward(xyz: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """(m, 3) a cloud's normals (their sign unknown) turned out of the foot: elements facing
+    nearly up or down (past CLOUD_WALL_NZ) face down (seen from below, they are the sole); a
+    wall faces away from the middle of its 5 mm slice across the foot, SIDE_CENTRE_MM above the
+    slice's lowest point, so that it faces down below its widest point and up above it."""
     slab = np.floor((xyz[:, 0] - xyz[:, 0].min()) / SLICE_MM).astype(np.int64)
     low_z, low_y, high_y = (np.full(slab.max() + 1, fill) for fill in (np.inf, np.inf, -np.inf))
     np.minimum.at(low_z, slab, xyz[:, 2])
@@ -409,8 +408,9 @@ def _outward_nz(xyz: np.ndarray, normals: np.ndarray) -> np.ndarray:
     np.minimum.at(low_y, slab[low], xyz[low, 1])
     np.maximum.at(high_y, slab[low], xyz[low, 1])
     out = np.c_[xyz[:, 1] - 0.5 * (low_y + high_y)[slab], xyz[:, 2] - low_z[slab] - SIDE_CENTRE_MM]
-    sign = np.where(np.einsum("ij,ij->i", normals[:, 1:], out) < 0, -1.0, 1.0)
-    return np.where(np.abs(normals[:, 2]) > CLOUD_WALL_NZ, -np.abs(normals[:, 2]), normals[:, 2] * sign)
+    wall = np.abs(normals[:, 2]) <= CLOUD_WALL_NZ
+    flip = np.where(wall, np.einsum("ij,ij->i", normals[:, 1:], out) < 0, normals[:, 2] > 0)
+    return np.where(flip[:, None], -normals, normals)
 
 
 def _sole_elements(local: _Surface, sheet: bool) -> np.ndarray:
@@ -419,11 +419,12 @@ def _sole_elements(local: _Surface, sheet: bool) -> np.ndarray:
     if sheet:  # an open plantar sheet: all but its upward-facing walls
         seen = _visible(xyz)
         return seen & (nz < 0) if local.signed else seen
-    tilt = nz if local.signed else _outward_nz(xyz, local.normals)
+    normals = local.normals if local.signed else _outward(xyz, local.normals)
+    tilt = normals[:, 2]
     candidates = _visible(xyz, nz) & (tilt < 0) & (xyz[:, 2] < SOLE_TOP_MM)
-    candidates &= local.normals[:, 0] > -SOLE_END_NX  # not the heel's back
+    candidates &= normals[:, 0] > -SOLE_END_NX  # not the heel's back
     tips = xyz[candidates, 0].max() * SOLE_TIPS if candidates.any() else np.inf
-    candidates &= ~((local.normals[:, 0] > SOLE_END_NX) & (xyz[:, 0] > tips))
+    candidates &= ~((normals[:, 0] > SOLE_END_NX) & (xyz[:, 0] > tips))
     # Per slice across the foot: its ground (the lowest sole in it) and its middle.
     slab = np.floor((xyz[:, 0] - xyz[:, 0].min()) / SLICE_MM).astype(np.int64)
     ground, low_y, high_y = (np.full(slab.max() + 1, fill) for fill in (np.inf, np.inf, -np.inf))
@@ -436,11 +437,13 @@ def _sole_elements(local: _Surface, sheet: bool) -> np.ndarray:
         side, _ = _side(local, near)
     except InputError:  # no midfoot, ball or toes: find_pose says so
         return near
+    sign = 1 if side == "right" else -1
     with np.errstate(invalid="ignore"):  # slices without sole: no middle, nothing chosen there
-        medial = (xyz[:, 1] - 0.5 * (low_y + high_y)[slab]) * (1 if side == "right" else -1) > 0
+        medial = ((xyz[:, 1] - 0.5 * (low_y + high_y)[slab]) * sign > 0) & (normals[:, 1] * sign > 0)
     # The lateral border rests on the ground: the sole goes up its wall. The medial border
-    # lifts off it (the arch, the heel's rounded side): there the sole is the footprint, the
-    # surface under the foot and the edge where it leaves the ground.
+    # lifts off it (the arch, the heel's rounded side: the medial half, turned to the medial
+    # side): there the sole is the footprint, the surface under the foot and the edge where it
+    # leaves the ground.
     under = ((above < SOLE_FLAT_MM) & (tilt < SOLE_FLAT_NZ)) | ((above < SOLE_EDGE_MM) & (tilt < SOLE_EDGE_NZ))
     return candidates & np.where(medial, under, tilt < SOLE_WALL_NZ)
 
