@@ -396,17 +396,25 @@ def _visible(xyz: np.ndarray, nz: np.ndarray | None = None) -> np.ndarray:
     return xyz[:, 2] <= lowest[cell[:, 0], cell[:, 1]] + tol
 
 
+def _slices(xyz: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The SLICE_MM slices across the foot: each element's slice (m,) int (centres xyz (m, 3)),
+    and per slice the lowest z and the least and greatest y of the ``chosen`` (m,) bool
+    elements in it (each (s,) float, mm; +-inf in a slice without any)."""
+    slab = np.floor((xyz[:, 0] - xyz[:, 0].min()) / SLICE_MM).astype(np.int64)
+    low_z, low_y, high_y = (np.full(slab.max() + 1, fill) for fill in (np.inf, np.inf, -np.inf))
+    np.minimum.at(low_z, slab[chosen], xyz[chosen, 2])
+    np.minimum.at(low_y, slab[chosen], xyz[chosen, 1])
+    np.maximum.at(high_y, slab[chosen], xyz[chosen, 1])
+    return slab, low_z, low_y, high_y
+
+
 def _outward(xyz: np.ndarray, normals: np.ndarray) -> np.ndarray:
     """(m, 3) a cloud's normals (their sign unknown) turned out of the foot: elements facing
     nearly up or down (past CLOUD_WALL_NZ) face down (seen from below, they are the sole); a
     wall faces away from the middle of its 5 mm slice across the foot, SIDE_CENTRE_MM above the
     slice's lowest point, so that it faces down below its widest point and up above it."""
-    slab = np.floor((xyz[:, 0] - xyz[:, 0].min()) / SLICE_MM).astype(np.int64)
-    low_z, low_y, high_y = (np.full(slab.max() + 1, fill) for fill in (np.inf, np.inf, -np.inf))
-    np.minimum.at(low_z, slab, xyz[:, 2])
-    low = xyz[:, 2] < low_z[slab] + 2 * SIDE_CENTRE_MM  # the foot's width near the sole, not the leg's
-    np.minimum.at(low_y, slab[low], xyz[low, 1])
-    np.maximum.at(high_y, slab[low], xyz[low, 1])
+    slab, low_z, _, _ = _slices(xyz, np.ones(len(xyz), dtype=bool))
+    _, _, low_y, high_y = _slices(xyz, xyz[:, 2] < low_z[slab] + 2 * SIDE_CENTRE_MM)  # the foot's width, not the leg's
     out = np.c_[xyz[:, 1] - 0.5 * (low_y + high_y)[slab], xyz[:, 2] - low_z[slab] - SIDE_CENTRE_MM]
     wall = np.abs(normals[:, 2]) <= CLOUD_WALL_NZ
     flip = np.where(wall, np.einsum("ij,ij->i", normals[:, 1:], out) < 0, normals[:, 2] > 0)
@@ -425,12 +433,7 @@ def _sole_elements(local: _Surface, sheet: bool) -> np.ndarray:
     candidates &= normals[:, 0] > -SOLE_END_NX  # not the heel's back
     tips = xyz[candidates, 0].max() * SOLE_TIPS if candidates.any() else np.inf
     candidates &= ~((normals[:, 0] > SOLE_END_NX) & (xyz[:, 0] > tips))
-    # Per slice across the foot: its ground (the lowest sole in it) and its middle.
-    slab = np.floor((xyz[:, 0] - xyz[:, 0].min()) / SLICE_MM).astype(np.int64)
-    ground, low_y, high_y = (np.full(slab.max() + 1, fill) for fill in (np.inf, np.inf, -np.inf))
-    np.minimum.at(ground, slab[candidates], xyz[candidates, 2])
-    np.minimum.at(low_y, slab[candidates], xyz[candidates, 1])
-    np.maximum.at(high_y, slab[candidates], xyz[candidates, 1])
+    slab, ground, low_y, high_y = _slices(xyz, candidates)  # the ground under each slice: its lowest sole
     above = xyz[:, 2] - ground[slab]  # +inf over slices without ground
     near = candidates & (tilt < SOLE_NEAR_NZ) & (above < SOLE_NEAR_MM)
     try:
