@@ -53,12 +53,17 @@ def test_stored_scans_land_sole_down_heel_first(reference, name):
         assert sole[:, 2].max() < 35.0
 
 
+def _matches_the_label(raw, pose, truth=None):
+    """The FIND foot's sole found as labelled (issue 10): 90 % or more of the labelled area,
+    under 5 % of it more. The label is a footprint's: its lateral border runs up the side wall,
+    its medial border stops where the foot lifts off the ground (measured 91.0 % and 3.8 %)."""
+    recall, false = sole_area_overlap(raw.points, raw.faces, pose.sole_faces, np.load(FIND_SOLE) if truth is None else truth)
+    assert recall >= 0.90 and false < 0.05, (recall, false)
+
+
 def test_find_sole_matches_the_labelled_faces(reference):
     raw, pose, _ = reference["find"]
-    recall, false = sole_area_overlap(raw.points, raw.faces, pose.sole_faces, np.load(FIND_SOLE))
-    # The label's medial border follows a footprint's and the template leans onto its medial
-    # border when it rests: 87 % of the labelled area found, 15 % more taken.
-    assert recall > 0.85 and false < 0.16, (recall, false)
+    _matches_the_label(raw, pose)
     # The leg and the top of the foot are never sole.
     assert pose.place(raw.points)[pose.sole_index, 2].max() < 30
 
@@ -74,6 +79,8 @@ def test_any_pose_and_unit_gives_the_same_output(reference, tmp_path, name, seed
     assert pose.side == pose0.side
     np.testing.assert_allclose(pose.place(raw.points), placed0, atol=0.1)
     assert len(np.intersect1d(pose.sole_index, pose0.sole_index)) >= 0.99 * len(pose0.sole_index)
+    if name == "find":
+        _matches_the_label(raw, pose)
 
 
 @pytest.mark.parametrize("name", SCANS)
@@ -85,6 +92,8 @@ def test_binary_stl_in_another_pose(reference, tmp_path, name):
     pose = find_pose(raw)
     gap, _ = cKDTree(pose.sole).query(pose0.sole)
     assert pose.side == pose0.side and np.percentile(gap, 99) < 0.1
+    if name == "find":  # the triangles keep their order
+        _matches_the_label(raw, pose)
 
 
 @pytest.mark.parametrize("name", SCANS)
@@ -97,6 +106,8 @@ def test_mirrored_scan_is_the_other_foot(reference, tmp_path, name):
     assert np.linalg.det(pose.transform[:3, :3]) > 0  # turned, never mirrored: the foot is
     gap, _ = cKDTree(pose.sole * [1, -1, 1]).query(pose0.sole)
     assert np.percentile(gap, 95) < 0.1
+    if name == "find":  # a right foot now: its medial border is +y
+        _matches_the_label(raw, pose)
 
 
 @pytest.mark.parametrize("name", SCANS)
@@ -134,8 +145,11 @@ def test_foot_cut_at_the_ankle_or_to_a_plantar_sheet(reference, tmp_path, cut_mm
     assert pose.side == "left" and pose.plantar_sheet == sheet
     np.testing.assert_allclose(pose.place(raw.points), placed0[np.unique(f[keep])], atol=0.1)
     truth = np.nonzero(np.isin(np.nonzero(keep)[0], np.load(FIND_SOLE)))[0]
-    recall, false = sole_area_overlap(raw.points, raw.faces, pose.sole_faces, truth)
-    assert recall > (0.95 if sheet else 0.85) and false < (0.21 if sheet else 0.16), (recall, false)
+    if sheet:
+        recall, false = sole_area_overlap(raw.points, raw.faces, pose.sole_faces, truth)
+        assert recall > 0.95 and false < 0.21, (recall, false)
+    else:
+        _matches_the_label(raw, pose, truth)
 
 
 def test_given_side_wins_with_a_warning(reference, capsys):

@@ -16,10 +16,15 @@ of the same scan gives the same output points:
    ankle stands over, or, without an ankle (a plantar sheet), the narrower end.
 3. Side: the medial border is the one that stays off the ground in the midfoot (the arch);
    the big toe confirms it.
-4. Sole: surface seen from below, facing the ground and below SOLE_TOP_MM: within
-   SOLE_NEAR_MM of the ground under it (the lowest sole in its 5 mm slice) anything but
-   steep walls, above that up to SOLE_HIGH_MM only the gently sloped vault; never the heel's
-   back or the toes' tips. On an open plantar sheet, everything but its upward-facing walls.
+4. Sole: surface seen from below (a steep wall up to its own rise over its foot), facing the
+   ground, below SOLE_TOP_MM, never the heel's back or the toes' tips. Across the foot it is
+   bounded as a plantar label (a footprint's) is: on the lateral border, which rests on the
+   ground, up the side wall until it stands nearly vertical; on the medial border, which lifts
+   off (the arch, the heel's rounded side), the footprint: the surface under the foot within
+   SOLE_FLAT_MM of the ground under it (the lowest sole in its 5 mm slice), and its edge within
+   SOLE_EDGE_MM. (Checked on the FIND template's labelled sole in any pose.) A cloud's normals
+   are turned out of the foot first. On an open plantar sheet, everything but its upward-facing
+   walls.
 """
 
 from __future__ import annotations
@@ -45,10 +50,16 @@ COLUMN_MM = 2.0  # visible from below: within COLUMN_TOL_MM of the lowest surfac
 COLUMN_TOL_MM = 6.0
 NEAR_GROUND_MM, NEAR_GROUND_FACING = 12.0, 0.4  # the frame's sole: this low, facing down within 66 deg
 SLICE_MM = 5.0  # the ground under the sole: lowest plantar point per 5 mm slice across the foot
-SOLE_NEAR_MM, SOLE_NEAR_NZ = 12.0, -0.2  # near the ground: facing down within 78 deg
-SOLE_HIGH_MM, SOLE_HIGH_NZ = 22.0, -0.9  # the arch vault: within 26 deg of straight down
+SOLE_NEAR_MM, SOLE_NEAR_NZ = 12.0, -0.2  # near the ground: facing down within 78 deg (finds the side)
+SOLE_WALL_NZ = -0.2  # lateral: up the side wall until it stands within 12 deg of vertical
+SOLE_EDGE_MM, SOLE_EDGE_NZ = 3.0, -0.5  # medial, at the footprint's edge: facing down within 60 deg
+SOLE_FLAT_MM, SOLE_FLAT_NZ = 12.0, -0.9  # medial, under the foot: within 26 deg of straight down
 SOLE_TOP_MM = 35.0  # nothing higher is sole: the arch's apex and lifted toes (13-30 mm) are lower
 SOLE_END_NX = 0.7  # the heel's back and the toes' tips face back and forth, not down
+SOLE_TIPS = 0.9  # share of the sole's length past which the toes' tips are (the sulcus before them is sole)
+SIDE_CENTRE_MM = 20.0  # a cloud's normals point away from its slices' middles this high over their lowest point
+CLOUD_WALL_NZ = 0.7  # a cloud's elements steeper than this (within 45 deg of vertical) are walls
+STEEP_RISE_MM = 20.0  # a steep wall seen from below rises up to this much across its column and the next
 CLOUD_NEIGHBOURS = 16  # local plane fit of a point cloud's normals
 
 
@@ -367,34 +378,77 @@ def _width(along: np.ndarray, across: np.ndarray, start: float, stop: float) -> 
     return float(np.ptp(np.percentile(inside, [2, 98]))) if len(inside) else 0.0
 
 
-def _visible(xyz: np.ndarray) -> np.ndarray:
+def _visible(xyz: np.ndarray, nz: np.ndarray | None = None) -> np.ndarray:
     """(m,) whether each element (centres (m, 3), z up) is seen from below: within COLUMN_TOL_MM
-    of the lowest element of its COLUMN_MM column or of the columns around it."""
+    of the lowest element of its COLUMN_MM column or of the columns around it. Given the
+    elements' normals' z (m,), a steep wall may stand higher by its own rise across those
+    columns (up to STEEP_RISE_MM): a side wall seen from below rises steeply over its foot."""
     from scipy import ndimage
 
     cell = np.floor((xyz[:, :2] - xyz[:, :2].min(axis=0)) / COLUMN_MM).astype(np.int64)
     lowest = np.full(cell.max(axis=0) + 1, np.inf)
     np.minimum.at(lowest, (cell[:, 0], cell[:, 1]), xyz[:, 2])
     lowest = ndimage.minimum_filter(lowest, size=3, mode="nearest")
-    return xyz[:, 2] <= lowest[cell[:, 0], cell[:, 1]] + COLUMN_TOL_MM
+    tol = COLUMN_TOL_MM
+    if nz is not None:
+        flat = np.clip(np.abs(nz), 0.05, 1.0)
+        tol = tol + np.minimum(3 * COLUMN_MM * np.sqrt(1.0 - flat**2) / flat, STEEP_RISE_MM)
+    return xyz[:, 2] <= lowest[cell[:, 0], cell[:, 1]] + tol
+
+
+def _slices(xyz: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The SLICE_MM slices across the foot: each element's slice (m,) int (centres xyz (m, 3)),
+    and per slice the lowest z and the least and greatest y of the ``chosen`` (m,) bool
+    elements in it (each (s,) float, mm; +-inf in a slice without any)."""
+    slab = np.floor((xyz[:, 0] - xyz[:, 0].min()) / SLICE_MM).astype(np.int64)
+    low_z, low_y, high_y = (np.full(slab.max() + 1, fill) for fill in (np.inf, np.inf, -np.inf))
+    np.minimum.at(low_z, slab[chosen], xyz[chosen, 2])
+    np.minimum.at(low_y, slab[chosen], xyz[chosen, 1])
+    np.maximum.at(high_y, slab[chosen], xyz[chosen, 1])
+    return slab, low_z, low_y, high_y
+
+
+def _outward(xyz: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """(m, 3) a cloud's normals (their sign unknown) turned out of the foot: elements facing
+    nearly up or down (past CLOUD_WALL_NZ) face down (seen from below, they are the sole); a
+    wall faces away from the middle of its 5 mm slice across the foot, SIDE_CENTRE_MM above the
+    slice's lowest point, so that it faces down below its widest point and up above it."""
+    slab, low_z, _, _ = _slices(xyz, np.ones(len(xyz), dtype=bool))
+    _, _, low_y, high_y = _slices(xyz, xyz[:, 2] < low_z[slab] + 2 * SIDE_CENTRE_MM)  # the foot's width, not the leg's
+    out = np.c_[xyz[:, 1] - 0.5 * (low_y + high_y)[slab], xyz[:, 2] - low_z[slab] - SIDE_CENTRE_MM]
+    wall = np.abs(normals[:, 2]) <= CLOUD_WALL_NZ
+    flip = np.where(wall, np.einsum("ij,ij->i", normals[:, 1:], out) < 0, normals[:, 2] > 0)
+    return np.where(flip[:, None], -normals, normals)
 
 
 def _sole_elements(local: _Surface, sheet: bool) -> np.ndarray:
     """(m,) the plantar elements, in the output frame (module docstring, step 4)."""
     xyz, nz = local.centres, local.normals[:, 2]
-    seen = _visible(xyz)
     if sheet:  # an open plantar sheet: all but its upward-facing walls
+        seen = _visible(xyz)
         return seen & (nz < 0) if local.signed else seen
-    facing_down = nz < 0 if local.signed else np.ones(len(nz), dtype=bool)
-    tilt = -np.abs(nz) if not local.signed else nz
-    slab = np.floor((xyz[:, 0] - xyz[:, 0].min()) / SLICE_MM).astype(np.int64)
-    ground = np.full(slab.max() + 1, np.inf)
-    candidates = seen & facing_down & (xyz[:, 2] < SOLE_TOP_MM)
-    np.minimum.at(ground, slab[candidates], xyz[candidates, 2])
-    above = xyz[:, 2] - ground[slab]  # +inf over slices without ground (behind the heel)
-    near = (tilt < SOLE_NEAR_NZ) & (above < SOLE_NEAR_MM)
-    vault = (tilt < SOLE_HIGH_NZ) & (above < SOLE_HIGH_MM)
-    return candidates & (np.abs(local.normals[:, 0]) < SOLE_END_NX) & (near | vault)
+    normals = local.normals if local.signed else _outward(xyz, local.normals)
+    tilt = normals[:, 2]
+    candidates = _visible(xyz, nz) & (tilt < 0) & (xyz[:, 2] < SOLE_TOP_MM)
+    candidates &= normals[:, 0] > -SOLE_END_NX  # not the heel's back
+    tips = xyz[candidates, 0].max() * SOLE_TIPS if candidates.any() else np.inf
+    candidates &= ~((normals[:, 0] > SOLE_END_NX) & (xyz[:, 0] > tips))
+    slab, ground, low_y, high_y = _slices(xyz, candidates)  # the ground under each slice: its lowest sole
+    above = xyz[:, 2] - ground[slab]  # +inf over slices without ground
+    near = candidates & (tilt < SOLE_NEAR_NZ) & (above < SOLE_NEAR_MM)
+    try:
+        side, _ = _side(local, near)
+    except InputError:  # no midfoot, ball or toes: find_pose says so
+        return near
+    sign = 1 if side == "right" else -1
+    with np.errstate(invalid="ignore"):  # slices without sole: no middle, nothing chosen there
+        medial = ((xyz[:, 1] - 0.5 * (low_y + high_y)[slab]) * sign > 0) & (normals[:, 1] * sign > 0)
+    # The lateral border rests on the ground: the sole goes up its wall. The medial border
+    # lifts off it (the arch, the heel's rounded side: the medial half, turned to the medial
+    # side): there the sole is the footprint, the surface under the foot and the edge where it
+    # leaves the ground.
+    under = ((above < SOLE_FLAT_MM) & (tilt < SOLE_FLAT_NZ)) | ((above < SOLE_EDGE_MM) & (tilt < SOLE_EDGE_NZ))
+    return candidates & np.where(medial, under, tilt < SOLE_WALL_NZ)
 
 
 def _side(local: _Surface, sole: np.ndarray) -> tuple[str, str]:
