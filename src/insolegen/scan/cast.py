@@ -32,6 +32,8 @@ HEEL_LOW, FORE_LOW = (0.0, 0.30), (0.55, 0.85)  # where the lowest heel and fore
 ARCH_SPAN = (0.30, 0.60)  # where the arch apex of the foot as scanned is sought (CLINICAL.md: 0.40-0.45)
 FIT_MARGIN_MM = 5.0  # the sole is fitted this far above the trim height
 TILT_MARGIN_MM = 60.0  # before balancing: so far above, as a pose may leave the sole tilted (the leg is higher)
+BALANCE_ROUNDS_MAX = 3  # the cast's balancing rounds, each from a refit nearer level
+SETTLED_DEG = 0.05  # a round that turns the cast less than this ends the balancing
 BALANCE_CELL_MM = 3.0  # the balancing rounds' fits: coarser than the final one (only their turn is kept)
 ENVELOPE_MM = 1.0  # a scan seen from below by vertical rays (or cloud columns) this far apart
 CLOUD_DEPTH_MM = 1.5  # a cloud's points this far over the lowest in their column are on the sole too (noise, steep walls)
@@ -352,12 +354,13 @@ def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarr
     if len(points) < 100 or not np.isfinite(points).all():
         raise InputError(f"{source}: the scan has {len(points)} usable points; give a scan with at least 100 on the sole")
     trim, base = rx.scan.trim_height_mm, rx.shell.thickness_mm
-    # Balanced thrice, each time from a fit made nearer level, so that a scan in any pose ends in
-    # the same one (a fit, smoothing along its grid's axes, is not quite turn-invariant).
+    # Balanced up to thrice, each time from a fit made nearer level, so that a scan in any pose ends
+    # in the same one (a fit, smoothing along its grid's axes, is not quite turn-invariant); done
+    # once a round turns it by less than SETTLED_DEG.
     rot = np.eye(3)
-    for _ in range(3 if rx.cast.balance else 1):
-        turned = _seen_from_below(points, faces, rot)
-        turned = turned[turned[:, 2] < np.percentile(turned[:, 2], 0.5) + trim + TILT_MARGIN_MM]
+    for _ in range(BALANCE_ROUNDS_MAX if rx.cast.balance else 1):
+        seen = _seen_from_below(points, faces, rot)
+        turned = seen[seen[:, 2] < np.percentile(seen[:, 2], 0.5) + trim + TILT_MARGIN_MM]
         first = surfaces.fit(turned, cell_mm=BALANCE_CELL_MM, smoothing=surfaces.SMOOTHING)  # noise or not: the heel's walls kept steep
         poly = footprint(first, turned[:, :2], float(first.height(turned[:, :2]).min()) + trim, BALANCE_FOOTPRINT_CELL_MM)
         length = poly.bounds[2] - poly.bounds[0]
@@ -366,9 +369,13 @@ def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarr
                              f"({MIN_LENGTH_MM:g}-{MAX_LENGTH_MM:g} mm); check --scan-units")
         turn, levelled = balance(first, turned, _samples(first.height, poly, spacing=1.0), poly, rx.cast.balance)
         rot = turn @ rot
+        settled = np.trace(turn) > 1 + 2 * np.cos(np.radians(SETTLED_DEG))  # its angle below SETTLED_DEG
+        if settled:
+            break
     medial = 1.0 if side == "right" else -1.0  # turning about +x by a positive angle lifts +y
     rot = _rot_x(medial * np.radians(rx.cast.inversion_deg)) @ rot
-    turned = _seen_from_below(points, faces, rot)
+    # A last turn too small to change what is seen from below: the round's rays, turned with it.
+    turned = seen @ turn.T if settled and rx.cast.inversion_deg == 0 else _seen_from_below(points, faces, rot)
     # Only the sole below the trim height (and a margin past it, so the fit holds to the rim) is fitted.
     turned = turned[turned[:, 2] < np.percentile(turned[:, 2], 0.5) + trim + FIT_MARGIN_MM]
     fitted = surfaces.fit(turned)
