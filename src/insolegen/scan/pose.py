@@ -186,16 +186,16 @@ def _surface(raw: RawScan, points: np.ndarray) -> tuple[_Surface, str]:
 def _winding(faces: np.ndarray, count: int) -> tuple[bool, np.ndarray]:
     """Whether neighbouring faces agree on their winding (each shared edge runs both ways; at
     most 1 % may not), and the vertices on the mesh's open rim (edges used once)."""
-    start = faces.ravel()
-    end = faces[:, [1, 2, 0]].ravel()
-    edge = np.minimum(start, end) * count + np.maximum(start, end)
-    order = np.argsort(edge)
-    edge, forward = edge[order], (start < end)[order]
-    twin = edge[1:] == edge[:-1]
-    repeated = int(np.count_nonzero(twin & (forward[1:] == forward[:-1])))  # one direction twice: a flipped neighbour
-    alone = ~(np.r_[twin, False] | np.r_[False, twin])
+    import scipy.sparse as sp
+
+    start, end = faces.ravel(), faces[:, [1, 2, 0]].ravel()
+    # Edges counted in sparse matrices (a bucket sort by vertex, no comparison sort of all edges):
+    # uses[i, j] how often i -> j is walked; a flipped neighbour walks a shared edge one way twice.
+    uses = sp.csr_matrix((np.ones(len(start), np.int32), (start, end)), shape=(count, count))
+    repeated = int((uses.data - 1).sum())
+    both = (uses + uses.T).tocsr()  # per undirected edge, both ways: 1 where it is used once
     rim = np.zeros(count, dtype=bool)
-    rim[edge[alone] // count] = rim[edge[alone] % count] = True
+    rim[np.repeat(np.arange(count), np.diff(both.indptr))[both.data == 1]] = True
     return repeated <= 0.01 * len(faces), np.nonzero(rim)[0]
 
 
