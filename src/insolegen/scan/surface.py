@@ -55,9 +55,10 @@ class Surface:
         return self._spline(np.clip(xs, self.xs[0], self.xs[-1]), np.clip(ys, self.ys[0], self.ys[-1]))
 
 
-def _second_differences(nx: int, ny: int):
-    """Sparse operator (rows, nx * ny) of the second differences along x, along y and across
-    (the discrete thin-plate energy, node index = i * ny + j)."""
+def _thin_plate(nx: int, ny: int):
+    """Sparse (nx * ny, nx * ny) D^T D, D the second differences along x, along y and across (the
+    discrete thin-plate energy, node index = i * ny + j): summed per direction from the small 1D
+    operators, not multiplied out of D."""
     import scipy.sparse as sp
 
     def d2(n):
@@ -67,7 +68,7 @@ def _second_differences(nx: int, ny: int):
         return sp.diags([-np.ones(n - 1), np.ones(n - 1)], [0, 1], shape=(n - 1, n))
 
     ix, iy = sp.identity(nx), sp.identity(ny)
-    return sp.vstack([sp.kron(d2(nx), iy), sp.kron(ix, d2(ny)), np.sqrt(2.0) * sp.kron(d1(nx), d1(ny))]).tocsr()
+    return sp.kron(d2(nx).T @ d2(nx), iy) + sp.kron(ix, d2(ny).T @ d2(ny)) + 2.0 * sp.kron(d1(nx).T @ d1(nx), d1(ny).T @ d1(ny))
 
 
 def fit(points: np.ndarray, cell_mm: float = CELL_MM, smoothing: float | None = None) -> Surface:
@@ -100,11 +101,14 @@ def fit(points: np.ndarray, cell_mm: float = CELL_MM, smoothing: float | None = 
 
 
 class _Grid:
-    """The fitting grid over xy (m, 2) float, mm, and each point's bilinear weights on its nodes."""
+    """The fitting grid over xy (m, 2) float, mm, and each point's bilinear weights on its nodes.
+
+    The normal equations are assembled straight into LAPACK's upper band storage (rows: the
+    diagonal offset, band - (col - row); the matrix is symmetric with its nonzeros within
+    2 * ny of the diagonal: node i * ny + j meets i + 1, i + 2 and j +- 1).
+    """
 
     def __init__(self, xy: np.ndarray, cell_mm: float):
-        import scipy.sparse as sp
-
         lo = xy.min(axis=0) - MARGIN_CELLS * cell_mm
         # Across, nodes on multiples of the cell: symmetric about y = 0, so a mirrored scan's fit is the mirror.
         lo[1] = np.floor(lo[1] / cell_mm) * cell_mm
@@ -115,27 +119,29 @@ class _Grid:
         cell = np.minimum(np.floor(u).astype(np.int64), [self.nx - 2, self.ny - 2])
         fx, fy = (u - cell).T
         self.base = cell[:, 0] * self.ny + cell[:, 1]
-        cols = np.stack([self.base, self.base + self.ny, self.base + 1, self.base + self.ny + 1], axis=1)
-        vals = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy], axis=1)
-        rows = np.repeat(np.arange(len(xy)), 4)
-        self.a = sp.csr_matrix((vals.ravel(), (rows, cols.ravel())), shape=(len(xy), self.nx * self.ny))
-        d = _second_differences(self.nx, self.ny)
-        self.penalty = (d.T @ d).tocsr()
+        # Each point's 4 nodes in increasing order (j, j + 1, then the next i) and their weights.
+        self.nodes = np.stack([self.base, self.base + 1, self.base + self.ny, self.base + self.ny + 1], axis=1)
+        self.vals = np.stack([(1 - fx) * (1 - fy), (1 - fx) * fy, fx * (1 - fy), fx * fy], axis=1)
+        self.band = 2 * self.ny
+        size = self.nx * self.ny
+        pairs = [(a, b) for a in range(4) for b in range(a, 4)]  # the upper triangle of each point's 4 x 4 block
+        self.pair_at = np.concatenate([(self.band - self.nodes[:, b] + self.nodes[:, a]) * size + self.nodes[:, b] for a, b in pairs])
+        self.pair_vals = np.concatenate([self.vals[:, a] * self.vals[:, b] for a, b in pairs])
+        penalty = _thin_plate(self.nx, self.ny).tocoo()
+        upper = penalty.col >= penalty.row
+        self.penalty = np.zeros((self.band + 1, size))
+        self.penalty[self.band + penalty.row[upper] - penalty.col[upper], penalty.col[upper]] = penalty.data[upper]
 
     def solve(self, z: np.ndarray, weight: np.ndarray, smoothing: float) -> np.ndarray:
         """(nx, ny) node heights fitted to z (m,) with each point's weight (m,) float, 0-1."""
-        import scipy.sparse as sp
         from scipy.linalg import solveh_banded
 
-        total = np.bincount(self.base, weights=weight, minlength=self.nx * self.ny)
+        size = self.nx * self.ny
+        total = np.bincount(self.base, weights=weight, minlength=size)
         w = weight / np.maximum(total[self.base], 1.0)  # each occupied cell weighs at most 1 in all
-        aw = sp.diags(w) @ self.a
-        lhs = (self.a.T @ aw + smoothing * self.penalty).tocoo()
-        # Symmetric positive definite with its nonzeros within 2 * ny + 1 of the diagonal (node
-        # i * ny + j meets i + 1, i + 2 and j +- 1): a banded Cholesky needs no fill-in search
-        # and is several times faster than a general sparse LU.
-        band = 2 * self.ny
-        upper = lhs.col >= lhs.row
-        ab = np.zeros((band + 1, self.nx * self.ny))
-        ab[band + lhs.row[upper] - lhs.col[upper], lhs.col[upper]] = lhs.data[upper]
-        return solveh_banded(ab, aw.T @ z, check_finite=False).reshape(self.nx, self.ny)
+        # A^T W A + smoothing * D^T D, symmetric positive definite and banded: a banded Cholesky
+        # needs no fill-in search and is several times faster than a general sparse LU.
+        ab = np.bincount(self.pair_at, weights=self.pair_vals * np.tile(w, 10), minlength=(self.band + 1) * size).reshape(self.band + 1, size)
+        ab += smoothing * self.penalty
+        rhs = np.bincount(self.nodes.ravel(), weights=(self.vals * (w * z)[:, None]).ravel(), minlength=size)
+        return solveh_banded(ab, rhs, check_finite=False).reshape(self.nx, self.ny)
