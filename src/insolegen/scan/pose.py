@@ -167,10 +167,15 @@ def _surface(raw: RawScan, points: np.ndarray) -> tuple[_Surface, str]:
     points of a cloud (normals from local plane fits, their sign unknown)."""
     if raw.faces is None:
         return _cloud_surface(points), ""
-    tri = points[raw.faces]
-    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    # Corner by corner and coordinate by coordinate: contiguous arrays, no (f, 3, 3) gather.
+    a, b, c = (points[raw.faces[:, k]] for k in range(3))
+    e1, e2 = (b - a).T, (c - a).T
+    cross = np.empty((len(raw.faces), 3))
+    cross[:, 0] = e1[1] * e2[2] - e1[2] * e2[1]
+    cross[:, 1] = e1[2] * e2[0] - e1[0] * e2[2]
+    cross[:, 2] = e1[0] * e2[1] - e1[1] * e2[0]
     double_area = np.linalg.norm(cross, axis=1)
-    centres = tri.mean(axis=1)
+    centres = (a + b + c) / 3
     normals = cross / np.maximum(double_area, 1e-300)[:, None]  # a degenerate face: no normal, no weight
     weights = 0.5 * double_area
     consistent, rim = _winding(raw.faces, len(points))
