@@ -55,20 +55,33 @@ class Surface:
         return self._spline(np.clip(xs, self.xs[0], self.xs[-1]), np.clip(ys, self.ys[0], self.ys[-1]))
 
 
-def _thin_plate(nx: int, ny: int):
-    """Sparse (nx * ny, nx * ny) D^T D, D the second differences along x, along y and across (the
-    discrete thin-plate energy, node index = i * ny + j): summed per direction from the small 1D
-    operators, not multiplied out of D."""
-    import scipy.sparse as sp
+def _thin_plate(nx: int, ny: int) -> dict[int, np.ndarray]:
+    """D^T D, D the second differences along x, along y and across (the discrete thin-plate
+    energy, node index = i * ny + j), by diagonal: {offset k: (nx * ny,) the entries (c - k, c)
+    at each column c}, offsets 0 to 2 * ny. Built from the 1D operators' Gram matrices
+    (D^T D = Tx (x) I + I (x) Ty + 2 Mx (x) My), so no large matrix is multiplied out."""
 
-    def d2(n):
-        return sp.diags([np.ones(n - 2), -2 * np.ones(n - 2), np.ones(n - 2)], [0, 1, 2], shape=(n - 2, n))
+    def gram(n, order):
+        d = np.diff(np.eye(n), order, axis=0)
+        return d.T @ d
 
-    def d1(n):
-        return sp.diags([-np.ones(n - 1), np.ones(n - 1)], [0, 1], shape=(n - 1, n))
+    def diagonal(m, k):  # (n,) m[c - k, c] at column c, 0 where the row is off the matrix
+        out, n = np.zeros(len(m)), len(m)
+        out[max(k, 0):n + min(k, 0)] = np.diagonal(m, k)
+        return out
 
-    ix, iy = sp.identity(nx), sp.identity(ny)
-    return sp.kron(d2(nx).T @ d2(nx), iy) + sp.kron(ix, d2(ny).T @ d2(ny)) + 2.0 * sp.kron(d1(nx).T @ d1(nx), d1(ny).T @ d1(ny))
+    tx, ty, mx, my = gram(nx, 2), gram(ny, 2), gram(nx, 1), gram(ny, 1)
+    bands = {}
+    for di, dj in [(0, 0), (0, 1), (0, 2), (1, -1), (1, 0), (1, 1), (2, 0)]:  # node (i, j) meets (i + di, j + dj)
+        v = np.zeros((nx, ny))
+        if dj == 0:
+            v += diagonal(tx, di)[:, None]
+        if di == 0:
+            v += diagonal(ty, dj)[None, :]
+        if di <= 1 and abs(dj) <= 1:
+            v += 2.0 * np.outer(diagonal(mx, di), diagonal(my, dj))
+        bands[di * ny + dj] = v.ravel()
+    return bands
 
 
 def fit(points: np.ndarray, cell_mm: float = CELL_MM, smoothing: float | None = None) -> Surface:
@@ -102,11 +115,8 @@ def fit(points: np.ndarray, cell_mm: float = CELL_MM, smoothing: float | None = 
 
 class _Grid:
     """The fitting grid over xy (m, 2) float, mm, and each point's bilinear weights on its nodes.
-
-    The normal equations are assembled straight into LAPACK's upper band storage (rows: the
-    diagonal offset, band - (col - row); the matrix is symmetric with its nonzeros within
-    2 * ny of the diagonal: node i * ny + j meets i + 1, i + 2 and j +- 1).
-    """
+    The normal equations have their nonzeros within band = 2 * ny of the diagonal (node i * ny + j
+    meets i + 1, i + 2 and j +- 1) and are assembled straight into LAPACK's band storage."""
 
     def __init__(self, xy: np.ndarray, cell_mm: float):
         lo = xy.min(axis=0) - MARGIN_CELLS * cell_mm
@@ -123,25 +133,30 @@ class _Grid:
         self.nodes = np.stack([self.base, self.base + 1, self.base + self.ny, self.base + self.ny + 1], axis=1)
         self.vals = np.stack([(1 - fx) * (1 - fy), (1 - fx) * fy, fx * (1 - fy), fx * fy], axis=1)
         self.band = 2 * self.ny
-        size = self.nx * self.ny
-        pairs = [(a, b) for a in range(4) for b in range(a, 4)]  # the upper triangle of each point's 4 x 4 block
-        self.pair_at = np.concatenate([(self.band - self.nodes[:, b] + self.nodes[:, a]) * size + self.nodes[:, b] for a, b in pairs])
+        self.size = self.nx * self.ny
+        # A point's 4 nodes meet on 5 diagonals (offsets 0, 1, ny - 1, ny, ny + 1): its upper 4 x 4
+        # block summed by bincount into (5, size), diagonal by diagonal, at the upper node's column.
+        self.offsets = [0, 1, self.ny - 1, self.ny, self.ny + 1]
+        step = [0, 1, self.ny, self.ny + 1]  # each node past the base
+        pairs = [(a, b) for a in range(4) for b in range(a, 4)]
+        self.pair_at = np.concatenate([self.offsets.index(step[b] - step[a]) * self.size + self.nodes[:, b] for a, b in pairs])
         self.pair_vals = np.concatenate([self.vals[:, a] * self.vals[:, b] for a, b in pairs])
-        penalty = _thin_plate(self.nx, self.ny).tocoo()
-        upper = penalty.col >= penalty.row
-        self.penalty = np.zeros((self.band + 1, size))
-        self.penalty[self.band + penalty.row[upper] - penalty.col[upper], penalty.col[upper]] = penalty.data[upper]
+        self.penalty = _thin_plate(self.nx, self.ny)
 
     def solve(self, z: np.ndarray, weight: np.ndarray, smoothing: float) -> np.ndarray:
         """(nx, ny) node heights fitted to z (m,) with each point's weight (m,) float, 0-1."""
         from scipy.linalg import solveh_banded
 
-        size = self.nx * self.ny
+        size = self.size
         total = np.bincount(self.base, weights=weight, minlength=size)
         w = weight / np.maximum(total[self.base], 1.0)  # each occupied cell weighs at most 1 in all
-        # A^T W A + smoothing * D^T D, symmetric positive definite and banded: a banded Cholesky
-        # needs no fill-in search and is several times faster than a general sparse LU.
-        ab = np.bincount(self.pair_at, weights=self.pair_vals * np.tile(w, 10), minlength=(self.band + 1) * size).reshape(self.band + 1, size)
-        ab += smoothing * self.penalty
+        # A^T W A + smoothing * D^T D in LAPACK's upper band storage (ab[band - k, c] = entry (c - k, c)),
+        # symmetric positive definite: a banded Cholesky needs no fill-in search and is several
+        # times faster than a general sparse LU.
+        ab = np.zeros((self.band + 1, size))
+        for k, diagonal in self.penalty.items():
+            ab[self.band - k] = smoothing * diagonal
+        data = np.bincount(self.pair_at, weights=self.pair_vals * np.tile(w, 10), minlength=5 * size).reshape(5, size)
+        ab[[self.band - k for k in self.offsets]] += data
         rhs = np.bincount(self.nodes.ravel(), weights=(self.vals * (w * z)[:, None]).ravel(), minlength=size)
-        return solveh_banded(ab, rhs, check_finite=False).reshape(self.nx, self.ny)
+        return solveh_banded(ab, rhs, overwrite_ab=True, overwrite_b=True, check_finite=False).reshape(self.nx, self.ny)
