@@ -312,7 +312,6 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
     a = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
     a /= np.linalg.norm(a)
     b = np.cross(up, a)
-    plan = np.c_[surface.centres @ a, surface.centres @ b]
     # The sole near the ground, by height alone: a column test's grid would turn with the scan,
     # and a noisy cloud's normals would fray its border.
     plantar = surface.centres @ up + lift < NEAR_GROUND_MM
@@ -320,9 +319,11 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
         plantar &= surface.normals @ up <= 0
     if plantar.sum() < 3:
         raise InputError(f"{source}: no surface of the scan faces the ground; give a scan of the foot's sole")
+    sole = surface.centres[plantar]
+    plan = np.c_[sole @ a, sole @ b]
     w = surface.weights[plantar]
-    mid = np.average(plan[plantar], axis=0, weights=w)
-    offset = plan[plantar] - mid
+    mid = np.average(plan, axis=0, weights=w)
+    offset = plan - mid
     _, vectors = np.linalg.eigh((offset * w[:, None]).T @ offset)
     axis = vectors[:, 1]
     along, across = offset @ axis, offset @ [-axis[1], axis[0]]
@@ -338,8 +339,9 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
         axis, along = -axis, -along
     perp = np.array([-axis[1], axis[0]])  # y = up x x, in the (a, b) plane
     rotation = np.vstack([axis[0] * a + axis[1] * b, perp[0] * a + perp[1] * b, up])
-    heel = (np.c_[points @ a, points @ b] - mid) @ axis  # the rearmost point near the ground: x = 0
-    shift = np.array([-(mid @ axis) - heel[height < NEAR_GROUND_MM].min(), -(mid @ perp), lift])
+    low = points[height < NEAR_GROUND_MM]
+    heel = (np.c_[low @ a, low @ b] - mid) @ axis  # the rearmost point near the ground: x = 0
+    shift = np.array([-(mid @ axis) - heel.min(), -(mid @ perp), lift])
     return rotation, shift, sheet
 
 
