@@ -282,7 +282,10 @@ def balance(surface: surfaces.Surface, seen: np.ndarray, q: np.ndarray, poly: Po
         rot = _rot_x(-(roll or 0.0)) @ rot
         p = q @ rot.T
         heel, fore = _low(p, x_min, length, HEEL_LOW), _low(p, x_min, length, FORE_LOW)
-        rot = _rot_y(np.arctan2(fore[2] - heel[2], fore[0] - heel[0])) @ rot
+        pitch = np.arctan2(fore[2] - heel[2], fore[0] - heel[0])
+        if not roll and pitch == 0.0:  # nothing turned: every later round would be this one again
+            break
+        rot = _rot_y(pitch) @ rot
     return rot, levelled
 
 
