@@ -364,7 +364,7 @@ def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarr
     for _ in range(BALANCE_ROUNDS_MAX if rx.cast.balance else 1):
         seen = _seen_from_below(points, faces, rot)
         turned = seen[seen[:, 2] < np.percentile(seen[:, 2], 0.5) + trim + TILT_MARGIN_MM]
-        first = surfaces.fit(turned, cell_mm=BALANCE_CELL_MM, smoothing=surfaces.SMOOTHING)  # noise or not: the heel's walls kept steep
+        first = surfaces.fit(turned, cell_mm=BALANCE_CELL_MM, smoothing=surfaces.SMOOTHING, measured=False)  # noise or not: the heel's walls kept steep
         poly = footprint(first, turned[:, :2], float(first.height(turned[:, :2]).min()) + trim, BALANCE_FOOTPRINT_CELL_MM)
         length = poly.bounds[2] - poly.bounds[0]
         if not MIN_LENGTH_MM <= length <= MAX_LENGTH_MM:

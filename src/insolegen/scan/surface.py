@@ -84,7 +84,7 @@ def _thin_plate(nx: int, ny: int) -> dict[int, np.ndarray]:
     return bands
 
 
-def fit(points: np.ndarray, cell_mm: float = CELL_MM, smoothing: float | None = None) -> Surface:
+def fit(points: np.ndarray, cell_mm: float = CELL_MM, smoothing: float | None = None, measured: bool = True) -> Surface:
     """Fit the height field to ``points`` (m, 3) float, mm: the sole seen from below, one z per xy.
 
     Each grid cell's points together weigh as much as one point, so a dense cloud and a sparse
@@ -92,7 +92,8 @@ def fit(points: np.ndarray, cell_mm: float = CELL_MM, smoothing: float | None = 
     out of the second) and the scatter of the others (the scan's noise, a robust sigma); unless
     ``smoothing`` is given, the second fit is smoothed by SMOOTHING plus NOISE_GAIN * sigma^2,
     so a clean scan keeps its detail and a noisy cloud its smoothness. ``residuals_mm`` holds
-    P50, P95 and max over the points kept, their count, the hidden count, sigma and the smoothing.
+    P50, P95 and max over the points kept, their count, the hidden count, sigma and the smoothing
+    (left empty when not ``measured``: a fit only looked at, never reported).
     """
     pts = np.asarray(points, float)
     grid = _Grid(pts[:, :2], cell_mm)
@@ -105,12 +106,14 @@ def fit(points: np.ndarray, cell_mm: float = CELL_MM, smoothing: float | None = 
     weight = np.clip(2.0 - res / above, 0.0, 1.0)
     keep = weight > 0
     used = SMOOTHING + NOISE_GAIN * sigma**2 if smoothing is None else smoothing
-    surface = Surface(grid.xs, grid.ys, grid.solve(pts[:, 2], weight, used), {})
-    res = np.abs(surface.height(pts[keep, :2]) - pts[keep, 2])
-    p50, p95 = np.percentile(res, [50, 95])
-    figures = {"p50": round(float(p50), 4), "p95": round(float(p95), 4), "max": round(float(res.max()), 4),
-               "points": int(keep.sum()), "hidden": int((~keep).sum()), "noise_sigma": round(sigma, 4), "smoothing": round(used, 4)}
-    return Surface(grid.xs, grid.ys, surface.z, figures)
+    figures = {}
+    surface = Surface(grid.xs, grid.ys, grid.solve(pts[:, 2], weight, used), figures)
+    if measured:
+        res = np.abs(surface.height(pts[keep, :2]) - pts[keep, 2])
+        p50, p95 = np.percentile(res, [50, 95])
+        figures.update({"p50": round(float(p50), 4), "p95": round(float(p95), 4), "max": round(float(res.max()), 4),
+                        "points": int(keep.sum()), "hidden": int((~keep).sum()), "noise_sigma": round(sigma, 4), "smoothing": round(used, 4)})
+    return surface
 
 
 class _Grid:
