@@ -19,6 +19,7 @@ import shapely
 import shapely.affinity
 from shapely.geometry import Polygon
 
+from ..arrays import column_max, column_min
 from ..errors import InputError
 from . import surface as surfaces
 
@@ -129,8 +130,8 @@ def _raster(xy: np.ndarray, cell: float, margin: float) -> tuple[np.ndarray, tup
     at odd multiples of ENVELOPE_MM / 2 (a point on a line would fall in the cell on one side
     only; its mirror, on the other)."""
     phase = 0.0 if (ENVELOPE_MM / 2 / cell) % 1 == 0.5 else 0.5
-    lo = np.floor((xy.min(axis=0) - margin) / cell - phase) + phase
-    hi = np.ceil((xy.max(axis=0) + margin) / cell - phase) + phase
+    lo = np.floor((column_min(xy) - margin) / cell - phase) + phase
+    hi = np.ceil((column_max(xy) + margin) / cell - phase) + phase
     return lo * cell, tuple(np.round(hi - lo).astype(int))
 
 

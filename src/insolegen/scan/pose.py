@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..arrays import column_max, column_min
 from ..errors import InputError, warn
 from .read import RawScan
 
@@ -379,8 +380,8 @@ def _visible(xyz: np.ndarray) -> np.ndarray:
     of the lowest element of its COLUMN_MM column or of the columns around it."""
     from scipy import ndimage
 
-    cell = np.floor((xyz[:, :2] - xyz[:, :2].min(axis=0)) / COLUMN_MM).astype(np.int64)
-    lowest = np.full(cell.max(axis=0) + 1, np.inf)
+    cell = np.floor((xyz[:, :2] - column_min(xyz[:, :2])) / COLUMN_MM).astype(np.int64)
+    lowest = np.full(column_max(cell) + 1, np.inf)
     np.minimum.at(lowest, (cell[:, 0], cell[:, 1]), xyz[:, 2])
     lowest = ndimage.minimum_filter(lowest, size=3, mode="nearest")
     return xyz[:, 2] <= lowest[cell[:, 0], cell[:, 1]] + COLUMN_TOL_MM

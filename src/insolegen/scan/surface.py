@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..arrays import column_max, column_min
+
 CELL_MM = 2.0  # grid spacing: far finer than the foot's curvature (radii of 10 mm and more)
 MARGIN_CELLS = 4  # the grid reaches this far past the points, so the field is defined a little beyond the rim
 # Thin-plate weight per cell against one cell's worth of data (weight 1): little enough to keep
@@ -122,10 +124,10 @@ class _Grid:
     meets i + 1, i + 2 and j +- 1) and are assembled straight into LAPACK's band storage."""
 
     def __init__(self, xy: np.ndarray, cell_mm: float):
-        lo = xy.min(axis=0) - MARGIN_CELLS * cell_mm
+        lo = column_min(xy) - MARGIN_CELLS * cell_mm
         # Across, nodes on multiples of the cell: symmetric about y = 0, so a mirrored scan's fit is the mirror.
         lo[1] = np.floor(lo[1] / cell_mm) * cell_mm
-        n = np.ceil((xy.max(axis=0) + MARGIN_CELLS * cell_mm - lo) / cell_mm).astype(int) + 1
+        n = np.ceil((column_max(xy) + MARGIN_CELLS * cell_mm - lo) / cell_mm).astype(int) + 1
         self.nx, self.ny = int(n[0]), int(n[1])
         self.xs, self.ys = lo[0] + cell_mm * np.arange(self.nx), lo[1] + cell_mm * np.arange(self.ny)
         u = (xy - lo) / cell_mm
