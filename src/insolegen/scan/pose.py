@@ -175,7 +175,7 @@ def _surface(raw: RawScan, points: np.ndarray) -> tuple[_Surface, str]:
     cross[:, 0] = e1[1] * e2[2] - e1[2] * e2[1]
     cross[:, 1] = e1[2] * e2[0] - e1[0] * e2[2]
     cross[:, 2] = e1[0] * e2[1] - e1[1] * e2[0]
-    double_area = np.linalg.norm(cross, axis=1)
+    double_area = np.sqrt(cross[:, 0] * cross[:, 0] + cross[:, 1] * cross[:, 1] + cross[:, 2] * cross[:, 2])  # as norm(axis=1), faster
     centres = (a + b + c) / 3
     normals = cross / np.maximum(double_area, 1e-300)[:, None]  # a degenerate face: no normal, no weight
     weights = 0.5 * double_area

@@ -304,7 +304,8 @@ def _one_body(src: str, points: np.ndarray, faces: np.ndarray | None, notes: lis
     link = LINK_SHARE * float(span.max())
     if faces is not None:
         some = faces[:: max(1, len(faces) // 200_000)]  # the edge lengths' tail needs no more
-        edges = np.linalg.norm(points[some[:, 1]] - points[some[:, 0]], axis=1)
+        d = points[some[:, 1]] - points[some[:, 0]]
+        edges = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2])  # as norm(axis=1), faster
         link = max(link, 1.01 * float(np.percentile(edges, 99.9)))
     else:  # a sparse cloud: its points lie further apart than on a mesh's finest edges
         from scipy.spatial import cKDTree
