@@ -243,7 +243,7 @@ def _ground(source: str, points: np.ndarray, surface: _Surface) -> tuple[np.ndar
         raise InputError(f"{source}: the scan is flat (all its points in one plane); give a 3D scan of the foot") from None
     normals, offsets = hull.equations[:, :3], hull.equations[:, 3]
     across_sole = np.nonzero(np.abs(normals @ _flat_axis(points)) > np.cos(np.radians(SOLE_CONE_DEG)))[0]
-    centre = np.average(surface.centres, axis=0, weights=surface.weights)
+    centre = surface.weights @ surface.centres / surface.weights.sum()  # weighted mean, by BLAS
     corners = hull.points[hull.simplices[across_sole]]  # (k, 3, 3)
     distance = -(normals[across_sole] @ centre + offsets[across_sole])
     foot = centre - distance[:, None] * normals[across_sole]  # the centroid dropped onto each plane
@@ -268,7 +268,7 @@ def _settle(points: np.ndarray, surface: _Surface, up: np.ndarray, lift: float) 
     near = (np.abs(facing) > NEAR_GROUND_FACING) & (surface.centres @ up + lift < NEAR_GROUND_MM)
     if surface.signed:
         near &= facing > 0
-    down = (surface.normals[near] * (surface.weights[near] * np.sign(facing[near]))[:, None]).sum(axis=0)
+    down = (surface.weights[near] * np.sign(facing[near])) @ surface.normals[near]
     up = -down / np.linalg.norm(down)
     return up, -float((points @ up).min())
 
@@ -323,7 +323,7 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
     sole = surface.centres[plantar]
     plan = np.c_[sole @ a, sole @ b]
     w = surface.weights[plantar]
-    mid = np.average(plan, axis=0, weights=w)
+    mid = w @ plan / w.sum()  # weighted mean, by BLAS
     offset = plan - mid
     _, vectors = np.linalg.eigh((offset * w[:, None]).T @ offset)
     axis = vectors[:, 1]
