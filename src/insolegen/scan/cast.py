@@ -208,13 +208,16 @@ def footprint(surface: surfaces.Surface, xy: np.ndarray, level_mm: float, cell: 
 
 
 def _samples(height, poly: Polygon, inset_mm: float = 2.0, spacing: float = SAMPLE_MM) -> np.ndarray:
-    """(k, 3) points of a height function (xy (n, 2) -> (n,)) on a grid ``spacing`` apart inside
-    ``poly``, ``inset_mm`` from its rim."""
+    """(k, 3) points of a height field on a grid ``spacing`` apart inside ``poly``, ``inset_mm``
+    from its rim. height: a :class:`~insolegen.scan.surface.Surface` (evaluated on the grid at
+    once, the same values many times faster) or a function xy (n, 2) -> (n,)."""
     x0, y0, x1, y1 = np.asarray(poly.bounds) / spacing
     # On multiples of ``spacing``: a mirrored footprint is sampled at the mirrored points.
-    g = spacing * np.mgrid[np.ceil(x0):x1, np.ceil(y0):y1].reshape(2, -1).T
-    g = g[shapely.contains_xy(poly.buffer(-inset_mm), g[:, 0], g[:, 1])]
-    return np.c_[g, height(g)]
+    xs, ys = spacing * np.arange(np.ceil(x0), x1), spacing * np.arange(np.ceil(y0), y1)
+    g = np.c_[np.repeat(xs, len(ys)), np.tile(ys, len(xs))]
+    inside = shapely.contains_xy(poly.buffer(-inset_mm), g[:, 0], g[:, 1])
+    z = height.grid(xs, ys).ravel()[inside] if isinstance(height, surfaces.Surface) else height(g[inside])
+    return np.c_[g[inside], z]
 
 
 def _low(q: np.ndarray, x0: float, length: float, span: tuple[float, float]) -> np.ndarray:
@@ -385,7 +388,7 @@ def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarr
         if not MIN_LENGTH_MM <= length <= MAX_LENGTH_MM:
             raise InputError(f"{source}: the scan's sole is {length:.4g} mm long, not a plausible foot "
                              f"({MIN_LENGTH_MM:g}-{MAX_LENGTH_MM:g} mm); check --scan-units")
-        turn, levelled = balance(first, turned, _samples(first.height, poly, spacing=1.0), poly, rx.cast.balance)
+        turn, levelled = balance(first, turned, _samples(first, poly, spacing=1.0), poly, rx.cast.balance)
         rot = turn @ rot
         settled = np.trace(turn) > 1 + 2 * np.cos(np.radians(SETTLED_DEG))  # its angle below SETTLED_DEG
         if settled:
