@@ -162,8 +162,9 @@ def _hull_area(xy: np.ndarray) -> float:
     from scipy.spatial import ConvexHull
 
     run = np.flatnonzero(np.r_[True, xy[1:, 1] != xy[:-1, 1]])
-    ends = np.r_[np.c_[np.minimum.reduceat(xy[:, 0], run), xy[run, 1]], np.c_[np.maximum.reduceat(xy[:, 0], run), xy[run, 1]]]
-    return float(ConvexHull(ends).volume)  # a 2D hull's volume is its area
+    if 2 * len(run) < len(xy):  # points in rows (else each would stand twice)
+        xy = np.r_[np.c_[np.minimum.reduceat(xy[:, 0], run), xy[run, 1]], np.c_[np.maximum.reduceat(xy[:, 0], run), xy[run, 1]]]
+    return float(ConvexHull(xy).volume)  # a 2D hull's volume is its area
 
 
 def _heel_first(ring: np.ndarray) -> np.ndarray:
