@@ -150,14 +150,14 @@ def find_pose(raw: RawScan, side: str = "auto") -> Pose:
     else:
         sole_faces = np.nonzero(chosen)[0]
         used = np.zeros(len(points), dtype=bool)
-        used[raw.faces[sole_faces]] = True
+        used[np.take(raw.faces, sole_faces, axis=0)] = True
         sole_index = np.nonzero(used)[0]
     share = float(surface.weights[chosen].sum() / surface.weights.sum())
     notes.append(f"sole: {100 * share:.0f} % of the scan's area (the rest, not plantar surface, left out)")
     transform = np.eye(4)
     transform[:3, :3] = rotation * raw.mm_per_unit
     transform[:3, 3] = shift
-    return Pose(transform, side, placed[sole_index], sole_index, sole_faces, sheet, tuple(notes))
+    return Pose(transform, side, np.take(placed, sole_index, axis=0), sole_index, sole_faces, sheet, tuple(notes))
 
 
 # ---- surface elements --------------------------------------------------------------------------
@@ -269,7 +269,7 @@ def _settle(points: np.ndarray, surface: _Surface, up: np.ndarray, lift: float) 
     near = (np.abs(facing) > NEAR_GROUND_FACING) & (surface.centres @ up + lift < NEAR_GROUND_MM)
     if surface.signed:
         near &= facing > 0
-    down = (surface.weights[near] * np.sign(facing[near])) @ surface.normals[near]
+    down = (surface.weights[near] * np.sign(facing[near])) @ np.compress(near, surface.normals, axis=0)
     up = -down / np.linalg.norm(down)
     return up, -float((points @ up).min())
 
@@ -321,7 +321,7 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
         plantar &= surface.normals @ up <= 0
     if plantar.sum() < 3:
         raise InputError(f"{source}: no surface of the scan faces the ground; give a scan of the foot's sole")
-    sole = surface.centres[plantar]
+    sole = np.compress(plantar, surface.centres, axis=0)  # rows by a mask: as centres[plantar], faster
     plan = np.c_[sole @ a, sole @ b]
     w = surface.weights[plantar]
     mid = w @ plan / w.sum()  # weighted mean, by BLAS
@@ -341,7 +341,7 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
         axis, along = -axis, -along
     perp = np.array([-axis[1], axis[0]])  # y = up x x, in the (a, b) plane
     rotation = np.vstack([axis[0] * a + axis[1] * b, perp[0] * a + perp[1] * b, up])
-    low = points[height < NEAR_GROUND_MM]
+    low = np.compress(height < NEAR_GROUND_MM, points, axis=0)
     heel = (np.c_[low @ a, low @ b] - mid) @ axis  # the rearmost point near the ground: x = 0
     shift = np.array([-(mid @ axis) - heel.min(), -(mid @ perp), lift])
     return rotation, shift, sheet
