@@ -176,8 +176,12 @@ def _surface(raw: RawScan, points: np.ndarray) -> tuple[_Surface, str]:
     cross[:, 0] = e1[1] * e2[2] - e1[2] * e2[1]
     cross[:, 1] = e1[2] * e2[0] - e1[0] * e2[2]
     cross[:, 2] = e1[0] * e2[1] - e1[1] * e2[0]
+    del e1, e2  # a scan of millions of faces: each such array is 80 MB and more
     double_area = np.sqrt(cross[:, 0] * cross[:, 0] + cross[:, 1] * cross[:, 1] + cross[:, 2] * cross[:, 2])  # as norm(axis=1), faster
-    centres = (a + b + c) / 3
+    centres = a + b  # (a + b + c) / 3 in place
+    centres += c
+    centres /= 3
+    del a, b, c
     normals = cross / np.maximum(double_area, 1e-300)[:, None]  # a degenerate face: no normal, no weight
     weights = 0.5 * double_area
     consistent, rim = _winding(raw.faces, len(points))
@@ -195,14 +199,15 @@ def _winding(faces: np.ndarray, count: int) -> tuple[bool, np.ndarray]:
     most 1 % may not), and the vertices on the mesh's open rim (edges used once)."""
     import scipy.sparse as sp
 
-    start, end = faces.ravel(), faces[:, [1, 2, 0]].ravel()
+    index = np.int32 if count < 2**31 else np.int64  # half the memory on a scan of millions of faces
+    start, end = faces.astype(index).ravel(), faces[:, [1, 2, 0]].astype(index).ravel()
     # Edges counted in sparse matrices (a bucket sort by vertex, no comparison sort of all edges):
     # uses[i, j] how often i -> j is walked; a flipped neighbour walks a shared edge one way twice.
     uses = sp.csr_matrix((np.ones(len(start), np.int32), (start, end)), shape=(count, count))
     repeated = int((uses.data - 1).sum())
     both = (uses + uses.T).tocsr()  # per undirected edge, both ways: 1 where it is used once
     rim = np.zeros(count, dtype=bool)
-    rim[np.repeat(np.arange(count), np.diff(both.indptr))[both.data == 1]] = True
+    rim[np.searchsorted(both.indptr, np.flatnonzero(both.data == 1), side="right") - 1] = True  # the rows of those entries
     return repeated <= 0.01 * len(faces), np.nonzero(rim)[0]
 
 
