@@ -46,16 +46,18 @@ def grid_hits(vertices: np.ndarray, faces: np.ndarray, spacing: float, origin: n
         lo.append(np.minimum(np.minimum(up[corners[0]], up[corners[1]]), up[corners[2]]))
         hi.append(np.maximum(np.maximum(down[corners[0]], down[corners[1]]), down[corners[2]]))
     some = np.flatnonzero((hi[0] >= lo[0]) & (hi[1] >= lo[1]))
-    faces, row_lo, row_hi = faces[some], lo[1][some], hi[1][some]  # x bounds done their work
-    p = grid[faces]
+    # np.take: the same rows as fancy indexing, about twice as fast on these tall arrays.
+    faces, row_lo, row_hi = np.take(faces, some, axis=0), lo[1][some], hi[1][some]  # x bounds done their work
+    p = np.take(grid, faces, axis=0)
     area2 = (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 1, 1] - p[:, 0, 1]) * (p[:, 2, 0] - p[:, 0, 0])
-    flat = np.abs(area2) > 1e-12  # vertical faces (walls) cannot be hit by a vertical ray
-    faces, p, area2, row_lo, row_hi = faces[flat], p[flat], area2[flat], row_lo[flat], row_hi[flat]
+    flat = np.flatnonzero(np.abs(area2) > 1e-12)  # vertical faces (walls) cannot be hit by a vertical ray
+    if len(flat) < len(faces):
+        faces, p, area2, row_lo, row_hi = np.take(faces, flat, axis=0), np.take(p, flat, axis=0), area2[flat], row_lo[flat], row_hi[flat]
     zs = vertices[:, 2][faces]
     # Scan-convert: each face, row by row, gives only the grid points between its edges on
     # that row (a long thin face would otherwise test its whole bounding box).
     row_face, iy = expand(row_lo, row_hi - row_lo + 1)
-    x_lo, x_hi = triangle_spans(p[row_face], iy.astype(float))
+    x_lo, x_hi = triangle_spans(np.take(p, row_face, axis=0), iy.astype(float))
     leftmost = np.ceil(x_lo - 1e-9).astype(np.int64)
     row, ix = expand(leftmost, np.maximum(np.floor(x_hi + 1e-9).astype(np.int64) - leftmost + 1, 0))
     face, iy = row_face[row], iy[row]

@@ -19,6 +19,7 @@ import shapely
 import shapely.affinity
 from shapely.geometry import Polygon
 
+from ..arrays import column_max, column_min
 from ..errors import InputError
 from . import surface as surfaces
 
@@ -32,6 +33,8 @@ HEEL_LOW, FORE_LOW = (0.0, 0.30), (0.55, 0.85)  # where the lowest heel and fore
 ARCH_SPAN = (0.30, 0.60)  # where the arch apex of the foot as scanned is sought (CLINICAL.md: 0.40-0.45)
 FIT_MARGIN_MM = 5.0  # the sole is fitted this far above the trim height
 TILT_MARGIN_MM = 60.0  # before balancing: so far above, as a pose may leave the sole tilted (the leg is higher)
+BALANCE_ROUNDS_MAX = 3  # the cast's balancing rounds, each from a refit nearer level
+SETTLED_DEG = 0.05  # a round that turns the cast less than this ends the balancing
 BALANCE_CELL_MM = 3.0  # the balancing rounds' fits: coarser than the final one (only their turn is kept)
 ENVELOPE_MM = 1.0  # a scan seen from below by vertical rays (or cloud columns) this far apart
 CLOUD_DEPTH_MM = 1.5  # a cloud's points this far over the lowest in their column are on the sole too (noise, steep walls)
@@ -132,8 +135,8 @@ def _raster(xy: np.ndarray, cell: float, margin: float) -> tuple[np.ndarray, tup
     at odd multiples of ENVELOPE_MM / 2 (a point on a line would fall in the cell on one side
     only; its mirror, on the other)."""
     phase = 0.0 if (ENVELOPE_MM / 2 / cell) % 1 == 0.5 else 0.5
-    lo = np.floor((xy.min(axis=0) - margin) / cell - phase) + phase
-    hi = np.ceil((xy.max(axis=0) + margin) / cell - phase) + phase
+    lo = np.floor((column_min(xy) - margin) / cell - phase) + phase
+    hi = np.ceil((column_max(xy) + margin) / cell - phase) + phase
     return lo * cell, tuple(np.round(hi - lo).astype(int))
 
 
@@ -142,16 +145,31 @@ def _covered(xy: np.ndarray, lo: np.ndarray, shape: tuple[int, int], cell: float
     from scipy import ndimage
 
     ij = np.floor((xy - lo) / cell).astype(np.int64)
-    ok = (ij >= 0).all(axis=1) & (ij < shape).all(axis=1)
+    ok = _inside(ij, shape)
     mask = np.zeros(shape, bool)
     mask[ij[ok, 0], ij[ok, 1]] = True
-    from scipy.spatial import ConvexHull
-
-    spacing = np.sqrt(ConvexHull(xy).volume / len(xy))  # a 2D hull's volume is its area
+    spacing = np.sqrt(_hull_area(xy) / len(xy))
     radius = int(np.clip(np.ceil(GAP_CLOSING * spacing / cell), 1, 12))
     disk = np.add.outer(np.arange(-radius, radius + 1) ** 2, np.arange(-radius, radius + 1) ** 2) <= radius * radius
     mask = ndimage.binary_closing(np.pad(mask, radius + 1), disk)[radius + 1:-radius - 1, radius + 1:-radius - 1]
     return ndimage.binary_fill_holes(mask)
+
+
+def _inside(ij: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(m,) whether each raster cell ij (m, 2) int lies in a raster of ``shape``."""
+    return (ij[:, 0] >= 0) & (ij[:, 1] >= 0) & (ij[:, 0] < shape[0]) & (ij[:, 1] < shape[1])
+
+
+def _hull_area(xy: np.ndarray) -> float:
+    """mm^2, the area of the convex hull of xy (m, 2). Of each run of points on one line across
+    (the same y, as rays' hits come, row by row), only its two ends can be corners of the hull, so
+    Qhull sees those alone: the same hull, from a few hundred points instead of thousands."""
+    from scipy.spatial import ConvexHull
+
+    run = np.flatnonzero(np.r_[True, xy[1:, 1] != xy[:-1, 1]])
+    if 2 * len(run) < len(xy):  # points in rows (else each would stand twice)
+        xy = np.r_[np.c_[np.minimum.reduceat(xy[:, 0], run), xy[run, 1]], np.c_[np.maximum.reduceat(xy[:, 0], run), xy[run, 1]]]
+    return float(ConvexHull(xy).volume)  # a 2D hull's volume is its area
 
 
 def _heel_first(ring: np.ndarray) -> np.ndarray:
@@ -196,13 +214,16 @@ def footprint(surface: surfaces.Surface, xy: np.ndarray, level_mm: float, cell: 
 
 
 def _samples(height, poly: Polygon, inset_mm: float = 2.0, spacing: float = SAMPLE_MM) -> np.ndarray:
-    """(k, 3) points of a height function (xy (n, 2) -> (n,)) on a grid ``spacing`` apart inside
-    ``poly``, ``inset_mm`` from its rim."""
+    """(k, 3) points of a height field on a grid ``spacing`` apart inside ``poly``, ``inset_mm``
+    from its rim. height: a :class:`~insolegen.scan.surface.Surface` (evaluated on the grid at
+    once, the same values many times faster) or a function xy (n, 2) -> (n,)."""
     x0, y0, x1, y1 = np.asarray(poly.bounds) / spacing
     # On multiples of ``spacing``: a mirrored footprint is sampled at the mirrored points.
-    g = spacing * np.mgrid[np.ceil(x0):x1, np.ceil(y0):y1].reshape(2, -1).T
-    g = g[shapely.contains_xy(poly.buffer(-inset_mm), g[:, 0], g[:, 1])]
-    return np.c_[g, height(g)]
+    xs, ys = spacing * np.arange(np.ceil(x0), x1), spacing * np.arange(np.ceil(y0), y1)
+    g = np.c_[np.repeat(xs, len(ys)), np.tile(ys, len(xs))]
+    inside = shapely.contains_xy(poly.buffer(-inset_mm), g[:, 0], g[:, 1])
+    z = height.grid(xs, ys).ravel()[inside] if isinstance(height, surfaces.Surface) else height(g[inside])
+    return np.c_[g[inside], z]
 
 
 def _low(q: np.ndarray, x0: float, length: float, span: tuple[float, float]) -> np.ndarray:
@@ -274,7 +295,7 @@ def balance(surface: surfaces.Surface, seen: np.ndarray, q: np.ndarray, poly: Po
 
     def covered(xy):
         ij = np.floor(xy - lo).astype(np.int64)
-        ok = (ij >= 0).all(axis=1) & (ij < shape).all(axis=1)
+        ok = _inside(ij, shape)
         out = np.zeros(len(xy), bool)
         out[ok] = raster[ij[ok, 0], ij[ok, 1]]
         return out
@@ -285,7 +306,10 @@ def balance(surface: surfaces.Surface, seen: np.ndarray, q: np.ndarray, poly: Po
         rot = _rot_x(-(roll or 0.0)) @ rot
         p = q @ rot.T
         heel, fore = _low(p, x_min, length, HEEL_LOW), _low(p, x_min, length, FORE_LOW)
-        rot = _rot_y(np.arctan2(fore[2] - heel[2], fore[0] - heel[0])) @ rot
+        pitch = np.arctan2(fore[2] - heel[2], fore[0] - heel[0])
+        if not roll and pitch == 0.0:  # nothing turned: every later round would be this one again
+            break
+        rot = _rot_y(pitch) @ rot
     return rot, levelled
 
 
@@ -357,23 +381,28 @@ def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarr
     if len(points) < 100 or not np.isfinite(points).all():
         raise InputError(f"{source}: the scan has {len(points)} usable points; give a scan with at least 100 on the sole")
     trim, base = rx.scan.trim_height_mm, rx.shell.thickness_mm
-    # Balanced thrice, each time from a fit made nearer level, so that a scan in any pose ends in
-    # the same one (a fit, smoothing along its grid's axes, is not quite turn-invariant).
+    # Balanced up to thrice, each time from a fit made nearer level, so that a scan in any pose ends
+    # in the same one (a fit, smoothing along its grid's axes, is not quite turn-invariant); done
+    # once a round turns it by less than SETTLED_DEG.
     rot = np.eye(3)
-    for _ in range(3 if rx.cast.balance else 1):
-        turned = _seen_from_below(points, faces, rot)
-        turned = turned[turned[:, 2] < np.percentile(turned[:, 2], 0.5) + trim + TILT_MARGIN_MM]
-        first = surfaces.fit(turned, cell_mm=BALANCE_CELL_MM, smoothing=surfaces.SMOOTHING)  # noise or not: the heel's walls kept steep
+    for _ in range(BALANCE_ROUNDS_MAX if rx.cast.balance else 1):
+        seen = _seen_from_below(points, faces, rot)
+        turned = seen[seen[:, 2] < np.percentile(seen[:, 2], 0.5) + trim + TILT_MARGIN_MM]
+        first = surfaces.fit(turned, cell_mm=BALANCE_CELL_MM, smoothing=surfaces.SMOOTHING, measured=False)  # noise or not: the heel's walls kept steep
         poly = footprint(first, turned[:, :2], float(first.height(turned[:, :2]).min()) + trim, BALANCE_FOOTPRINT_CELL_MM)
         length = poly.bounds[2] - poly.bounds[0]
         if not MIN_LENGTH_MM <= length <= MAX_LENGTH_MM:
             raise InputError(f"{source}: the scan's sole is {length:.4g} mm long, not a plausible foot "
                              f"({MIN_LENGTH_MM:g}-{MAX_LENGTH_MM:g} mm); check --scan-units")
-        turn, levelled = balance(first, turned, _samples(first.height, poly, spacing=1.0), poly, rx.cast.balance)
+        turn, levelled = balance(first, turned, _samples(first, poly, spacing=1.0), poly, rx.cast.balance)
         rot = turn @ rot
+        settled = np.trace(turn) > 1 + 2 * np.cos(np.radians(SETTLED_DEG))  # its angle below SETTLED_DEG
+        if settled:
+            break
     medial = 1.0 if side == "right" else -1.0  # turning about +x by a positive angle lifts +y
     rot = _rot_x(medial * np.radians(rx.cast.inversion_deg)) @ rot
-    turned = _seen_from_below(points, faces, rot)
+    # A last turn too small to change what is seen from below: the round's rays, turned with it.
+    turned = seen @ turn.T if settled and rx.cast.inversion_deg == 0 else _seen_from_below(points, faces, rot)
     # Only the sole below the trim height (and a margin past it, so the fit holds to the rim) is fitted.
     turned = turned[turned[:, 2] < np.percentile(turned[:, 2], 0.5) + trim + FIT_MARGIN_MM]
     fitted = surfaces.fit(turned)
@@ -405,9 +434,7 @@ def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarr
     heel_yc, heel_width = _strip(placed, HEEL_STRIP[0] * length, HEEL_STRIP[1] * length)
     lifted = Cast(fitted, to_fit, lift, np.zeros(2), np.zeros(2), length + grow, grow)
     apex, arch_height = _arch(lifted.height, placed, side, base)
-    from scipy.spatial import ConvexHull
-
-    seen_area = ConvexHull(turned[:, :2]).volume  # a 2D hull's volume is its area
+    seen_area = _hull_area(turned[:, :2])
     facts = {
         **(about or {}),
         "trim_height_mm": trim,

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..arrays import column_max, column_min
 from ..errors import InputError, warn
 from .read import RawScan
 
@@ -160,14 +161,14 @@ def find_pose(raw: RawScan, side: str = "auto") -> Pose:
     else:
         sole_faces = np.nonzero(chosen)[0]
         used = np.zeros(len(points), dtype=bool)
-        used[raw.faces[sole_faces]] = True
+        used[np.take(raw.faces, sole_faces, axis=0)] = True
         sole_index = np.nonzero(used)[0]
     share = float(surface.weights[chosen].sum() / surface.weights.sum())
     notes.append(f"sole: {100 * share:.0f} % of the scan's area (the rest, not plantar surface, left out)")
     transform = np.eye(4)
     transform[:3, :3] = rotation * raw.mm_per_unit
     transform[:3, 3] = shift
-    return Pose(transform, side, placed[sole_index], sole_index, sole_faces, sheet, tuple(notes))
+    return Pose(transform, side, np.take(placed, sole_index, axis=0), sole_index, sole_faces, sheet, tuple(notes))
 
 
 # ---- surface elements --------------------------------------------------------------------------
@@ -178,10 +179,20 @@ def _surface(raw: RawScan, points: np.ndarray) -> tuple[_Surface, str]:
     points of a cloud (normals from local plane fits, their sign unknown)."""
     if raw.faces is None:
         return _cloud_surface(points), ""
-    tri = points[raw.faces]
-    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    double_area = np.linalg.norm(cross, axis=1)
-    centres = tri.mean(axis=1)
+    # Corner by corner and coordinate by coordinate: contiguous arrays, no (f, 3, 3) gather
+    # (np.take: the same rows as fancy indexing, twice as fast).
+    a, b, c = (np.take(points, raw.faces[:, k], axis=0) for k in range(3))
+    e1, e2 = (b - a).T, (c - a).T
+    cross = np.empty((len(raw.faces), 3))
+    cross[:, 0] = e1[1] * e2[2] - e1[2] * e2[1]
+    cross[:, 1] = e1[2] * e2[0] - e1[0] * e2[2]
+    cross[:, 2] = e1[0] * e2[1] - e1[1] * e2[0]
+    del e1, e2  # a scan of millions of faces: each such array is 80 MB and more
+    double_area = np.sqrt(cross[:, 0] * cross[:, 0] + cross[:, 1] * cross[:, 1] + cross[:, 2] * cross[:, 2])  # as norm(axis=1), faster
+    centres = a + b  # (a + b + c) / 3 in place
+    centres += c
+    centres /= 3
+    del a, b, c
     normals = cross / np.maximum(double_area, 1e-300)[:, None]  # a degenerate face: no normal, no weight
     weights = 0.5 * double_area
     consistent, rim = _winding(raw.faces, len(points))
@@ -190,23 +201,24 @@ def _surface(raw: RawScan, points: np.ndarray) -> tuple[_Surface, str]:
     # Outward normals give a positive volume seen from inside; an open scan is seen from the
     # centre of its rim (an ankle cut, a sheet's edge), which the foot lies behind.
     origin = points[rim].mean(axis=0) if len(rim) else points.mean(axis=0)
-    volume = float(np.einsum("ij,ij->", centres - origin, normals * weights[:, None]))
+    volume = float(np.einsum("ij,ij->", centres - origin, cross))  # cross: twice the area-weighted normals, the same sign
     return _Surface(centres, normals if volume > 0 else -normals, weights, True), ""
 
 
 def _winding(faces: np.ndarray, count: int) -> tuple[bool, np.ndarray]:
     """Whether neighbouring faces agree on their winding (each shared edge runs both ways; at
     most 1 % may not), and the vertices on the mesh's open rim (edges used once)."""
-    start = faces.ravel()
-    end = faces[:, [1, 2, 0]].ravel()
-    edge = np.minimum(start, end) * count + np.maximum(start, end)
-    order = np.argsort(edge)
-    edge, forward = edge[order], (start < end)[order]
-    twin = edge[1:] == edge[:-1]
-    repeated = int(np.count_nonzero(twin & (forward[1:] == forward[:-1])))  # one direction twice: a flipped neighbour
-    alone = ~(np.r_[twin, False] | np.r_[False, twin])
+    import scipy.sparse as sp
+
+    index = np.int32 if count < 2**31 else np.int64  # half the memory on a scan of millions of faces
+    start, end = faces.astype(index).ravel(), faces[:, [1, 2, 0]].astype(index).ravel()
+    # Edges counted in sparse matrices (a bucket sort by vertex, no comparison sort of all edges):
+    # uses[i, j] how often i -> j is walked; a flipped neighbour walks a shared edge one way twice.
+    uses = sp.csr_matrix((np.ones(len(start), np.int32), (start, end)), shape=(count, count))
+    repeated = int((uses.data - 1).sum())
+    both = (uses + uses.T).tocsr()  # per undirected edge, both ways: 1 where it is used once
     rim = np.zeros(count, dtype=bool)
-    rim[edge[alone] // count] = rim[edge[alone] % count] = True
+    rim[np.searchsorted(both.indptr, np.flatnonzero(both.data == 1), side="right") - 1] = True  # the rows of those entries
     return repeated <= 0.01 * len(faces), np.nonzero(rim)[0]
 
 
@@ -248,7 +260,7 @@ def _ground(source: str, points: np.ndarray, surface: _Surface) -> tuple[np.ndar
         raise InputError(f"{source}: the scan is flat (all its points in one plane); give a 3D scan of the foot") from None
     normals, offsets = hull.equations[:, :3], hull.equations[:, 3]
     across_sole = np.nonzero(np.abs(normals @ _flat_axis(points)) > np.cos(np.radians(SOLE_CONE_DEG)))[0]
-    centre = np.average(surface.centres, axis=0, weights=surface.weights)
+    centre = surface.weights @ surface.centres / surface.weights.sum()  # weighted mean, by BLAS
     corners = hull.points[hull.simplices[across_sole]]  # (k, 3, 3)
     distance = -(normals[across_sole] @ centre + offsets[across_sole])
     foot = centre - distance[:, None] * normals[across_sole]  # the centroid dropped onto each plane
@@ -273,7 +285,7 @@ def _settle(points: np.ndarray, surface: _Surface, up: np.ndarray, lift: float) 
     near = (np.abs(facing) > NEAR_GROUND_FACING) & (surface.centres @ up + lift < NEAR_GROUND_MM)
     if surface.signed:
         near &= facing > 0
-    down = (surface.normals[near] * (surface.weights[near] * np.sign(facing[near]))[:, None]).sum(axis=0)
+    down = (surface.weights[near] * np.sign(facing[near])) @ np.compress(near, surface.normals, axis=0)
     up = -down / np.linalg.norm(down)
     return up, -float((points @ up).min())
 
@@ -318,7 +330,6 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
     a = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
     a /= np.linalg.norm(a)
     b = np.cross(up, a)
-    plan = np.c_[surface.centres @ a, surface.centres @ b]
     # The sole near the ground, by height alone: a column test's grid would turn with the scan,
     # and a noisy cloud's normals would fray its border.
     plantar = surface.centres @ up + lift < NEAR_GROUND_MM
@@ -326,9 +337,11 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
         plantar &= surface.normals @ up <= 0
     if plantar.sum() < 3:
         raise InputError(f"{source}: no surface of the scan faces the ground; give a scan of the foot's sole")
+    sole = np.compress(plantar, surface.centres, axis=0)  # rows by a mask: as centres[plantar], faster
+    plan = np.c_[sole @ a, sole @ b]
     w = surface.weights[plantar]
-    mid = np.average(plan[plantar], axis=0, weights=w)
-    offset = plan[plantar] - mid
+    mid = w @ plan / w.sum()  # weighted mean, by BLAS
+    offset = plan - mid
     _, vectors = np.linalg.eigh((offset * w[:, None]).T @ offset)
     axis = vectors[:, 1]
     along, across = offset @ axis, offset @ [-axis[1], axis[0]]
@@ -344,8 +357,9 @@ def _frame(source: str, points: np.ndarray, surface: _Surface, up: np.ndarray, l
         axis, along = -axis, -along
     perp = np.array([-axis[1], axis[0]])  # y = up x x, in the (a, b) plane
     rotation = np.vstack([axis[0] * a + axis[1] * b, perp[0] * a + perp[1] * b, up])
-    heel = (np.c_[points @ a, points @ b] - mid) @ axis  # the rearmost point near the ground: x = 0
-    shift = np.array([-(mid @ axis) - heel[height < NEAR_GROUND_MM].min(), -(mid @ perp), lift])
+    low = np.compress(height < NEAR_GROUND_MM, points, axis=0)
+    heel = (np.c_[low @ a, low @ b] - mid) @ axis  # the rearmost point near the ground: x = 0
+    shift = np.array([-(mid @ axis) - heel.min(), -(mid @ perp), lift])
     return rotation, shift, sheet
 
 
@@ -385,8 +399,8 @@ def _visible(xyz: np.ndarray, nz: np.ndarray | None = None) -> np.ndarray:
     columns (up to STEEP_RISE_MM): a side wall seen from below rises steeply over its foot."""
     from scipy import ndimage
 
-    cell = np.floor((xyz[:, :2] - xyz[:, :2].min(axis=0)) / COLUMN_MM).astype(np.int64)
-    lowest = np.full(cell.max(axis=0) + 1, np.inf)
+    cell = np.floor((xyz[:, :2] - column_min(xyz[:, :2])) / COLUMN_MM).astype(np.int64)
+    lowest = np.full(column_max(cell) + 1, np.inf)
     np.minimum.at(lowest, (cell[:, 0], cell[:, 1]), xyz[:, 2])
     lowest = ndimage.minimum_filter(lowest, size=3, mode="nearest")
     tol = COLUMN_TOL_MM
