@@ -148,7 +148,7 @@ Jobs = list[tuple[dict[str, Any], str, str, bool]]
 
 def _on_processes(jobs: int, args: Jobs) -> Iterator[tuple[int, dict[str, Any]]]:
     """(position in args, summary) as the rows finish in ``jobs`` worker processes."""
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_leave_interrupts_to_the_parent) as pool:
         futures = {pool.submit(build_row, *a): k for k, a in enumerate(args)}
         try:
             for future in as_completed(futures):
@@ -156,6 +156,15 @@ def _on_processes(jobs: int, args: Jobs) -> Iterator[tuple[int, dict[str, Any]]]
         except BaseException:  # Ctrl-C: queued rows never start; running ones finish their atomic writes
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+
+
+def _leave_interrupts_to_the_parent() -> None:
+    """A worker ignores Ctrl-C (a terminal sends it to the whole process group): the parent cancels
+    the queued rows and waits for the running ones, whose writes are atomic. A worker interrupted
+    mid-row would break the pool, and its shutdown could then hang."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def connect(address: str):
