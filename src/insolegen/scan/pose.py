@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..arrays import column_max, column_min
+from ..arrays import column_max, column_min, row_norms
 from ..errors import InputError, warn
 from .read import RawScan
 
@@ -188,7 +188,7 @@ def _surface(raw: RawScan, points: np.ndarray) -> tuple[_Surface, str]:
     cross[:, 1] = e1[2] * e2[0] - e1[0] * e2[2]
     cross[:, 2] = e1[0] * e2[1] - e1[1] * e2[0]
     del e1, e2  # a scan of millions of faces: each such array is 80 MB and more
-    double_area = np.sqrt(cross[:, 0] * cross[:, 0] + cross[:, 1] * cross[:, 1] + cross[:, 2] * cross[:, 2])  # as norm(axis=1), faster
+    double_area = row_norms(cross)
     centres = a + b  # (a + b + c) / 3 in place
     centres += c
     centres /= 3
