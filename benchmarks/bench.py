@@ -73,9 +73,9 @@ def every_field(repeats: int = 9) -> str:
 def stages(resolution: float) -> str:
     """Where one warm build's time goes, stage by stage (ms)."""
     from insolegen import (
+        construct,
         features,
         landmarks,
-        mesh,
         prescription,
         qa,
         rays,
@@ -96,7 +96,7 @@ def stages(resolution: float) -> str:
     marks = timed("landmarks", landmarks.place, outline, rx)
     points, tri, rim = timed("triangulate", triangulate.triangulate, outline.points, resolution, marks.met_pad_apex)
     heights = timed("fields", features.fields, points, outline, marks, rx)
-    vertices, faces = timed("solid", mesh.solid, points, tri, rim, sum(heights.values()))
+    vertices, faces = timed("solid", construct.solid, points, tri, rim, sum(heights.values()))
     timed("stl", export.encode_stl, vertices, faces)
     timed("manifold3d", qa.manifold_status, vertices, faces)
     timed("rays", rays.grid_hits, vertices, faces, qa.REPORT_RAY_SPACING_MM)

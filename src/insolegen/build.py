@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import features, landmarks, mesh, triangulate
+from . import construct, features, landmarks, mesh, triangulate
 from .fabrication import shoe
 from .outline import Outline
 from .prescription import Prescription
@@ -63,23 +63,10 @@ class Insert:
         return qa.insert_qa(self)
 
     def export(self, path: str | Path, ascii_stl: bool = False, keep_input_frame: bool = False) -> Path:
-        """Write the mesh atomically; the format follows the suffix (.stl .3mf .obj .ply .glb).
-
-        A 3MF of an insert with print zones or a top cover holds them as volumes of its one
-        object (see :mod:`insolegen.fabrication.zones`)."""
+        """Write the mesh atomically; the format follows the suffix (see :func:`insolegen.export.write_insert`)."""
         from . import export
 
-        def frame(vertices: np.ndarray) -> np.ndarray:
-            return export.to_input_frame(vertices, self.outline.transform) if keep_input_frame else vertices
-
-        if export.check_writable(path).suffix.lower() == ".3mf":
-            from .fabrication import prusa, zones
-
-            volumes = zones.volumes(self)
-            if len(volumes) > 1:
-                vertices, faces, config = prusa.package(volumes)
-                return export.write_bytes(path, export.encode_3mf(frame(vertices), faces, config))
-        return export.write_mesh(path, frame(self.vertices), self.faces, ascii_stl=ascii_stl)
+        return export.write_insert(self, path, ascii_stl=ascii_stl, keep_input_frame=keep_input_frame)
 
 
 def check_resolution(resolution, name: str = "--resolution") -> float:
@@ -109,7 +96,7 @@ def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) ->
     features.check_thickness(points, heights, marks, rx)
     top = sum(heights.values())
     bottom = shoe.board(points, marks, rx)
-    vertices, faces = mesh.solid(points, triangles, rim, top, bottom)
+    vertices, faces = construct.solid(points, triangles, rim, top, bottom)
     return Insert(
         outline=outline, marks=marks, prescription=rx, resolution_mm=resolution, footprint=footprint,
         points=points, triangles=faces[: len(triangles)], rim=rim, fields=heights, vertices=vertices, faces=faces,

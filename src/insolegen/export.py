@@ -151,3 +151,22 @@ def write_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray, ascii_
     """Encode by suffix and write atomically."""
     path = check_writable(path)
     return write_bytes(path, encode(path.suffix.lower(), vertices, faces, ascii_stl))
+
+
+def write_insert(insert, path: str | Path, ascii_stl: bool = False, keep_input_frame: bool = False) -> Path:
+    """An :class:`~insolegen.build.Insert` written atomically; the format follows the suffix.
+
+    A 3MF of an insert with print zones or a top cover holds them as volumes of its one object
+    (see :mod:`insolegen.fabrication.zones`): the slicer's zones are made here, not by ``build``."""
+
+    def frame(vertices: np.ndarray) -> np.ndarray:
+        return to_input_frame(vertices, insert.outline.transform) if keep_input_frame else vertices
+
+    if check_writable(path).suffix.lower() == ".3mf":
+        from .fabrication import prusa, zones
+
+        volumes = zones.volumes(insert)
+        if len(volumes) > 1:
+            vertices, faces, config = prusa.package(volumes)
+            return write_bytes(path, encode_3mf(frame(vertices), faces, config))
+    return write_mesh(path, frame(insert.vertices), insert.faces, ascii_stl=ascii_stl)

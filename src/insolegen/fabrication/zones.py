@@ -16,7 +16,7 @@ import numpy as np
 import shapely
 from shapely.geometry import Polygon, box
 
-from .. import features, mesh
+from .. import construct, features, mesh
 from ..qa import as_manifold
 
 HEEL_SEAT_SHARE = 0.3  # of foot length: the heel zone lies behind it, the arch zone ahead of it
@@ -107,7 +107,7 @@ def _cover_cutter(insert, cover: np.ndarray, deeper: float = 0.0):
     n = len(insert.points)
     top = insert.vertices[:n, 2]
     under = np.where(cover > COVER_MIN_MM, top - cover - deeper, top + 1.0)
-    vertices, faces = mesh.solid(insert.points, insert.triangles, insert.rim, top.max() + 2.0 - under, under)
+    vertices, faces = construct.solid(insert.points, insert.triangles, insert.rim, top.max() + 2.0 - under, under)
     return as_manifold(vertices, faces)
 
 
