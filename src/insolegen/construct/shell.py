@@ -1,0 +1,148 @@
+"""The functional shell: a sheet whose top is the device's top surface and whose underside lies
+``shell.thickness_mm`` below it along the normal.
+
+The underside is the top eroded by a ball of radius t: the lower envelope of the balls centred
+on the top, min over |d| <= t of top(p + d) - sqrt(t^2 - |d|^2). Exact along the normal where
+the top is smooth, and it cannot fold where the top curves tighter than t (a ridge): the
+envelope keeps only the lowest sheet. A grey-level erosion on a regular grid gives it
+everywhere (safe: sampling fewer balls can only leave the sheet thinner, never folded); each
+mesh point is then refined by following the normal back to the top point whose ball touches
+the underside there (a fixed point of p + t n_xy(c)), and keeps the lower of the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import shapely
+from shapely.geometry import Polygon
+
+from .. import mesh, triangulate
+from ..landmarks import Landmarks
+from . import post
+from .solid import solid
+
+GRID_MM = 0.5  # the erosion's grid (at most): its balls miss the exact one by under 0.02 mm on a 45-degree wall
+NORMAL_STEPS = 8  # fixed-point steps along the normal; each shrinks the error by t times the curvature
+TRIM_BEHIND_MTPJ1_MM, TRIM_BEHIND_MTPJ5_MM = 12.0, 10.0  # Allied OSI, "Shells 101" (CLINICAL.md)
+
+Surface = Callable[[np.ndarray], np.ndarray]
+
+
+def trim_points(marks: Landmarks) -> tuple[np.ndarray, np.ndarray]:
+    """The two points (2,) the three-quarter shell's distal edge runs through: 12 mm behind
+    (proximal to) the 1st metatarsal head and 10 mm behind the 5th, along the foot's long axis."""
+    return marks.mtpj1 - [TRIM_BEHIND_MTPJ1_MM, 0.0], marks.mtpj5 - [TRIM_BEHIND_MTPJ5_MM, 0.0]
+
+
+def trim(ring: np.ndarray, marks: Landmarks, length: str) -> np.ndarray:
+    """The outline ring (n, 2) cut for a shell: ``three_quarter`` along the straight line
+    through :func:`trim_points`; ``sulcus`` and ``full`` as a solid insert is cut."""
+    if length != "three_quarter":
+        return mesh.trim(ring, marks, length)
+    first, fifth = trim_points(marks)
+    along = (fifth - first) / np.linalg.norm(fifth - first)
+    normal = np.array([along[1], -along[0]])
+    return mesh.cut_behind(ring, first, normal if normal[0] > 0 else -normal, 4.0 * marks.length_mm)
+
+
+def underside(top: Surface, ring: np.ndarray, thickness: float, spacing: float = GRID_MM) -> Surface:
+    """The underside of a sheet ``thickness`` mm thick (along the normal) under the surface ``top``
+    (xy (n, 2) -> (n,) z, mm) over the outline ``ring`` (n, 2): a function xy (k, 2) -> (k,) z, mm.
+
+    The top beyond the rim is taken level at its height at the nearest point inside, so the
+    balls centred past the rim never dig under a wall that rises to it.
+    """
+    from scipy.interpolate import RectBivariateSpline
+    from scipy.ndimage import distance_transform_edt, grey_erosion, map_coordinates
+
+    t = float(thickness)
+    x0, y0, x1, y1 = Polygon(ring).bounds
+    pad = t + 4 * spacing
+    xs = np.arange(x0 - pad, x1 + pad + spacing, spacing)
+    ys = np.arange(y0 - pad, y1 + pad + spacing, spacing)
+    gx, gy = np.meshgrid(xs, ys, indexing="ij")
+    inside = shapely.contains_xy(Polygon(ring), gx, gy)
+    z = np.zeros(gx.shape)
+    z[inside] = top(np.c_[gx[inside], gy[inside]])
+    nearest = distance_transform_edt(~inside, return_distances=False, return_indices=True)
+    z = z[tuple(nearest)]
+    reach = int(np.ceil(t / spacing))
+    d = np.arange(-reach, reach + 1) * spacing
+    dd = d[:, None] ** 2 + d[None, :] ** 2
+    eroded = grey_erosion(z, footprint=dd <= t * t, structure=np.sqrt(np.maximum(t * t - dd, 0.0)))
+    surface = RectBivariateSpline(xs, ys, z)
+
+    def at(xy: np.ndarray) -> np.ndarray:
+        x, y = xy[:, 0], xy[:, 1]
+        coarse = map_coordinates(eroded, [(x - xs[0]) / spacing, (y - ys[0]) / spacing], order=1, mode="nearest")
+        c = xy
+        for _ in range(NORMAL_STEPS):  # c = p + t n_xy(c): the top point whose normal passes through p
+            sx, sy = surface.ev(c[:, 0], c[:, 1], dx=1), surface.ev(c[:, 0], c[:, 1], dy=1)
+            norm = np.sqrt(1.0 + sx * sx + sy * sy)
+            c = xy - t * np.c_[sx / norm, sy / norm]
+        gap2 = ((c - xy) ** 2).sum(axis=1)
+        # The ball at c, at p: an upper bound of the envelope wherever the steps ended up.
+        fine = np.where(gap2 < t * t, surface.ev(c[:, 0], c[:, 1]) - np.sqrt(np.maximum(t * t - gap2, 0.0)), np.inf)
+        return np.minimum(coarse, fine)
+
+    return at
+
+
+@dataclass(frozen=True)
+class Device:
+    """A built shell. vertices (v, 3) float, mm, and faces (f, 3) int32: the whole device (the
+    sheet's top first, as :func:`~insolegen.construct.solid` lays it out, then the rest);
+    bottom: (n,) float, mm, the device's underside under each top point; fields: the top's
+    fields as built (a post adds ``post_lift`` and takes the motion off the top);
+    parts: (name, vertices, faces) of each printed body when there are several (an extrinsic post)."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    bottom: np.ndarray
+    fields: dict[str, np.ndarray]
+    parts: tuple = ()
+
+
+def sheet_fields(heights: dict[str, np.ndarray], xy: np.ndarray, marks: Landmarks, rx) -> dict[str, np.ndarray]:
+    """The top's fields for a shell: with a post, the motion is ground off the post's bottom,
+    not eased out of the top, and the shell is lifted onto the post (the cover stays last)."""
+    if rx.post.rearfoot == "none":
+        return heights
+    out = {name: h for name, h in heights.items() if name != "top_cover"}
+    out["rearfoot_motion"] = np.zeros(len(xy))
+    out["post_lift"] = post.lift(xy, marks, rx)
+    out["top_cover"] = heights["top_cover"]
+    return out
+
+
+def build(points: np.ndarray, triangles: np.ndarray, rim: int, footprint: np.ndarray, fields_at, outline, marks: Landmarks,
+          rx, resolution: float) -> Device:
+    """The shell device over the triangulated footprint (points (n, 2), triangles (t, 3), the
+    rim points[:rim]); fields_at: xy (k, 2) -> the top's fields there (name -> (k,) mm)."""
+    heights = sheet_fields(fields_at(points), points, marks, rx)
+    top = sum(heights.values())
+
+    def sheet_top(xy: np.ndarray) -> np.ndarray:  # the sheet lies under the top cover
+        h = sheet_fields(fields_at(xy), xy, marks, rx)
+        return sum(h.values()) - h["top_cover"]
+
+    under = underside(sheet_top, footprint, rx.shell.thickness_mm, min(GRID_MM, resolution))
+    # Where the top is within a sheet of the ground (a recess, a tapered edge) the sheet rests on it, thinner.
+    floor = np.maximum(under(points), 0.0)
+    kind = rx.post.rearfoot
+    if kind == "intrinsic":  # one body: the post's bottom where it is below the sheet's
+        floor = np.minimum(floor, post.bottom(points, outline, marks, rx))
+    vertices, faces = solid(points, triangles, rim, top - floor, floor)
+    if kind != "extrinsic":
+        return Device(vertices, faces, floor, heights)
+    front = post.front_mm(marks, rx)
+    ring = mesh.cut_behind(footprint, np.array([front, 0.0]), np.array([1.0, 0.0]), 4.0 * marks.length_mm)
+    pp, pt, pr = triangulate.triangulate(ring, resolution, marks.heel_centre)
+    base = post.bottom(pp, outline, marks, rx)
+    pv, pf = solid(pp, pt, pr, np.maximum(under(pp), 0.0) - base, base)
+    whole_v = np.vstack([vertices, pv])
+    whole_f = np.vstack([faces, pf + len(vertices)]).astype(np.int32)
+    return Device(whole_v, whole_f, floor, heights, (("shell", vertices, faces), ("post", pv, pf)))
