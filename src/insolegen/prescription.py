@@ -260,7 +260,7 @@ class Prescription(_Section):
         return self
 
     def _device_conflicts(self) -> list[str]:
-        """A post without a shell to stand on it, a sheet thinner than its material makes."""
+        """A post without a shell to stand on it, a sheet thinner than its material makes, a recess that leaves too little sheet."""
         out = []
         if self.device.type == "solid" and self.post.rearfoot != "none":
             out.append(f"post.rearfoot = {self.post.rearfoot} needs a shell to stand on it: a solid insert is its own post; "
@@ -269,6 +269,12 @@ class Prescription(_Section):
         if self.device.type == "shell" and self.shell.thickness_mm < floor:
             out.append(f"shell.thickness_mm {self.shell.thickness_mm:g} is thinner than a {self.device.material} shell can be "
                        f"made; use {floor:g} mm or more, or another device.material")
+        if self.device.type == "shell":  # a recess thins the sheet (its underside does not follow it)
+            for name, depth in (("first_ray_cutout.depth_mm", self.first_ray_cutout.depth_mm), ("heel_spur.depth_mm", self.heel_spur.depth_mm)):
+                if self.shell.thickness_mm - depth < self.shell.min_thickness_mm:
+                    out.append(f"{name} {depth:g} leaves {self.shell.thickness_mm - depth:g} mm of the {self.shell.thickness_mm:g} mm "
+                               f"shell under the recess, below shell.min_thickness_mm {self.shell.min_thickness_mm:g}; make it at most "
+                               f"{self.shell.thickness_mm - self.shell.min_thickness_mm:g} mm or raise shell.thickness_mm")
         return out
 
     def _lab_conflicts(self) -> list[str]:

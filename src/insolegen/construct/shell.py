@@ -28,6 +28,10 @@ GRID_MM = 0.5  # the erosion's grid (at most): its balls miss the exact one by u
 NORMAL_STEPS = 8  # fixed-point steps along the normal; each shrinks the error by t times the curvature
 TRIM_BEHIND_MTPJ1_MM, TRIM_BEHIND_MTPJ5_MM = 12.0, 10.0  # Allied OSI, "Shells 101" (CLINICAL.md)
 
+# Fields that thin the sheet (a recess, the tapered distal edge) rather than bend it: the
+# underside is made from the top without them (prescription.py refuses what leaves too little).
+THINNING = ("first_ray_cutout", "heel_spur", "distal_taper")
+
 Surface = Callable[[np.ndarray], np.ndarray]
 
 
@@ -123,15 +127,22 @@ def build(points: np.ndarray, triangles: np.ndarray, rim: int, footprint: np.nda
     """The shell device over the triangulated footprint (points (n, 2), triangles (t, 3), the
     rim points[:rim]); fields_at: xy (k, 2) -> the top's fields there (name -> (k,) mm)."""
     heights = sheet_fields(fields_at(points), points, marks, rx)
-    top = sum(heights.values())
 
-    def sheet_top(xy: np.ndarray) -> np.ndarray:  # the sheet lies under the top cover
+    def sheet_top(xy: np.ndarray) -> np.ndarray:  # under the top cover, and before the recesses thin it
         h = sheet_fields(fields_at(xy), xy, marks, rx)
-        return sum(h.values()) - h["top_cover"]
+        return sum(h.values()) - sum(h[name] for name in ("top_cover", *THINNING))
 
-    under = underside(sheet_top, footprint, rx.shell.thickness_mm, min(GRID_MM, resolution))
-    # Where the top is within a sheet of the ground (a recess, a tapered edge) the sheet rests on it, thinner.
-    floor = np.maximum(under(points), 0.0)
+    sheet_under = underside(sheet_top, footprint, rx.shell.thickness_mm, min(GRID_MM, resolution))
+    floor = sheet_under(points)
+    # The shell rests on its own underside (a scan's toes may dip under the forefoot's base).
+    rest = max(0.0, -float(floor.min()))
+    heights = {**{k: v for k, v in heights.items() if k != "top_cover"}, "rest": np.full(len(points), rest),
+               "top_cover": heights["top_cover"]}
+    top, floor = sum(heights.values()), floor + rest
+
+    def under(xy: np.ndarray) -> np.ndarray:
+        return sheet_under(xy) + rest
+
     kind = rx.post.rearfoot
     if kind == "intrinsic":  # one body: the post's bottom where it is below the sheet's
         floor = np.minimum(floor, post.bottom(points, outline, marks, rx))
@@ -142,7 +153,7 @@ def build(points: np.ndarray, triangles: np.ndarray, rim: int, footprint: np.nda
     ring = mesh.cut_behind(footprint, np.array([front, 0.0]), np.array([1.0, 0.0]), 4.0 * marks.length_mm)
     pp, pt, pr = triangulate.triangulate(ring, resolution, marks.heel_centre)
     base = post.bottom(pp, outline, marks, rx)
-    pv, pf = solid(pp, pt, pr, np.maximum(under(pp), 0.0) - base, base)
+    pv, pf = solid(pp, pt, pr, under(pp) - base, base)
     whole_v = np.vstack([vertices, pv])
     whole_f = np.vstack([faces, pf + len(vertices)]).astype(np.int32)
     return Device(whole_v, whole_f, floor, heights, (("shell", vertices, faces), ("post", pv, pf)))
