@@ -58,6 +58,8 @@ def cli() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="mesh file; the suffix picks the format [default: outputs/insert-<side>.stl]")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="report file [default: <output stem>.report.json]")
 @click.option("--keep-input-frame", is_flag=True, help="write the mesh in the outline's own position and rotation (mm)")
+@click.option("--mold", "mold_path", type=click.Path(path_type=Path),
+              help="also write the positive model to form the device over (its top continued 15 mm past the outline, on a flat base)")
 @click.option("--ascii", "ascii_stl", is_flag=True, help="text STL instead of binary")
 @click.option("--pair", is_flag=True, help="build left and right (files NAME-left, NAME-right)")
 @click.option("--short-side", type=click.Choice(["left", "right"]), help="with --pair: the side that gets the heel lift")
@@ -66,7 +68,7 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="no summary on stderr")
 def build(outline, outline_kind, units, side, scan, scan_units, foot_length, foot_width, shoe_size, size_system, profile, set_,
           arch_height, leg_length_offset, met_pad, resolution, output, report_path, keep_input_frame, ascii_stl, pair, short_side,
-          outline_left, outline_right, quiet):
+          outline_left, outline_right, quiet, mold_path):
     """Build an insert (or a pair) and write the mesh and its JSON report."""
     from . import api, export, prescription
     from . import report as reports
@@ -109,17 +111,23 @@ def build(outline, outline_kind, units, side, scan, scan_units, foot_length, foo
         jobs = [(target, api.build(one, rx, resolution=resolution))]
     for message in rx.warnings():
         warn(message)
+    molds = [None] * len(jobs)
+    if mold_path is not None:
+        molds = [export.check_writable(p) for p in (api.pair_paths(mold_path) if len(jobs) == 2 else [mold_path])]
     written = []
     try:
-        for path, insert in jobs:
+        for (path, insert), mold in zip(jobs, molds):
             doc = api.write(insert, path, report_path, ascii_stl=ascii_stl, keep_input_frame=keep_input_frame)
             written.append((path, doc))
+            if mold is not None:
+                written.append((api.write_mold(insert, mold, ascii_stl=ascii_stl, keep_input_frame=keep_input_frame), None))
             if not quiet:
                 click.echo(reports.summary(doc), err=True)
     except BaseException:
         for path, doc in written:  # a pair is delivered whole or not at all
             Path(path).unlink(missing_ok=True)
-            Path(path).with_name(f"{Path(path).stem}.report.json").unlink(missing_ok=True)
+            if doc is not None:  # a mold has no report
+                Path(path).with_name(f"{Path(path).stem}.report.json").unlink(missing_ok=True)
         raise
 
 
