@@ -6,6 +6,7 @@ angle, motion and length, each part watertight and one body; PrusaSlicer slices 
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
@@ -17,6 +18,7 @@ import trimesh
 from conftest import FEET, load, real_outlines, report_of, run, top_at, write_csv
 from scan_files import FIND, TECHMED, moved, needs_scans, scan_mm, write
 from shapely.geometry import MultiLineString
+from test_zones import needs_prusa, slice_, volumes_of
 
 from insolegen.qa import manifold_status
 
@@ -269,8 +271,6 @@ def test_each_part_is_watertight_one_body_and_the_3mf_holds_them_as_two_parts(po
     config = ElementTree.fromstring(archive.read("Metadata/Slic3r_PE_model.config"))
     names = [{m.get("key"): m.get("value") for m in v.iter("metadata")} for v in config.iter("volume")]
     assert [(n["name"], n["volume_type"]) for n in names] == [("insert", "ModelPart"), ("post", "ModelPart")]
-    from test_zones import volumes_of
-
     for volume in volumes_of(posted["3mf"]):
         part = volume["mesh"]
         part.merge_vertices()
@@ -307,3 +307,35 @@ def test_bundled_shell_profiles_build(tmp_path, capsys):
     assert run(["build", "--resolution", "2", "--profile", "dress_shell", "-o", out], capsys)[0] == 0
     assert json.loads(out.with_name("dress.report.json").read_text())["shell"]["normal_thickness"]["p50_mm"] == pytest.approx(
         prescription.resolve("dress_shell").shell.thickness_mm, abs=0.05)
+
+
+@needs_prusa
+def test_prusaslicer_slices_the_shell_and_its_post(posted):
+    """PrusaSlicer reads the 3MF (the shell and the post, two parts of one object) and prints
+    both: extrusion from the post's first layer up to the top of the heel cup."""
+    gcode = slice_(posted["3mf"])
+    layers = sorted({float(z) for z in re.findall(r"^G1 Z([\d.]+)", gcode, flags=re.MULTILINE)})
+    assert layers and layers[0] <= 0.35 and layers[-1] >= load(posted["3mf"]).bounds[1, 2] - 0.5
+
+
+@pytest.mark.parametrize("extent", ["toes", "sulcus"])
+def test_a_top_cover_continues_past_the_three_quarter_shell_on_the_ground(extent, tmp_path):
+    """The cover runs on past the shell's trim edge to top_cover.extent as a layer of its own
+    thickness on the ground (its own body, touching the shell's edge), level with the cover on
+    the shell at the edge; the shell under the cover keeps its thickness."""
+    path = build(tmp_path, "cover.stl", *THREE_QUARTER, "--set", "top_cover.thickness_mm=2", "--set", f"top_cover.extent={extent}")
+    report, mesh = report_of(path), load(path)
+    length = report["input"]["foot_length_mm"]
+    reach = mesh.bounds[1, 0]
+    assert reach == pytest.approx(length if extent == "toes" else report["landmarks"]["sulcus_x_mm"], abs=15.0 if extent == "sulcus" else 0.5)
+    first = np.array(report["landmarks"]["mtpj1"]["xy_mm"]) - [12.0, 0.0]
+    fifth = np.array(report["landmarks"]["mtpj5"]["xy_mm"]) - [10.0, 0.0]
+    edge = first[0] + (fifth[0] - first[0]) * (0.0 - first[1]) / (fifth[1] - first[1])  # the trim edge at y = 0
+    xs = np.arange(edge + 15.5, reach - 8.0, 3.0)  # past the cover's 15 mm ramp down from the shell's edge
+    xy = np.c_[xs, np.zeros_like(xs)]
+    assert len(xs) >= 3
+    assert np.allclose(top_at(mesh, xy), 2.0, atol=0.05), "the cover's own thickness on the ground"
+    assert np.allclose(_bottom_at(mesh, xy), 0.0, atol=1e-6)
+    bodies = mesh.split(only_watertight=False)
+    assert len(bodies) == 2 and all(b.is_watertight for b in bodies)
+    assert report["shell"]["normal_thickness"]["p50_mm"] == pytest.approx(3.0, abs=0.05)

@@ -27,6 +27,7 @@ from .solid import solid
 GRID_MM = 0.5  # the erosion's grid (at most): its balls miss the exact one by under 0.02 mm on a 45-degree wall
 NORMAL_STEPS = 8  # fixed-point steps along the normal; each shrinks the error by t times the curvature
 TRIM_BEHIND_MTPJ1_MM, TRIM_BEHIND_MTPJ5_MM = 12.0, 10.0  # Allied OSI, "Shells 101" (CLINICAL.md)
+COVER_RAMP_MM = 15.0  # a cover past a 3/4 shell's edge comes down to its own thickness over this
 
 # Fields that thin the sheet (a recess, the tapered distal edge) rather than bend it: the
 # underside is made from the top without them (prescription.py refuses what leaves too little).
@@ -147,13 +148,38 @@ def build(points: np.ndarray, triangles: np.ndarray, rim: int, footprint: np.nda
     if kind == "intrinsic":  # one body: the post's bottom where it is below the sheet's
         floor = np.minimum(floor, post.bottom(points, outline, marks, rx))
     vertices, faces = solid(points, triangles, rim, top - floor, floor)
-    if kind != "extrinsic":
+    parts = [("shell", vertices, faces)]
+    if rx.top_cover.thickness_mm > 0 and rx.shell.length == "three_quarter":
+        parts.append(("top cover extension", *cover_extension(outline, marks, rx, resolution, lambda xy: sheet_top(xy) + rest)))
+    if kind == "extrinsic":
+        front = post.front_mm(marks, rx)
+        ring = mesh.cut_behind(footprint, np.array([front, 0.0]), np.array([1.0, 0.0]), 4.0 * marks.length_mm)
+        pp, pt, pr = triangulate.triangulate(ring, resolution, marks.heel_centre)
+        base = post.bottom(pp, outline, marks, rx)
+        parts.append(("post", *solid(pp, pt, pr, under(pp) - base, base)))
+    if len(parts) == 1:
         return Device(vertices, faces, floor, heights)
-    front = post.front_mm(marks, rx)
-    ring = mesh.cut_behind(footprint, np.array([front, 0.0]), np.array([1.0, 0.0]), 4.0 * marks.length_mm)
-    pp, pt, pr = triangulate.triangulate(ring, resolution, marks.heel_centre)
-    base = post.bottom(pp, outline, marks, rx)
-    pv, pf = solid(pp, pt, pr, under(pp) - base, base)
-    whole_v = np.vstack([vertices, pv])
-    whole_f = np.vstack([faces, pf + len(vertices)]).astype(np.int32)
-    return Device(whole_v, whole_f, floor, heights, (("shell", vertices, faces), ("post", pv, pf)))
+    offsets = np.cumsum([0] + [len(v) for _, v, _ in parts])
+    whole_v = np.vstack([v for _, v, _ in parts])
+    whole_f = np.vstack([f + offset for (_, _, f), offset in zip(parts, offsets)]).astype(np.int32)
+    return Device(whole_v, whole_f, floor, heights, tuple(parts))
+
+
+def cover_extension(outline, marks: Landmarks, rx, resolution: float, sheet_top: Surface) -> tuple[np.ndarray, np.ndarray]:
+    """The top cover past a three-quarter shell's edge to ``top_cover.extent``: a body of its own
+    on the ground, its back face on the shell's distal wall. Its top starts level with the cover
+    on the shell (sheet_top: xy (k, 2) -> the sheet's top, mm) and comes down smoothly over
+    COVER_RAMP_MM to the cover's own thickness. Vertices (v, 3), faces (f, 3) int32, outward."""
+    from ..features import fade_out
+
+    first, fifth = trim_points(marks)
+    along = (fifth - first) / np.linalg.norm(fifth - first)
+    normal = np.array([along[1], -along[0]])
+    normal = normal if normal[0] > 0 else -normal
+    reach = outline.points if rx.top_cover.extent == "toes" else mesh.trim(outline.points, marks, "sulcus")
+    ring = mesh.cut_behind(reach, first, -normal, 4.0 * marks.length_mm)  # the part ahead of the trim line
+    pts, tri, rim = triangulate.triangulate(ring, resolution, first)
+    ahead = np.maximum((pts - first) @ normal, 0.0)
+    edge = sheet_top(pts - ahead[:, None] * normal)  # the shell's top at the trim line, straight behind
+    top = rx.top_cover.thickness_mm + edge * fade_out(ahead, 0.0, COVER_RAMP_MM)
+    return solid(pts, tri, rim, top, None)
