@@ -331,7 +331,8 @@ def test_a_top_cover_continues_past_the_three_quarter_shell_on_the_ground(extent
     first = np.array(report["landmarks"]["mtpj1"]["xy_mm"]) - [12.0, 0.0]
     fifth = np.array(report["landmarks"]["mtpj5"]["xy_mm"]) - [10.0, 0.0]
     edge = first[0] + (fifth[0] - first[0]) * (0.0 - first[1]) / (fifth[1] - first[1])  # the trim edge at y = 0
-    xs = np.arange(edge + 15.5, reach - 8.0, 3.0)  # past the cover's 15 mm ramp down from the shell's edge
+    tip = mesh.vertices[np.abs(mesh.vertices[:, 1]) < 1.0, 0].max()  # the cover's front at y = 0
+    xs = np.arange(edge + 15.5, tip - 3.0, 3.0)  # past the cover's 15 mm ramp down from the shell's edge
     xy = np.c_[xs, np.zeros_like(xs)]
     assert len(xs) >= 3
     assert np.allclose(top_at(mesh, xy), 2.0, atol=0.05), "the cover's own thickness on the ground"
