@@ -11,7 +11,7 @@ from . import post, shell
 from .measure import normal_thickness
 
 REPORT_SAMPLES = 4000  # normal rays in a build's report (about a second); check and tests choose their own
-EDGE_CLEAR_MM = 3.0  # thickness counts 3 mm or more inside the rim (SPEC)
+EDGE_CLEAR_MM = 3.0  # thickness counts 3 mm or more inside the rim (SPEC), a sheet's thickness for thicker sheets
 FLAT_Z_MM = 1e-3  # bottom faces this close to z = 0 are the post's flat
 SEAT_SHARE = 0.35  # of the heel's width: the heel seat's radius about the heel centre
 
@@ -30,8 +30,10 @@ def thickness(insert) -> dict:
     vertices = vertices.copy()
     vertices[: len(insert.points), 2] -= insert.fields["top_cover"]  # the sheet's top comes first (construct.solid)
     nt = normal_thickness(vertices, faces, REPORT_SAMPLES)
-    keep = shapely.contains_xy(Polygon(insert.points[: insert.rim]).buffer(-EDGE_CLEAR_MM), nt.points[:, 0], nt.points[:, 1])
     rx = insert.prescription
+    # A normal ray runs up to t across before it meets the underside: nearer the rim it may leave through the side wall.
+    clear = max(EDGE_CLEAR_MM, rx.shell.thickness_mm)
+    keep = shapely.contains_xy(Polygon(insert.points[: insert.rim]).buffer(-clear), nt.points[:, 0], nt.points[:, 1])
     if rx.post.rearfoot == "intrinsic":
         keep &= nt.points[:, 0] > reach_mm(insert) + rx.shell.thickness_mm
     return {**nt.summary(keep), "prescribed_mm": rx.shell.thickness_mm, "measured_along": "normal"}
