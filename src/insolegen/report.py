@@ -66,7 +66,7 @@ def scan_section(insert) -> dict:
 def summary(report: dict) -> str:
     """A few lines for a person reading the terminal."""
     qa, built, rx = report["qa"], report["qa"]["as_built"], report["prescription"]
-    bodies = 2 if rx.get("post", {}).get("rearfoot") == "extrinsic" else 1  # an extrinsic post is a body of its own
+    bodies = max(1, len((report.get("shell") or {}).get("parts", [])))  # a shell's extrinsic post is a body of its own
     ok = qa["watertight"] and qa["winding_consistent"] and qa["bodies"] == bodies and qa["manifold3d"] == "NoError"
     # A scan build's arch is the foot's own (its scan line below says so), not arch.height_mm.
     arch = "" if report.get("scan") else (

@@ -11,7 +11,7 @@ from . import post, shell
 from .measure import normal_thickness
 
 REPORT_SAMPLES = 4000  # normal rays in a build's report (about a second); check and tests choose their own
-EDGE_CLEAR_MM = 3.0  # thickness counts 3 mm or more inside the rim (SPEC)
+EDGE_CLEAR_MM = 3.0  # thickness counts 3 mm or more inside the rim (SPEC), a sheet's thickness for thicker sheets
 FLAT_Z_MM = 1e-3  # bottom faces this close to z = 0 are the post's flat
 SEAT_SHARE = 0.35  # of the heel's width: the heel seat's radius about the heel centre
 
@@ -25,15 +25,18 @@ def plane(points: np.ndarray) -> tuple[np.ndarray, float]:
 
 def thickness(insert) -> dict:
     """The sheet's normal thickness (min, P5, P50, P95), 3 mm or more inside the rim and away
-    from a post fused under it; a top cover counts in (it is part of the top)."""
+    from a post fused under it; under its top cover (the cover is its own layer)."""
     _, vertices, faces = insert.parts[0] if insert.parts else ("", insert.vertices, insert.faces)
+    vertices = vertices.copy()
+    vertices[: len(insert.points), 2] -= insert.fields["top_cover"]  # the sheet's top comes first (construct.solid)
     nt = normal_thickness(vertices, faces, REPORT_SAMPLES)
-    keep = shapely.contains_xy(Polygon(insert.points[: insert.rim]).buffer(-EDGE_CLEAR_MM), nt.points[:, 0], nt.points[:, 1])
     rx = insert.prescription
+    # A normal ray runs up to t across before it meets the underside: nearer the rim it may leave through the side wall.
+    clear = max(EDGE_CLEAR_MM, rx.shell.thickness_mm)
+    keep = shapely.contains_xy(Polygon(insert.points[: insert.rim]).buffer(-clear), nt.points[:, 0], nt.points[:, 1])
     if rx.post.rearfoot == "intrinsic":
         keep &= nt.points[:, 0] > reach_mm(insert) + rx.shell.thickness_mm
-    return {**nt.summary(keep), "prescribed_mm": rx.shell.thickness_mm, "measured_along": "normal",
-            "top_cover_mm": rx.top_cover.thickness_mm}
+    return {**nt.summary(keep), "prescribed_mm": rx.shell.thickness_mm, "measured_along": "normal"}
 
 
 def reach_mm(insert) -> float:
@@ -79,7 +82,8 @@ def post_figures(insert) -> dict | None:
     rx, marks = insert.prescription, insert.marks
     if rx.post.rearfoot == "none":
         return None
-    _, vertices, faces = insert.parts[1] if insert.parts else ("", insert.vertices, insert.faces)
+    parts = dict((name, (v, f)) for name, v, f in insert.parts)
+    vertices, faces = parts.get("post", (insert.vertices, insert.faces))
     tri = vertices[faces]
     normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     normal /= np.linalg.norm(normal, axis=1, keepdims=True)
@@ -112,4 +116,5 @@ def post_figures(insert) -> dict | None:
 def shell_as_built(insert) -> dict:
     """The report's ``shell`` section."""
     return {"device": insert.prescription.device.type, "material": insert.prescription.device.material,
+            "parts": [name for name, _, _ in insert.parts],
             "normal_thickness": thickness(insert), "trim_edge": trim_edge(insert), "post": post_figures(insert)}

@@ -25,8 +25,9 @@ from . import post
 from .solid import solid
 
 GRID_MM = 0.5  # the erosion's grid (at most): its balls miss the exact one by under 0.02 mm on a 45-degree wall
-NORMAL_STEPS = 8  # fixed-point steps along the normal; each shrinks the error by t times the curvature
+NORMAL_STEPS = 5  # fixed-point steps along the normal; each shrinks the error by t times the curvature
 TRIM_BEHIND_MTPJ1_MM, TRIM_BEHIND_MTPJ5_MM = 12.0, 10.0  # Allied OSI, "Shells 101" (CLINICAL.md)
+COVER_RAMP_MM = 15.0  # a cover past a 3/4 shell's edge comes down to its own thickness over this
 
 # Fields that thin the sheet (a recess, the tapered distal edge) rather than bend it: the
 # underside is made from the top without them (prescription.py refuses what leaves too little).
@@ -59,8 +60,7 @@ def underside(top: Surface, ring: np.ndarray, thickness: float, spacing: float =
     The top beyond the rim is taken level at its height at the nearest point inside, so the
     balls centred past the rim never dig under a wall that rises to it.
     """
-    from scipy.interpolate import RectBivariateSpline
-    from scipy.ndimage import distance_transform_edt, grey_erosion, map_coordinates
+    from scipy.ndimage import distance_transform_edt, grey_erosion, map_coordinates, spline_filter
 
     t = float(thickness)
     x0, y0, x1, y1 = Polygon(ring).bounds
@@ -77,20 +77,24 @@ def underside(top: Surface, ring: np.ndarray, thickness: float, spacing: float =
     d = np.arange(-reach, reach + 1) * spacing
     dd = d[:, None] ** 2 + d[None, :] ** 2
     eroded = grey_erosion(z, footprint=dd <= t * t, structure=np.sqrt(np.maximum(t * t - dd, 0.0)))
-    surface = RectBivariateSpline(xs, ys, z)
+    slope_x, slope_y = np.gradient(z, spacing)
+    cubic = spline_filter(z, order=3, mode="nearest")
+
+    def sample(grid: np.ndarray, xy: np.ndarray, order: int) -> np.ndarray:
+        where = [(xy[:, 0] - xs[0]) / spacing, (xy[:, 1] - ys[0]) / spacing]
+        return map_coordinates(grid, where, order=order, mode="nearest", prefilter=False)
 
     def at(xy: np.ndarray) -> np.ndarray:
-        x, y = xy[:, 0], xy[:, 1]
-        coarse = map_coordinates(eroded, [(x - xs[0]) / spacing, (y - ys[0]) / spacing], order=1, mode="nearest")
         c = xy
         for _ in range(NORMAL_STEPS):  # c = p + t n_xy(c): the top point whose normal passes through p
-            sx, sy = surface.ev(c[:, 0], c[:, 1], dx=1), surface.ev(c[:, 0], c[:, 1], dy=1)
+            sx, sy = sample(slope_x, c, 1), sample(slope_y, c, 1)
             norm = np.sqrt(1.0 + sx * sx + sy * sy)
             c = xy - t * np.c_[sx / norm, sy / norm]
         gap2 = ((c - xy) ** 2).sum(axis=1)
-        # The ball at c, at p: an upper bound of the envelope wherever the steps ended up.
-        fine = np.where(gap2 < t * t, surface.ev(c[:, 0], c[:, 1]) - np.sqrt(np.maximum(t * t - gap2, 0.0)), np.inf)
-        return np.minimum(coarse, fine)
+        # The ball at c, at p: an upper bound of the envelope wherever the steps ended up, and
+        # exact to second order in the error of c (the envelope is a minimum over the balls).
+        fine = np.where(gap2 < t * t, sample(cubic, c, 3) - np.sqrt(np.maximum(t * t - gap2, 0.0)), np.inf)
+        return np.minimum(sample(eroded, xy, 1), fine)
 
     return at
 
@@ -147,13 +151,38 @@ def build(points: np.ndarray, triangles: np.ndarray, rim: int, footprint: np.nda
     if kind == "intrinsic":  # one body: the post's bottom where it is below the sheet's
         floor = np.minimum(floor, post.bottom(points, outline, marks, rx))
     vertices, faces = solid(points, triangles, rim, top - floor, floor)
-    if kind != "extrinsic":
+    parts = [("shell", vertices, faces)]
+    if rx.top_cover.thickness_mm > 0 and rx.shell.length == "three_quarter":
+        parts.append(("top cover extension", *cover_extension(outline, marks, rx, resolution, lambda xy: sheet_top(xy) + rest)))
+    if kind == "extrinsic":
+        front = post.front_mm(marks, rx)
+        ring = mesh.cut_behind(footprint, np.array([front, 0.0]), np.array([1.0, 0.0]), 4.0 * marks.length_mm)
+        pp, pt, pr = triangulate.triangulate(ring, resolution, marks.heel_centre)
+        base = post.bottom(pp, outline, marks, rx)
+        parts.append(("post", *solid(pp, pt, pr, under(pp) - base, base)))
+    if len(parts) == 1:
         return Device(vertices, faces, floor, heights)
-    front = post.front_mm(marks, rx)
-    ring = mesh.cut_behind(footprint, np.array([front, 0.0]), np.array([1.0, 0.0]), 4.0 * marks.length_mm)
-    pp, pt, pr = triangulate.triangulate(ring, resolution, marks.heel_centre)
-    base = post.bottom(pp, outline, marks, rx)
-    pv, pf = solid(pp, pt, pr, under(pp) - base, base)
-    whole_v = np.vstack([vertices, pv])
-    whole_f = np.vstack([faces, pf + len(vertices)]).astype(np.int32)
-    return Device(whole_v, whole_f, floor, heights, (("shell", vertices, faces), ("post", pv, pf)))
+    offsets = np.cumsum([0] + [len(v) for _, v, _ in parts])
+    whole_v = np.vstack([v for _, v, _ in parts])
+    whole_f = np.vstack([f + offset for (_, _, f), offset in zip(parts, offsets)]).astype(np.int32)
+    return Device(whole_v, whole_f, floor, heights, tuple(parts))
+
+
+def cover_extension(outline, marks: Landmarks, rx, resolution: float, sheet_top: Surface) -> tuple[np.ndarray, np.ndarray]:
+    """The top cover past a three-quarter shell's edge to ``top_cover.extent``: a body of its own
+    on the ground, its back face on the shell's distal wall. Its top starts level with the cover
+    on the shell (sheet_top: xy (k, 2) -> the sheet's top, mm) and comes down smoothly over
+    COVER_RAMP_MM to the cover's own thickness. Vertices (v, 3), faces (f, 3) int32, outward."""
+    from ..features import fade_out
+
+    first, fifth = trim_points(marks)
+    along = (fifth - first) / np.linalg.norm(fifth - first)
+    normal = np.array([along[1], -along[0]])
+    normal = normal if normal[0] > 0 else -normal
+    reach = outline.points if rx.top_cover.extent == "toes" else mesh.trim(outline.points, marks, "sulcus")
+    ring = mesh.cut_behind(reach, first, -normal, 4.0 * marks.length_mm)  # the part ahead of the trim line
+    pts, tri, rim = triangulate.triangulate(ring, resolution, first)
+    ahead = np.maximum((pts - first) @ normal, 0.0)
+    edge = sheet_top(pts - ahead[:, None] * normal)  # the shell's top at the trim line, straight behind
+    top = rx.top_cover.thickness_mm + edge * fade_out(ahead, 0.0, COVER_RAMP_MM)
+    return solid(pts, tri, rim, top, None)
