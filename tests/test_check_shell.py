@@ -20,14 +20,15 @@ TILT = np.radians(30.0)
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """The usual shell (3 mm, 3/4, on a 4/4 extrinsic post), the same prescription as a solid, a
-    plain 2 mm shell, all by the command line; and a synthetic sheet: a 2.5 mm plate tilted 30
+    plain 2 mm shell, a 3/4 shell on an intrinsic post, all by the command line; and a synthetic sheet: a 2.5 mm plate tilted 30
     degrees (vertically it is 2.5 / cos 30 = 2.887 mm thick)."""
     from insolegen.cli import main
 
     folder = tmp_path_factory.mktemp("check")
     out = {}
     for name, args in (("shell", SHELL_POST), ("solid", ["--set", "heel_cup.depth_mm=14"]),
-                       ("thin", ["--set", "device.type=shell", "--set", "shell.thickness_mm=2"])):
+                       ("thin", ["--set", "device.type=shell", "--set", "shell.thickness_mm=2"]),
+                       ("intrinsic", [*SHELL_POST[:-6], "--set", "post.rearfoot=intrinsic", "--set", "posting.rearfoot_deg=4"])):
         out[name] = folder / f"{name}.stl"
         assert main(["build", "-q", "--resolution", "1.5", *args, "-o", str(out[name])]) == 0
     angle = np.linspace(0, 2 * np.pi, 120, endpoint=False)
@@ -58,6 +59,16 @@ def test_a_shell_on_its_post_is_measured_along_the_normal(files, capsys):
     assert 2.9 <= nt["p5_mm"] and nt["p95_mm"] <= 3.1 and abs(nt["p50_mm"] - 3.0) <= 0.05 and nt["min_mm"] >= 2.8
     assert result["min_thickness_mm"] == nt["min_mm"]
     assert result["vertical_thickness_mm"][1] > nt["p95_mm"] + 0.3  # vertically its walls read thicker
+
+
+def test_an_intrinsic_post_is_not_counted_as_sheet(files, capsys):
+    """One body: under the heel the post fills to the ground, and its bevel runs on under the arch;
+    neither is the sheet's thickness."""
+    code, result = checked(files["intrinsic"], capsys)
+    nt = result["normal_thickness"]
+    print(f"intrinsic: {nt}")
+    assert code == 0 and result["device"] == "shell" and result["bodies"] == 1
+    assert nt["samples"] > 500 and 2.9 <= nt["p5_mm"] and nt["p95_mm"] <= 3.1 and nt["min_mm"] >= 2.8
 
 
 def test_a_solid_stays_a_solid(files, capsys):
