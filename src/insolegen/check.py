@@ -69,8 +69,9 @@ def check_mesh(vertices, faces, min_thickness_mm: float = 2.0, ray_spacing: floa
     stored_degenerate_faces: the file's own count, when the mesh is a union of its parts.
 
     A shell (see :mod:`insolegen.sheet`) is measured along its normals instead of vertically:
-    ``device`` says which, ``normal_thickness`` holds the figures; it may stand on a post of
-    its own (two bodies) and, formed or printed rather than milled, need not be millable."""
+    ``device`` says which, ``normal_thickness`` holds the figures; its post and a top cover run
+    on past its trim edge may be bodies of their own (up to 3 in all) and, formed or printed
+    rather than milled, it need not be millable."""
     from . import sheet
     from .qa import solid_report
 
@@ -87,8 +88,8 @@ def check_mesh(vertices, faces, min_thickness_mm: float = 2.0, ray_spacing: floa
         (result["watertight"], "not watertight (open edges or holes)"),
         (result["winding_consistent"], "faces are not wound consistently (flipped faces)"),
         (result["outward"], "faces are wound inward (negative volume)"),
-        (result["bodies"] == 1 or (shell is not None and result["bodies"] == 2),
-         f"{result['bodies']} separate bodies, expected 1" + (" (or a shell and its post)" if shell else "")),
+        (result["bodies"] == 1 or (shell is not None and result["bodies"] <= 3),
+         f"{result['bodies']} separate bodies, expected 1" + (" (a shell: up to 3, with its post and top cover)" if shell else "")),
         (result["degenerate_faces"] == 0, f"{result['degenerate_faces']} degenerate (zero-area) faces"),
         (result["manifold3d"] == "NoError", f"manifold3d rejects the mesh ({result['manifold3d']})"),
         (result["millable_from_above"] or shell is not None, f"{result['undercut_rays']} vertical rays meet the solid other than twice (undercuts or open surface)"),

@@ -123,6 +123,10 @@ def build(outline, outline_kind, units, side, scan, scan_units, foot_length, foo
                 written.append((api.write_mold(insert, mold, ascii_stl=ascii_stl, keep_input_frame=keep_input_frame), None))
             if not quiet:
                 click.echo(reports.summary(doc), err=True)
+                if mold is not None:
+                    from .construct.mold import EXTEND_MM
+
+                    click.echo(f"  mold {mold}: the top continued {EXTEND_MM:g} mm past the outline, on a flat base", err=True)
     except BaseException:
         for path, doc in written:  # a pair is delivered whole or not at all
             Path(path).unlink(missing_ok=True)
