@@ -18,6 +18,7 @@ from insolegen.qa import manifold_status
 
 RES = "1.5"
 EMED = FEET / "emed" / "emed_test_footprint_outline_mm.csv"
+FIND_SOLE = FEET / "find" / "template_sole_outline_mm.csv"  # in its own frame: the mold must follow the device there
 SHELL = ["--set", "device.type=shell", "--set", "heel_cup.depth_mm=14"]
 CASES = {
     "solid": [],
@@ -25,8 +26,10 @@ CASES = {
                            "--set", "posting.rearfoot_deg=4", "--set", "posting.rearfoot_motion_deg=4"],
     "footprint-emed": ["--outline", EMED, "--outline-kind", "footprint", "--side", "left"],
     "scan-techmed-shell": ["--scan", TECHMED, *SHELL],
+    "find-left-input-frame": ["--outline", FIND_SOLE, "--side", "left", "--keep-input-frame"],
 }
-NEEDS = {"footprint-emed": pytest.mark.skipif(not EMED.is_file(), reason="no emed data"), "scan-techmed-shell": needs_scans}
+NEEDS = {"footprint-emed": pytest.mark.skipif(not EMED.is_file(), reason="no emed data"), "scan-techmed-shell": needs_scans,
+         "find-left-input-frame": pytest.mark.skipif(not FIND_SOLE.is_file(), reason="no FIND data")}
 
 
 @pytest.fixture(scope="module")
