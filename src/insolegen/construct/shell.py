@@ -25,7 +25,8 @@ from . import post
 from .solid import solid
 
 GRID_MM = 1.0  # the erosion's grid at most (the resolution when finer); the normal refinement does the rest
-FOLD_STEP_MM = 0.2  # the finer pattern of balls where the sheet folds under a tight ridge
+FOLD_STEP_MM = 0.3  # the finer pattern of balls where the sheet folds under a tight ridge
+FOLD_GAIN_MM = 1e-3  # ... tried where the grid beats the normal by more than this
 NORMAL_STEPS = 5  # fixed-point steps along the normal; each shrinks the error by t times the curvature
 TRIM_BEHIND_MTPJ1_MM, TRIM_BEHIND_MTPJ5_MM = 12.0, 10.0  # Allied OSI, "Shells 101" (CLINICAL.md)
 COVER_RAMP_MM = 15.0  # a cover past a 3/4 shell's edge comes down to its own thickness over this
@@ -78,7 +79,7 @@ def underside(top: Surface, ring: np.ndarray, thickness: float, spacing: float =
     d = np.arange(-reach, reach + 1) * spacing
     dd = d[:, None] ** 2 + d[None, :] ** 2
     eroded = grey_erosion(z, footprint=dd <= t * t, structure=np.sqrt(np.maximum(t * t - dd, 0.0)))
-    step = max(FOLD_STEP_MM, t / 15.0)
+    step = max(FOLD_STEP_MM, t / 10.0)
     ring_d = np.arange(-np.floor(t / step), np.floor(t / step) + 1) * step
     fine_offsets = np.stack(np.meshgrid(ring_d, ring_d, indexing="ij"), axis=-1).reshape(-1, 2)
     fine_offsets = fine_offsets[(fine_offsets**2).sum(axis=1) <= t * t]
@@ -102,12 +103,12 @@ def underside(top: Surface, ring: np.ndarray, thickness: float, spacing: float =
         fine = np.where(gap2 < t * t, sample(cubic, c, 3) - np.sqrt(np.maximum(t * t - gap2, 0.0)), np.inf)
         coarse = sample(eroded, xy, 1)
         # Where the grid's balls beat the normal's (a fold under a ridge tighter than t), the
-        # balls again on a finer pattern, over the cubic top: the coarse grid's error is gone.
-        fold = np.flatnonzero(coarse < fine - 1e-6)
+        # balls again on a 0.3 mm pattern, over the cubic top: the coarse grid's error is gone.
+        fold = np.flatnonzero(coarse < fine - FOLD_GAIN_MM)
         for start in range(0, len(fold), 1024):
             rows = fold[start: start + 1024]
             candidates = sample(cubic, (xy[rows, None, :] + fine_offsets[None]).reshape(-1, 2), 3).reshape(len(rows), -1)
-            fine[rows] = (candidates - fine_depth[None]).min(axis=1)
+            fine[rows] = np.minimum(fine[rows], (candidates - fine_depth[None]).min(axis=1))
         return np.minimum(coarse, fine)
 
     return at
