@@ -23,14 +23,15 @@ from .solid import solid
 EXTEND_MM = 15.0  # beyond the outline (SPEC)
 FLOOR_MM = 2.0  # the least height of the extension above the base
 RISE_MM = 10.0  # the most the extension rises above the rim (a taller blank buys nothing)
-SLOPE_SMOOTH_MM = 3.0  # the rim's outward slope is averaged along the rim over about this arc
+SLOPE_SMOOTH_MM = 1.5  # the rim's outward slope is averaged along the rim over about this arc
 
 
-def rim_slope(points: np.ndarray, triangles: np.ndarray, z: np.ndarray, rim: int) -> tuple[np.ndarray, np.ndarray]:
-    """The top's outward slope at each rim point and the outward unit normals there.
+def rim_slope(points: np.ndarray, triangles: np.ndarray, z: np.ndarray, rim: int) -> np.ndarray:
+    """(rim,) the top's outward slope (dz per mm) at each rim point: the area-weighted gradient of
+    the triangles touching it, along the rim's outward normal, averaged along SLOPE_SMOOTH_MM of rim.
 
     points (n, 2), triangles (t, 3) counter-clockwise, z (n,) the top's heights, mm; the rim
-    is points[:rim], counter-clockwise. Returns slope (rim,) (dz per mm outward) and normals (rim, 2).
+    is points[:rim], counter-clockwise.
     """
     a, b, c = (points[triangles[:, i]] for i in range(3))
     za, zb, zc = (z[triangles[:, i]] for i in range(3))
@@ -49,19 +50,19 @@ def rim_slope(points: np.ndarray, triangles: np.ndarray, z: np.ndarray, rim: int
     tangent = np.roll(ring, -1, axis=0) - np.roll(ring, 1, axis=0)
     normals = np.c_[tangent[:, 1], -tangent[:, 0]]  # counter-clockwise ring: the right hand is outward
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
-    slope = _smooth_along(ring, np.einsum("ij,ij->i", grad_rim, normals), SLOPE_SMOOTH_MM)
-    return slope, normals
+    return _smooth_along(ring, np.einsum("ij,ij->i", grad_rim, normals), SLOPE_SMOOTH_MM)
 
 
 def _smooth_along(ring: np.ndarray, values: np.ndarray, width: float) -> np.ndarray:
-    """values (m,) on the closed ring (m, 2), averaged with a Gaussian of ``width`` mm along its length."""
+    """values (m,) on the closed ring (m, 2), averaged with a Gaussian of ``width`` mm along its
+    length (on the ring resampled evenly, so that a finely drawn stretch weighs no more)."""
+    from scipy.ndimage import gaussian_filter1d
+
     step = np.linalg.norm(np.roll(ring, -1, axis=0) - ring, axis=1)
-    s = np.r_[0.0, np.cumsum(step)[:-1]]
-    length = step.sum()
-    gap = np.abs(s[:, None] - s[None, :])
-    gap = np.minimum(gap, length - gap)
-    w = np.exp(-0.5 * (gap / width) ** 2) * step[None, :]
-    return (w @ values) / w.sum(axis=1)
+    s = np.r_[0.0, np.cumsum(step)]
+    even = np.linspace(0.0, s[-1], max(int(np.ceil(s[-1] / (0.25 * width))), 8), endpoint=False)
+    spread = gaussian_filter1d(np.interp(even, s, np.r_[values, values[0]]), width / (even[1] - even[0]), mode="wrap")
+    return np.interp(s[:-1], even, spread, period=s[-1])
 
 
 def extension(z0: np.ndarray, slope: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -83,7 +84,7 @@ def positive(points: np.ndarray, triangles: np.ndarray, rim: int, top: np.ndarra
     spacing of the extension, mm. Returns vertices (v, 3) float, mm, and faces (f, 3) int32.
     """
     outline = Polygon(points[:rim])
-    slope, _ = rim_slope(points, triangles, top, rim)
+    slope = rim_slope(points, triangles, top, rim)
     count = max(int(np.ceil(EXTEND_MM / spacing)), 2)
     rings = [points[:rim]]
     distances = np.linspace(0.0, EXTEND_MM, count + 1)[1:]
