@@ -14,6 +14,7 @@ from scan_files import TECHMED, needs_scans
 from shapely.geometry import Polygon
 from test_cam import envelope, parse, tool_positions
 
+from insolegen.check import check_file
 from insolegen.qa import manifold_status
 
 RES = "1.5"
@@ -98,6 +99,7 @@ def test_the_mold_is_the_device_top_continued_15_mm_without_a_cliff(folder, case
     assert mold.is_watertight and mold.is_winding_consistent and mold.volume > 0
     assert len(mold.split(only_watertight=False)) == 1
     assert manifold_status(mold.vertices, mold.faces) == "NoError"
+    assert check_file(folder / f"{case.replace('/', '-')}-mold.stl")["passed"]
 
 
 def test_a_flat_topped_extension_would_be_a_cliff(folder):
