@@ -27,6 +27,7 @@ from .solid import solid
 GRID_MM = 1.0  # the erosion's grid at most (the resolution when finer); the normal refinement does the rest
 FOLD_STEP_MM = 0.3  # the finer pattern of balls where the sheet folds under a tight ridge
 FOLD_GAIN_MM = 1e-3  # ... tried where the grid beats the normal by more than this
+RIM_BAND = 2.0  # grid spacings past the rim where the top is evaluated before it is taken level
 NORMAL_STEPS = 5  # fixed-point steps along the normal; each shrinks the error by t times the curvature
 TRIM_BEHIND_MTPJ1_MM, TRIM_BEHIND_MTPJ5_MM = 12.0, 10.0  # Allied OSI, "Shells 101" (CLINICAL.md)
 COVER_RAMP_MM = 15.0  # a cover past a 3/4 shell's edge comes down to its own thickness over this
@@ -59,8 +60,9 @@ def underside(top: Surface, ring: np.ndarray, thickness: float, spacing: float =
     """The underside of a sheet ``thickness`` mm thick (along the normal) under the surface ``top``
     (xy (n, 2) -> (n,) z, mm) over the outline ``ring`` (n, 2): a function xy (k, 2) -> (k,) z, mm.
 
-    The top beyond the rim is taken level at its height at the nearest point inside, so the
-    balls centred past the rim never dig under a wall that rises to it.
+    The top is evaluated up to RIM_BAND grid spacings past the rim, then taken level at its height
+    at the nearest point evaluated, so the balls centred past the rim never dig under a wall
+    that rises to it.
     """
     from scipy.ndimage import distance_transform_edt, grey_erosion, map_coordinates, spline_filter
 
@@ -70,7 +72,8 @@ def underside(top: Surface, ring: np.ndarray, thickness: float, spacing: float =
     xs = np.arange(x0 - pad, x1 + pad + spacing, spacing)
     ys = np.arange(y0 - pad, y1 + pad + spacing, spacing)
     gx, gy = np.meshgrid(xs, ys, indexing="ij")
-    inside = shapely.contains_xy(Polygon(ring), gx, gy)
+    # The top itself a little past the rim too: the grid's surface then matches it at the rim.
+    inside = shapely.contains_xy(Polygon(ring).buffer(RIM_BAND * spacing, quad_segs=4), gx, gy)
     z = np.zeros(gx.shape)
     z[inside] = top(np.c_[gx[inside], gy[inside]])
     nearest = distance_transform_edt(~inside, return_distances=False, return_indices=True)
