@@ -148,6 +148,9 @@ def test_the_sheet_is_its_thickness_along_the_normal(case, source, sheets, poste
     nt = report["shell"]["normal_thickness"]
     assert abs(nt["p50_mm"] - want) <= 0.05 and nt["p5_mm"] >= want - 0.1 and nt["p95_mm"] <= want + 0.1
     assert report["qa"]["watertight"] and report["qa"]["manifold3d"] == "NoError"
+    if post is not None:  # the post on a moved scan as on the built-in outline
+        assert post["bottom_plane_residual_mm"] <= 0.05 and post["rearfoot_deg"] == pytest.approx(4.0, abs=0.5)
+        assert post["motion_deg"] == pytest.approx(4.0, abs=0.5) and post["flat_end_pct"] == pytest.approx(30.0, abs=1.0)
 
 
 def test_the_heel_cup_is_a_wall_of_the_sheet_not_a_block(posted):
@@ -361,5 +364,7 @@ def test_the_sheet_never_folds_and_builds_the_same_bytes(posted, tmp_path):
     mesh = load(posted["unposted"])
     xy = grid_inside(mesh, 1.0)
     assert len(xy) > 5000 and np.all(hit_counts(mesh, xy) == 2)
+    some = xy[:: len(xy) // 400]
+    assert np.all(top_at(mesh, some) - _bottom_at(mesh, some) >= 3.0 - 0.01), "never thinner than the sheet, vertically"
     again = build(tmp_path, "again.stl", *THREE_QUARTER)
     assert again.read_bytes() == posted["unposted"].read_bytes()

@@ -55,10 +55,9 @@ def trim_edge(insert) -> dict | None:
     if insert.prescription.shell.length != "three_quarter":
         return None
     marks = insert.marks
-    first, fifth = shell.trim_points(marks)
-    along = (fifth - first) / np.linalg.norm(fifth - first)
+    first, normal = shell.trim_line(marks)
     rim = insert.points[: insert.rim]
-    off = np.abs((rim - first) @ np.array([along[1], -along[0]]))
+    off = np.abs((rim - first) @ normal)
     edge = rim[off < 0.05]
     slope, cross = np.polyfit(edge[:, 1], edge[:, 0], 1)  # x along the edge as a function of y
     behind = {name: round(float(head[0] - (slope * head[1] + cross)), 3) for name, head in (("mtpj1", marks.mtpj1), ("mtpj5", marks.mtpj5))}

@@ -27,6 +27,7 @@ from .solid import solid
 GRID_MM = 1.0  # the erosion's grid at most (the resolution when finer); the normal refinement does the rest
 FOLD_STEP_MM = 0.3  # the finer pattern of balls where the sheet folds under a tight ridge
 FOLD_GAIN_MM = 1e-3  # ... tried where the grid beats the normal by more than this
+RIM_BAND = 2.0  # grid spacings past the rim where the top is evaluated before it is taken level
 NORMAL_STEPS = 5  # fixed-point steps along the normal; each shrinks the error by t times the curvature
 TRIM_BEHIND_MTPJ1_MM, TRIM_BEHIND_MTPJ5_MM = 12.0, 10.0  # Allied OSI, "Shells 101" (CLINICAL.md)
 COVER_RAMP_MM = 15.0  # a cover past a 3/4 shell's edge comes down to its own thickness over this
@@ -44,23 +45,30 @@ def trim_points(marks: Landmarks) -> tuple[np.ndarray, np.ndarray]:
     return marks.mtpj1 - [TRIM_BEHIND_MTPJ1_MM, 0.0], marks.mtpj5 - [TRIM_BEHIND_MTPJ5_MM, 0.0]
 
 
+def trim_line(marks: Landmarks) -> tuple[np.ndarray, np.ndarray]:
+    """The three-quarter shell's distal edge: a point of it (2,) (behind the 1st head) and its unit
+    normal (2,) pointing to the toes."""
+    first, fifth = trim_points(marks)
+    along = (fifth - first) / np.linalg.norm(fifth - first)
+    normal = np.array([along[1], -along[0]])
+    return first, normal if normal[0] > 0 else -normal
+
+
 def trim(ring: np.ndarray, marks: Landmarks, length: str) -> np.ndarray:
     """The outline ring (n, 2) cut for a shell: ``three_quarter`` along the straight line
     through :func:`trim_points`; ``sulcus`` and ``full`` as a solid insert is cut."""
     if length != "three_quarter":
         return mesh.trim(ring, marks, length)
-    first, fifth = trim_points(marks)
-    along = (fifth - first) / np.linalg.norm(fifth - first)
-    normal = np.array([along[1], -along[0]])
-    return mesh.cut_behind(ring, first, normal if normal[0] > 0 else -normal, 4.0 * marks.length_mm)
+    return mesh.cut_behind(ring, *trim_line(marks), 4.0 * marks.length_mm)
 
 
 def underside(top: Surface, ring: np.ndarray, thickness: float, spacing: float = GRID_MM) -> Surface:
     """The underside of a sheet ``thickness`` mm thick (along the normal) under the surface ``top``
     (xy (n, 2) -> (n,) z, mm) over the outline ``ring`` (n, 2): a function xy (k, 2) -> (k,) z, mm.
 
-    The top beyond the rim is taken level at its height at the nearest point inside, so the
-    balls centred past the rim never dig under a wall that rises to it.
+    The top is evaluated up to RIM_BAND grid spacings past the rim, then taken level at its height
+    at the nearest point evaluated, so the balls centred past the rim never dig under a wall
+    that rises to it.
     """
     from scipy.ndimage import distance_transform_edt, grey_erosion, map_coordinates, spline_filter
 
@@ -70,7 +78,8 @@ def underside(top: Surface, ring: np.ndarray, thickness: float, spacing: float =
     xs = np.arange(x0 - pad, x1 + pad + spacing, spacing)
     ys = np.arange(y0 - pad, y1 + pad + spacing, spacing)
     gx, gy = np.meshgrid(xs, ys, indexing="ij")
-    inside = shapely.contains_xy(Polygon(ring), gx, gy)
+    # The top itself a little past the rim too: the grid's surface then matches it at the rim.
+    inside = shapely.contains_xy(Polygon(ring).buffer(RIM_BAND * spacing, quad_segs=4), gx, gy)
     z = np.zeros(gx.shape)
     z[inside] = top(np.c_[gx[inside], gy[inside]])
     nearest = distance_transform_edt(~inside, return_distances=False, return_indices=True)
@@ -119,7 +128,8 @@ class Device:
     """A built shell. vertices (v, 3) float, mm, and faces (f, 3) int32: the whole device (the
     sheet's top first, as :func:`~insolegen.construct.solid` lays it out, then the rest);
     bottom: (n,) float, mm, the device's underside under each top point; fields: the top's
-    fields as built (a post adds ``post_lift`` and takes the motion off the top);
+    fields as built (``rest`` raises a shell whose underside dips below the ground; a post adds
+    ``post_lift`` and takes the motion off the top);
     parts: (name, vertices, faces) of each printed body when there are several (an extrinsic post)."""
 
     vertices: np.ndarray
@@ -147,9 +157,12 @@ def build(points: np.ndarray, triangles: np.ndarray, rim: int, footprint: np.nda
     rim points[:rim]); fields_at: xy (k, 2) -> the top's fields there (name -> (k,) mm)."""
     heights = sheet_fields(fields_at(points), points, marks, rx)
 
-    def sheet_top(xy: np.ndarray) -> np.ndarray:  # under the top cover, and before the recesses thin it
+    def top_without(xy: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
         h = sheet_fields(fields_at(xy), xy, marks, rx)
-        return sum(h.values()) - sum(h[name] for name in ("top_cover", *THINNING))
+        return sum(h.values()) - sum(h[name] for name in names)
+
+    def sheet_top(xy: np.ndarray) -> np.ndarray:  # under the top cover, and before the recesses thin it
+        return top_without(xy, ("top_cover", *THINNING))
 
     sheet_under = underside(sheet_top, footprint, rx.shell.thickness_mm, min(GRID_MM, resolution))
     floor = sheet_under(points)
@@ -168,7 +181,10 @@ def build(points: np.ndarray, triangles: np.ndarray, rim: int, footprint: np.nda
     vertices, faces = solid(points, triangles, rim, top - floor, floor)
     parts = [("shell", vertices, faces)]
     if rx.top_cover.thickness_mm > 0 and rx.shell.length == "three_quarter":
-        parts.append(("top cover extension", *cover_extension(outline, marks, rx, resolution, lambda xy: sheet_top(xy) + rest)))
+        def under_cover(xy: np.ndarray) -> np.ndarray:  # the shell's top as built
+            return top_without(xy, ("top_cover",)) + rest
+
+        parts.append(("top cover extension", *cover_extension(outline, marks, rx, resolution, under_cover)))
     if kind == "extrinsic":
         front = post.front_mm(marks, rx)
         ring = mesh.cut_behind(footprint, np.array([front, 0.0]), np.array([1.0, 0.0]), 4.0 * marks.length_mm)
@@ -190,10 +206,7 @@ def cover_extension(outline, marks: Landmarks, rx, resolution: float, sheet_top:
     COVER_RAMP_MM to the cover's own thickness. Vertices (v, 3), faces (f, 3) int32, outward."""
     from ..features import fade_out
 
-    first, fifth = trim_points(marks)
-    along = (fifth - first) / np.linalg.norm(fifth - first)
-    normal = np.array([along[1], -along[0]])
-    normal = normal if normal[0] > 0 else -normal
+    first, normal = trim_line(marks)
     reach = outline.points if rx.top_cover.extent == "toes" else mesh.trim(outline.points, marks, "sulcus")
     ring = mesh.cut_behind(reach, first, -normal, 4.0 * marks.length_mm)  # the part ahead of the trim line
     pts, tri, rim = triangulate.triangulate(ring, resolution, first)
