@@ -64,6 +64,16 @@ def outward_samples(outline: Polygon, count: int = 400) -> tuple[np.ndarray, np.
     return shapely.get_coordinates(shapely.line_interpolate_point(edge, s)), normal
 
 
+def crossing(mold: trimesh.Trimesh, outline: Polygon) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Across the outline, at points along it: the top's slope just inside (z at -0.5 minus z at
+    -1.5 mm along the outward normal), how far the top 1 mm on (at +0.5 mm) misses that slope carried
+    over, and the step from -0.5 to +0.5 mm; (k,) each, mm."""
+    rim, normal = outward_samples(outline)
+    z = {d: top_at(mold, rim + d * normal) for d in (-1.5, -0.5, 0.5)}
+    slope_in = z[-0.5] - z[-1.5]
+    return slope_in, np.abs(z[0.5] - (z[-0.5] + slope_in)), np.abs(z[0.5] - z[-0.5])
+
+
 @pytest.mark.parametrize("case", [pytest.param(c, marks=NEEDS.get(c, ())) for c in CASES])
 def test_the_mold_is_the_device_top_continued_15_mm_without_a_cliff(folder, case):
     device, mold = built(folder, case)
@@ -80,11 +90,7 @@ def test_the_mold_is_the_device_top_continued_15_mm_without_a_cliff(folder, case
     grown = outline.buffer(15.0, quad_segs=32)
     reach = shapely.hausdorff_distance(base.exterior, grown.exterior)
     # No cliff: across the outline the top goes on as the device's slope just inside says.
-    rim, normal = outward_samples(outline)
-    z = {d: top_at(mold, rim + d * normal) for d in (-1.5, -0.5, 0.5, 1.5)}
-    slope_in = z[-0.5] - z[-1.5]
-    miss = np.abs(z[0.5] - (z[-0.5] + slope_in))  # the top 1 mm on, against the inside slope carried over
-    step = np.abs(z[0.5] - z[-0.5])
+    slope_in, miss, step = crossing(mold, outline)
     print(f"{case}: top inside max |dz| {off.max():.2e} mm over {len(xy)} rays; footprint vs outline+15 mm "
           f"{reach:.3f} mm; across the outline: step P95 {np.percentile(step, 95):.3f} max {step.max():.3f} mm, "
           f"slope inside max {np.abs(slope_in).max():.3f}, miss against it max {miss.max():.3f} mm; "
@@ -102,13 +108,16 @@ def test_the_mold_is_the_device_top_continued_15_mm_without_a_cliff(folder, case
     assert check_file(folder / f"{case.replace('/', '-')}-mold.stl")["passed"]
 
 
-def test_a_flat_topped_extension_would_be_a_cliff(folder):
-    """The cliff measure above can fail: the same device top on a block cut at the outline (the
-    device itself) drops to the base where the mold goes on."""
-    device, _ = built(folder, "solid")
-    rim, normal = outward_samples(outline_of(device))
-    inside, beyond = top_at(device, rim - 0.5 * normal), top_at(device, rim + 0.5 * normal)
-    assert np.isnan(beyond).all() and np.nanmin(inside) > 2.0
+def test_a_mold_with_a_cliff_fails_the_measure(folder):
+    """The cliff measure above can fail: the same mold with its extension laid flat 2 mm over the
+    base (the device's top standing on a plate) misses the inside slope by far more than it allows."""
+    device, mold = built(folder, "solid")
+    outline = outline_of(device)
+    plate = mold.vertices.copy()
+    beyond = ~shapely.contains_xy(outline.buffer(0.01), plate[:, 0], plate[:, 1])
+    plate[beyond, 2] = np.minimum(plate[beyond, 2], 2.0)
+    slope_in, miss, _ = crossing(trimesh.Trimesh(plate, mold.faces, process=False), outline)
+    assert (miss > 0.1 + 0.25 * np.abs(slope_in)).mean() > 0.9
 
 
 def test_cam_mills_the_mold(folder, capsys):
