@@ -45,6 +45,16 @@ def test_png_sections_a_shell_into_sheet_and_post(meshes, capsys):
     assert fill_pixels(pictures["solid"], SHEET_FILL) < 100 and fill_pixels(pictures["solid"], POST_FILL) < 100
 
 
+def test_a_shell_with_no_report_is_recognised(meshes, capsys, tmp_path):
+    """Another tool's shell (the STL alone): the preview measures it as check does and sections it."""
+    import shutil
+
+    alone = shutil.copy(meshes["shell"], tmp_path / "other.stl")
+    png = tmp_path / "other.png"
+    assert run(["preview", alone, "-o", png], capsys)[0] == 0
+    assert fill_pixels(png, SHEET_FILL) > 3000 and fill_pixels(png, POST_FILL) > 3000
+
+
 def test_html_of_a_shell_holds_its_underside(meshes, capsys):
     out = meshes["shell"].with_suffix(".html")
     assert run(["preview", meshes["shell"], "-o", out], capsys)[0] == 0

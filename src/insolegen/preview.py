@@ -52,7 +52,7 @@ def _prescription_text(report: dict, width: int = 200) -> str:
 
     rx = report.get("prescription")
     if not rx:
-        return "no report beside the mesh"
+        return "\n".join(["no report beside the mesh", *_shell_lines(report.get("shell"))])
     defaults = Prescription().model_dump(mode="json")
     lines = [f"{report.get('side', '?')} insert, {report.get('resolution_mm', '?')} mm mesh"]
     unchanged = []
@@ -78,8 +78,8 @@ def _shell_lines(shell: dict | None) -> list[str]:
     if not shell:
         return []
     nt = shell["normal_thickness"]
-    lines = [f"shell ({shell['material']}) along the normal: min {nt['min_mm']}, P5 {nt['p5_mm']}, P50 {nt['p50_mm']}, "
-             f"P95 {nt['p95_mm']} mm (prescribed {nt['prescribed_mm']})"]
+    lines = [f"shell ({shell.get('material', 'as measured')}) along the normal: min {nt['min_mm']}, P5 {nt['p5_mm']}, "
+             f"P50 {nt['p50_mm']}, P95 {nt['p95_mm']} mm" + (f" (prescribed {nt['prescribed_mm']})" if "prescribed_mm" in nt else "")]
     if shell.get("trim_edge"):
         trim = shell["trim_edge"]
         lines.append(f"trim edge {trim['behind_mtpj1_mm']} / {trim['behind_mtpj5_mm']} mm behind the 1st / 5th head")
@@ -165,8 +165,9 @@ def png(mesh, report: dict, out: Path) -> bytes:
 
     side = fig.add_subplot(grid[1, 0])
     xs, ys, heights = height_grid(mesh, 1.0)
-    if report.get("shell"):
-        _section_panel(side, mesh, report, (x0, x1))
+    shell = shell_of(mesh, report)
+    if shell:
+        _section_panel(side, mesh, {**report, "shell": shell}, (x0, x1))
     else:
         _profile_panel(side, xs, ys, heights, report, (x0, x1))
 
@@ -178,7 +179,7 @@ def png(mesh, report: dict, out: Path) -> bytes:
     view.margins(0)
     words = fig.add_subplot(grid[1, 1])
     words.set_axis_off()
-    text = _prescription_text(report, 58)
+    text = _prescription_text({**report, "shell": shell}, 58)
     # the text stays out of the layout (a long prescription would squeeze the views) and is set
     # small enough to fit the cell the layout leaves it: monospace, 0.6 em wide, 1.25 em a line
     fig.canvas.draw()
@@ -212,17 +213,28 @@ def _profile_panel(side, xs, ys, heights, report: dict, span: tuple[float, float
     side.set_aspect(2.0)
 
 
+def shell_of(mesh, report: dict) -> dict | None:
+    """The report's ``shell`` section; for a mesh with no report of ours, what :mod:`insolegen.sheet`
+    measures on it if it is a shell ({"normal_thickness": ...}); None for a solid."""
+    if report.get("prescription"):
+        return report.get("shell")
+    from . import sheet
+
+    measured = sheet.measure(mesh.vertices, mesh.faces)
+    return {"normal_thickness": measured} if measured else None
+
+
 def _section_panel(side, mesh, report: dict, span: tuple[float, float]) -> None:
     """A shell's section along its length, medial of the heel centre (through the heel seat, the
     post and the arch): the sheet and the post filled, each its own colour."""
     from matplotlib.patches import Polygon as Patch
 
     marks = report.get("landmarks", {})
-    heel = marks.get("heel_centre", {}).get("xy_mm", [0.0, 0.0])[1]
+    heel = marks.get("heel_centre", {}).get("xy_mm", [0.0, mesh.bounds[:, 1].mean()])[1]  # no report: the middle
     apex = marks.get("arch_apex", {}).get("xy_mm", [0.0, heel])[1]
     y = heel + 0.4 * (apex - heel)
     post = (report["shell"].get("post") or {}).get("kind")
-    names = ("sheet and its intrinsic post (one body)" if post == "intrinsic" else "sheet", f"{post} post")
+    names = ("sheet and its intrinsic post (one body)" if post == "intrinsic" else "sheet", f"{post or 'separate'} post")
     for ring, body in section(mesh, y):
         label = names[min(body, 1)]
         side.add_patch(Patch(ring, closed=True, fc=("C0", "C1")[min(body, 1)], ec="k", lw=0.4, alpha=0.8,
@@ -234,7 +246,7 @@ def _section_panel(side, mesh, report: dict, span: tuple[float, float]) -> None:
     side.set_ylabel("z, mm")
     side.legend(fontsize=8, loc="upper right")
     nt = report["shell"]["normal_thickness"]
-    side.set_title(f"section at y = {y:.0f} mm (heights drawn 2x): sheet {nt['p50_mm']} mm along the normal", fontsize=11)
+    side.set_title(f"section at y = {round(y)} mm (heights drawn 2x): sheet {nt['p50_mm']} mm along the normal", fontsize=11)
     side.set_aspect(2.0)
 
 
@@ -299,12 +311,13 @@ def html(mesh, report: dict) -> bytes:
     a shell's underside (and post) too, so that turned over it shows the sheet."""
     xs, ys, z = height_grid(mesh, 2.5)
     vertices, faces = _grid_surface(xs, ys, z)
-    if report.get("shell"):
+    shell = shell_of(mesh, report)
+    if shell:
         under, under_faces = _grid_surface(*height_grid(mesh, 2.5, underside=True))
         vertices, faces = np.vstack([vertices, under]), np.vstack([faces, under_faces[:, ::-1] + len(vertices)])
     data = {
         "vertices": np.round(vertices, 2).tolist(), "faces": faces.tolist(), "zmax": float(np.nanmax(z)),
-        "cx": float(np.mean(xs)), "cy": float(np.mean(ys)), "text": _prescription_text(report),
+        "cx": float(np.mean(xs)), "cy": float(np.mean(ys)), "text": _prescription_text({**report, "shell": shell}),
     }
     return _HTML.replace("__DATA__", json.dumps(data)).encode()
 
