@@ -24,7 +24,7 @@ from ..landmarks import Landmarks
 from . import post
 from .solid import solid
 
-GRID_MM = 1.0  # the erosion's grid at most (the resolution when finer); the normal refinement does the rest
+GRID_MM, GRID_MIN_MM = 1.0, 0.5  # the erosion's grid: the resolution within these; the normal refinement does the rest
 FOLD_STEP_MM = 0.3  # the finer pattern of balls where the sheet folds under a tight ridge
 FOLD_GAIN_MM = 1e-3  # ... tried where the grid beats the normal by more than this
 RIM_BAND = 2.0  # grid spacings past the rim where the top is evaluated before it is taken level
@@ -167,7 +167,7 @@ def build(points: np.ndarray, triangles: np.ndarray, rim: int, footprint: np.nda
     def sheet_top(xy: np.ndarray) -> np.ndarray:  # under the top cover, and before the recesses thin it
         return top_without(xy, ("top_cover", *THINNING))
 
-    sheet_under = underside(sheet_top, footprint, rx.shell.thickness_mm, min(GRID_MM, resolution))
+    sheet_under = underside(sheet_top, footprint, rx.shell.thickness_mm, float(np.clip(resolution, GRID_MIN_MM, GRID_MM)))
     floor = sheet_under(points)
     # The shell rests on its own underside (a scan's toes may dip under the forefoot's base).
     rest = max(0.0, -float(floor.min()))
