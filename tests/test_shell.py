@@ -276,7 +276,9 @@ def test_each_part_is_watertight_one_body_and_the_3mf_holds_them_as_two_parts(po
     the 3MF's object has the shell and the post as two printed parts, each watertight, one body,
     accepted by manifold3d."""
     for kind, bodies in (("extrinsic", 2), ("intrinsic", 1), ("unposted", 1)):
-        parts = load(posted[kind]).split(only_watertight=False)
+        whole = load(posted[kind])
+        assert whole.is_watertight, "the bodies share no vertex: merged, each is still closed"
+        parts = whole.split(only_watertight=False)
         assert len(parts) == bodies
         for part in parts:
             assert part.is_watertight and part.is_winding_consistent and part.volume > 0
@@ -352,7 +354,7 @@ def test_a_top_cover_continues_past_the_three_quarter_shell_on_the_ground(extent
     assert np.allclose(top_at(mesh, xy), 2.0, atol=0.05), "the cover's own thickness on the ground"
     assert np.allclose(_bottom_at(mesh, xy), 0.0, atol=1e-6)
     bodies = mesh.split(only_watertight=False)
-    assert len(bodies) == 2 and all(b.is_watertight for b in bodies)
+    assert mesh.is_watertight and len(bodies) == 2 and all(b.is_watertight for b in bodies)
     assert report["shell"]["normal_thickness"]["p50_mm"] == pytest.approx(3.0, abs=0.05)
 
 

@@ -24,12 +24,15 @@ from ..landmarks import Landmarks
 from . import post
 from .solid import solid
 
-GRID_MM = 1.0  # the erosion's grid at most (the resolution when finer); the normal refinement does the rest
+GRID_MM, GRID_MIN_MM = 1.0, 0.5  # the erosion's grid: the resolution within these; the normal refinement does the rest
 FOLD_STEP_MM = 0.3  # the finer pattern of balls where the sheet folds under a tight ridge
 FOLD_GAIN_MM = 1e-3  # ... tried where the grid beats the normal by more than this
 RIM_BAND = 2.0  # grid spacings past the rim where the top is evaluated before it is taken level
 NORMAL_STEPS = 5  # fixed-point steps along the normal; each shrinks the error by t times the curvature
 TRIM_BEHIND_MTPJ1_MM, TRIM_BEHIND_MTPJ5_MM = 12.0, 10.0  # Allied OSI, "Shells 101" (CLINICAL.md)
+# A post or cover extension stands this far off the shell (touching, to a slicer): the STL's bodies
+# share no vertex, so a reader that merges vertices still gets each closed on its own.
+PART_GAP_MM = 0.01
 COVER_RAMP_MM = 15.0  # a cover past a 3/4 shell's edge comes down to its own thickness over this
 
 # Fields that thin the sheet (a recess, the tapered distal edge) rather than bend it: the
@@ -164,7 +167,7 @@ def build(points: np.ndarray, triangles: np.ndarray, rim: int, footprint: np.nda
     def sheet_top(xy: np.ndarray) -> np.ndarray:  # under the top cover, and before the recesses thin it
         return top_without(xy, ("top_cover", *THINNING))
 
-    sheet_under = underside(sheet_top, footprint, rx.shell.thickness_mm, min(GRID_MM, resolution))
+    sheet_under = underside(sheet_top, footprint, rx.shell.thickness_mm, float(np.clip(resolution, GRID_MIN_MM, GRID_MM)))
     floor = sheet_under(points)
     # The shell rests on its own underside (a scan's toes may dip under the forefoot's base).
     rest = max(0.0, -float(floor.min()))
@@ -188,7 +191,8 @@ def build(points: np.ndarray, triangles: np.ndarray, rim: int, footprint: np.nda
     if kind == "extrinsic":
         front = post.front_mm(marks, rx)
         ring = mesh.cut_behind(footprint, np.array([front, 0.0]), np.array([1.0, 0.0]), 4.0 * marks.length_mm)
-        pp, pt, pr = triangulate.triangulate(ring, resolution, marks.heel_centre)
+        ring = np.asarray(shapely.orient_polygons(Polygon(ring).buffer(-PART_GAP_MM, join_style="mitre")).exterior.coords)[:-1]
+        pp, pt, pr = triangulate.triangulate(ring, resolution, apart(marks.met_pad_apex, resolution))
         base = post.bottom(pp, outline, marks, rx)
         parts.append(("post", *solid(pp, pt, pr, under(pp) - base, base)))
     if len(parts) == 1:
@@ -197,6 +201,12 @@ def build(points: np.ndarray, triangles: np.ndarray, rim: int, footprint: np.nda
     whole_v = np.vstack([v for _, v, _ in parts])
     whole_f = np.vstack([f + offset for (_, _, f), offset in zip(parts, offsets)]).astype(np.int32)
     return Device(whole_v, whole_f, floor, heights, tuple(parts))
+
+
+def apart(anchor: np.ndarray, resolution: float) -> np.ndarray:
+    """A lattice anchor (2,) whose lattice shares no point with the one through ``anchor`` (the
+    shell's, build.py): half a spacing along, a quarter across (not a lattice vector)."""
+    return anchor + resolution * np.array([0.5, 0.25])
 
 
 def cover_extension(outline, marks: Landmarks, rx, resolution: float, sheet_top: Surface) -> tuple[np.ndarray, np.ndarray]:
@@ -208,8 +218,8 @@ def cover_extension(outline, marks: Landmarks, rx, resolution: float, sheet_top:
 
     first, normal = trim_line(marks)
     reach = outline.points if rx.top_cover.extent == "toes" else mesh.trim(outline.points, marks, "sulcus")
-    ring = mesh.cut_behind(reach, first, -normal, 4.0 * marks.length_mm)  # the part ahead of the trim line
-    pts, tri, rim = triangulate.triangulate(ring, resolution, first)
+    ring = mesh.cut_behind(reach, first + PART_GAP_MM * normal, -normal, 4.0 * marks.length_mm)  # ahead of the trim line
+    pts, tri, rim = triangulate.triangulate(ring, resolution, apart(marks.met_pad_apex, resolution))
     ahead = np.maximum((pts - first) @ normal, 0.0)
     edge = sheet_top(pts - ahead[:, None] * normal)  # the shell's top at the trim line, straight behind
     top = rx.top_cover.thickness_mm + edge * fade_out(ahead, 0.0, COVER_RAMP_MM)
