@@ -6,6 +6,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import InputError
+
+# kPa per unit, under the names the exports write (CLINICAL.md: 1 mmHg = 0.1333 kPa, 1 N/cm2 = 10 kPa)
+KPA_PER_UNIT = {"kpa": 1.0, "n/cm2": 10.0, "n/cm²": 10.0, "mmhg": 0.133322, "psi": 6.894757, "kg/cm2": 98.0665, "mpa": 1000.0, "bar": 100.0}
+
+
+def kpa_per(unit: str, source: str) -> float:
+    """kPa per one of the file's pressure units; InputError for a unit not known."""
+    factor = KPA_PER_UNIT.get(unit.strip().lower().replace(" ", ""))
+    if factor is None:
+        raise InputError(f"{source}: pressure unit '{unit.strip()}' is not known; export in kPa, N/cm2 or mmHg")
+    return factor
+
 
 @dataclass(frozen=True)
 class Recording:
