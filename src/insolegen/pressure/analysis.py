@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
 from . import orient
@@ -77,7 +78,7 @@ class Analysis:
             "step": rec.step,
             "steps": rec.steps,
             "sensor_pitch_mm": [round(float(v), 4) for v in rec.pitch_mm],
-            "peak_kpa": round(float(np.nanmax(self.peak)), 2),
+            "peak_kpa": round(float(np.nanmax(self.peak)), 3),
             "contact_area_cm2": round(float(self.contact.sum()) * rec.cell_area_mm2 / 100.0, 3),
             "area_over_200_kpa_cm2": round(float((np.nan_to_num(self.peak) > THRESHOLD_KPA).sum()) * rec.cell_area_mm2 / 100.0, 3),
             "foot_length_mm": round(float(self.footprint.bounds[2] - self.footprint.bounds[0]), 2),
@@ -145,10 +146,13 @@ def _masks(x: np.ndarray, m: np.ndarray, contact: np.ndarray, length: float, toe
 
 
 def _peak_at(xy: np.ndarray, load: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The highest sensor of the mask, its centre (2,) mm; NaN when the mask is empty."""
+    """The centre (2,) mm of the highest pressure peak in the mask (a sensor no neighbour exceeds;
+    the mask's highest sensor where it holds none, being the flank of a neighbour's peak); NaN
+    when the mask is empty."""
     if not mask.any():
         return np.full(2, np.nan)
-    i = np.argmax(np.where(mask, load, -np.inf))
+    peaks = mask & (load > 0) & (load >= ndimage.maximum_filter(load, size=3, mode="constant"))
+    i = np.argmax(np.where(peaks if peaks.any() else mask, load, -np.inf))
     return xy.reshape(-1, 2)[i]
 
 
