@@ -23,7 +23,6 @@ TOES_SEARCH = (0.70, 0.90)  # the toes' line: the least loaded slice between the
 TOES_DEFAULT = 0.78
 MTH1_WIDTH, MTH2_3_WIDTH = 0.30, 0.65  # medial share of the forefoot's width up to the 1st, 3rd head
 HALLUX_WIDTH = 0.40
-MTH5_WIDTH = 0.80  # the 5th head: the lateral fifth of the forefoot
 THRESHOLD_KPA = 200.0  # CLINICAL.md: the diabetic-foot threshold; its area is reported
 
 
@@ -191,11 +190,10 @@ def analyse(recording: Recording) -> Analysis:
         }
         for name, mask in regions.items()
     }
-    lateral5 = regions["mth4_5"] & (_share(m, contact & (x >= MIDFOOT_END * length) & (x < toes)) >= MTH5_WIDTH)
     landmarks = {
         "heel_centre": _centre_of_pressure(xy, peak_raw, regions["heel"]),
         "mth1": _peak_at(xy, peak_raw, regions["mth1"]),
-        "mth5": _peak_at(xy, peak_raw, lateral5 if (lateral5 & contact).any() else regions["mth4_5"]),
+        "mth5": _peak_at(xy, peak_raw, regions["mth4_5"]),  # the 4th-5th heads' peak: the lateral head that bears
         "hallux": _peak_at(xy, peak_raw, regions["hallux"]),
     }
     return Analysis(rec, peak, pti, contact, regions, tf, footprint, landmarks, _arch_index(x, contact, toes), stats)
