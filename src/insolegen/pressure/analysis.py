@@ -144,15 +144,18 @@ def _masks(x: np.ndarray, m: np.ndarray, contact: np.ndarray, length: float, toe
     }
 
 
-def _peak_at(xy: np.ndarray, load: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _peak_at(xy: np.ndarray, m: np.ndarray, load: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The centre (2,) mm of the highest pressure peak in the mask (a sensor no neighbour exceeds;
     the mask's highest sensor where it holds none, being the flank of a neighbour's peak); NaN
-    when the mask is empty."""
+    when the mask is empty. Equal peaks: the rearmost, then the most medial (m, mm medially), so
+    that the choice does not depend on how the grid lies."""
     if not mask.any():
         return np.full(2, np.nan)
     peaks = mask & (load > 0) & (load >= ndimage.maximum_filter(load, size=3, mode="constant"))
-    i = np.argmax(np.where(peaks if peaks.any() else mask, load, -np.inf))
-    return xy.reshape(-1, 2)[i]
+    pool = peaks if peaks.any() else mask
+    top = pool & (load == load[pool].max())
+    order = np.lexsort((-np.round(m[top], 6), np.round(xy[top][:, 0], 6)))
+    return xy[top][order[0]]
 
 
 def _centre_of_pressure(xy: np.ndarray, load: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -192,9 +195,9 @@ def analyse(recording: Recording) -> Analysis:
     }
     landmarks = {
         "heel_centre": _centre_of_pressure(xy, peak_raw, regions["heel"]),
-        "mth1": _peak_at(xy, peak_raw, regions["mth1"]),
-        "mth5": _peak_at(xy, peak_raw, regions["mth4_5"]),  # the 4th-5th heads' peak: the lateral head that bears
-        "hallux": _peak_at(xy, peak_raw, regions["hallux"]),
+        "mth1": _peak_at(xy, m, peak_raw, regions["mth1"]),
+        "mth5": _peak_at(xy, m, peak_raw, regions["mth4_5"]),  # the 4th-5th heads' peak: the lateral head that bears
+        "hallux": _peak_at(xy, m, peak_raw, regions["hallux"]),
     }
     return Analysis(rec, peak, pti, contact, regions, tf, footprint, landmarks, _arch_index(x, contact, toes), stats)
 
