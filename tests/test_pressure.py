@@ -261,3 +261,82 @@ def test_mirrored_and_turned_copies_read_the_same_load(system, kind, tmp_path, c
     for name, xy in original["landmarks_mm"].items():
         sign = -1 if kind == "mirrored" else 1  # y is the wearer's left: the mirror image's medial side is the other way
         assert np.hypot(copy["landmarks_mm"][name][0] - xy[0], copy["landmarks_mm"][name][1] - sign * xy[1]) <= 2.0, name
+
+
+def _cut(path: Path, share: float, folder: Path) -> Path:
+    """The file cut off part-way through a line, at the given share of its length."""
+    data = path.read_bytes()
+    out = folder / f"cut{path.suffix}"
+    out.write_bytes(data[: int(len(data) * share)])
+    return out
+
+
+def _edit(path: Path, folder: Path, old: str, new: str, suffix: str | None = None) -> Path:
+    text = path.read_bytes().decode("latin-1")
+    assert old in text
+    out = folder / f"edited{suffix or path.suffix}"
+    out.write_bytes(text.replace(old, new).encode("latin-1"))
+    return out
+
+
+def _two_feet(folder: Path) -> Path:
+    f = _raw("emed")[0].frames
+    both = np.zeros((f.shape[0], f.shape[1], 2 * f.shape[2] + 8))
+    both[:, :, : f.shape[2]] = f[:, :, ::-1]  # a left foot beside the right one
+    both[:, :, f.shape[2] + 8:] = f
+    return write_emed(folder / "two_feet.lst", both)
+
+
+BROKEN = {
+    "emed truncated": lambda d: _cut(DATA / FILES["emed"], 0.6, d),
+    "emed header lies (sensor size)": lambda d: _edit(DATA / FILES["emed"], d, "Sensor size: 0.500x0.500", "Sensor size: 0.600x0.600"),
+    "emed header lies (area)": lambda d: _edit(DATA / FILES["emed"], d, "Sensor area: 0.25", "Sensor area: 0.36"),
+    "emed header lies (matrix)": lambda d: _edit(DATA / FILES["emed"], d, "Matrix: 64x95", "Matrix: 40x60"),
+    "emed no contact": lambda d: write_emed(d / "empty.lst", np.zeros((5, 10, 10))),
+    "emed two feet at once": _two_feet,
+    "fscan truncated": lambda d: _cut(DATA / FILES["fscan"], 0.5, d),
+    "fscan header lies (rows)": lambda d: _edit(DATA / FILES["fscan"], d, "ROWS 60", "ROWS 59"),
+    "fscan header lies (frames)": lambda d: _edit(DATA / FILES["fscan"], d, "END_FRAME 205", "END_FRAME 300"),
+    "xsensor truncated": lambda d: _cut(DATA / FILES["xsensor"], 0.7, d),
+    "xsensor header lies (peak)": lambda d: _edit(DATA / FILES["xsensor"], d, "Peak Pressure (mmHg),2674.44", "Peak Pressure (mmHg),1674.44"),
+    "pliance truncated": lambda d: _cut(DATA / FILES["pliance"], 0.4, d),
+    "pliance header lies (units)": lambda d: _edit(DATA / FILES["pliance"], d, "pressure values in kPa", "pressure values in N/cm2"),
+    "unknown format": lambda d: _edit(DATA / FILES["emed"], d, "Page 1", "Page 1", ".txt"),
+    "pedar": lambda d: DATA / "pedar_example.asc",
+    "footscan": lambda d: DATA / "footscan_test.xls",
+}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_broken_copies_one_line_exit_2_nothing_written(case, tmp_path, capsys):
+    bad = BROKEN[case](tmp_path)
+    png, report = tmp_path / "out" / "map.png", tmp_path / "out" / "r.json"
+    code, out, err = run(["pressure", str(bad), "-o", str(png), "--report", str(report)], capsys)
+    assert code == 2, (case, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in err, err
+    assert not png.exists() and not report.exists() and not out
+
+
+def test_steps_the_most_complete_unless_asked(tmp_path, capsys):
+    """A plate recording with two steps: the whole one, then one cut off by the end of the
+    recording; the whole one by default, the other with --step 2."""
+    f = _raw("emed")[0].frames
+    k, nr, nc = f.shape
+    plate = np.zeros((k + 60, nr, 2 * nc + 10))
+    plate[:k, :, :nc] = f
+    plate[k - 20:, :, nc + 10:] = f[: 80]  # the second step begins before the first ends (walking)
+    path = write_emed(tmp_path / "walk.lst", plate)
+    first = report_of(path, capsys)
+    assert (first["step"], first["steps"], first["frames"]) == (1, 2, k)
+    second = report_of(path, capsys, "--step", "2")
+    assert (second["step"], second["frames"]) == (2, 80) and second["peak_kpa"] <= first["peak_kpa"]
+    code, _, err = run(["pressure", str(path), "--step", "3"], capsys)
+    assert code == 2 and "--step 3" in err and len(err.strip().splitlines()) == 1
+
+
+def test_map_picture(tmp_path, capsys):
+    png = tmp_path / "map.png"
+    code, _, err = run(["pressure", str(DATA / FILES["emed"]), "-o", str(png), "--report", str(tmp_path / "r.json")], capsys)
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000

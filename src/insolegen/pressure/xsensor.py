@@ -38,11 +38,13 @@ def parse(path, text: str, sha256: str) -> list[Recording]:
     sensors: dict[str, dict] = {}  # name -> {"frames": [...], "pitch": (px, py), "shape": (r, c)}
     times: list[float] = []
     i, frame_no, sensor, info = 0, None, None, {}
+    starts = []  # the row where each frame begins: every frame spans as many rows
     while i < len(rows):
         key = rows[i][0]
         value = rows[i][1] if len(rows[i]) > 1 else ""
         if key == "FRAME":
             frame_no = value
+            starts.append(i)
         elif key == "Time" and frame_no is not None:
             times.append(_time_s(value))
         elif key == "SENSOR":
@@ -71,6 +73,9 @@ def parse(path, text: str, sha256: str) -> list[Recording]:
     counts = {len(e["frames"]) for e in sensors.values()}
     if len(counts) != 1 or counts != {len(times)}:
         raise InputError(f"{path}: the last frame is incomplete ({len(times)} frames, {', '.join(str(len(e['frames'])) for e in sensors.values())} sensor blocks); the file is truncated")
+    spans = np.diff([*starts, len(rows)])
+    if len(spans) > 1 and spans[-1] < spans[:-1].min():
+        raise InputError(f"{path}: frame {frame_no} stops after {spans[-1]} of its {spans[:-1].min()} lines; the file is truncated")
     steps = np.diff(times)
     frame_s = float(np.median(steps)) if len(steps) else 0.0
     recordings = []
