@@ -40,9 +40,11 @@ def draw_peak_map(ax, analysis: Analysis, upright: bool = True, vmax: float | No
     on = ~np.isnan(analysis.peak)
     squares = place(squares_out(analysis, on))
     values = np.where(analysis.contact[on], analysis.peak[on], np.nan)
-    cells = PolyCollection(squares, array=np.ma.masked_invalid(values), cmap=CMAP, edgecolors="none")
+    import matplotlib
+
+    cmap = matplotlib.colormaps[CMAP].with_extremes(bad="#eeeeee")  # sensors that saw no load: pale
+    cells = PolyCollection(squares, array=np.ma.masked_invalid(values), cmap=cmap, edgecolors="none")
     cells.set_clim(0, vmax or float(np.nanmax(analysis.peak)))
-    cells.cmap.set_bad("#eeeeee")
     ax.add_collection(cells)
     for name, mask in analysis.regions.items():
         if not mask.any():
