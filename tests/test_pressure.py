@@ -139,9 +139,11 @@ def test_landmarks_within_8mm_of_the_peaks_they_stand_for():
                 local_max &= peak >= padded[1 + di: 1 + di + peak.shape[0], 1 + dj: 1 + dj + peak.shape[1]]
         for mark, region in (("mth1", "mth1"), ("hallux", "hallux"), ("mth5", "mth4_5")):
             mask = a.regions[region] & local_max & (peak > 0)
-            if not mask.any():  # no peak of its own (the flank of a neighbour's): its highest sensor
-                mask = a.regions[region] & (peak == peak[a.regions[region]].max())
-            d = np.linalg.norm(xy[mask] - a.landmarks_mm[mark], axis=1).min()
+            if mask.any():
+                d = np.linalg.norm(xy[mask] - a.landmarks_mm[mark], axis=1).min()
+            else:  # no peak of its own (the flank of a neighbour's): the region's centre of pressure
+                r = a.regions[region]
+                d = np.linalg.norm((xy[r] * peak[r, None]).sum(axis=0) / peak[r].sum() - a.landmarks_mm[mark])
             assert d <= 8.0, (system, mark, d)
         heel = a.regions["heel"]
         cop = (xy[heel] * peak[heel, None]).sum(axis=0) / peak[heel].sum()
@@ -340,3 +342,10 @@ def test_map_picture(tmp_path, capsys):
     code, _, err = run(["pressure", str(DATA / FILES["emed"]), "-o", str(png), "--report", str(tmp_path / "r.json")], capsys)
     assert code == 0, err
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_side_given_for_a_plate_is_kept_and_a_single_insole_is_not_the_other(capsys):
+    code, out, err = run(["pressure", str(DATA / FILES["emed"]), "--side", "left"], capsys)
+    assert code == 0 and json.loads(out)["side"] == "left" and "looks like a right foot" in err
+    code, out, err = run(["pressure", str(DATA / FILES["fscan"]), "--side", "right"], capsys)
+    assert code == 0 and json.loads(out)["side"] == "right" and "looks like a left foot" in err
