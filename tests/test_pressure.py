@@ -349,3 +349,21 @@ def test_side_given_for_a_plate_is_kept_and_a_single_insole_is_not_the_other(cap
     assert code == 0 and json.loads(out)["side"] == "left" and "looks like a right foot" in err
     code, out, err = run(["pressure", str(DATA / FILES["fscan"]), "--side", "right"], capsys)
     assert code == 0 and json.loads(out)["side"] == "right" and "looks like a left foot" in err
+
+
+def test_units_as_the_file_says(tmp_path, capsys):
+    """An emed export in N/cm2 (its Force column is then sum x area in cm2) reads as the same kPa."""
+    f = _raw("emed")[0].frames
+    path = write_emed(tmp_path / "ncm2.lst", f / 10.0)
+    text = path.read_text(encoding="latin-1")
+    # the writer prints forces for kPa (x 0.025 N); in N/cm2 each force is ten times that
+    text = re.sub(r"\t([0-9.]+)$", lambda m: f"\t{float(m.group(1)) * 10:.2f}", text, flags=re.M)
+    path.write_text(text, encoding="latin-1")
+    assert report_of(path, capsys)["peak_kpa"] == pytest.approx(370.0, abs=0.01)
+
+
+def test_in_shoe_stance_phases(capsys):
+    whole = report_of(DATA / FILES["fscan"], capsys)
+    first = report_of(DATA / FILES["fscan"], capsys, "--step", "1")
+    assert whole["step"] is None and whole["steps"] == first["steps"] >= 2
+    assert first["step"] == 1 and 0 < first["frames"] < whole["frames"] and first["peak_kpa"] <= whole["peak_kpa"]
