@@ -367,3 +367,17 @@ def test_in_shoe_stance_phases(capsys):
     first = report_of(DATA / FILES["fscan"], capsys, "--step", "1")
     assert whole["step"] is None and whole["steps"] == first["steps"] >= 2
     assert first["step"] == 1 and 0 < first["frames"] < whole["frames"] and first["peak_kpa"] <= whole["peak_kpa"]
+
+
+def test_transform_takes_the_files_own_sensor_numbers_to_the_output_frame(capsys):
+    """emed prints its plate's row and column numbers: sensor (row, column) is at (column x 5,
+    row x 5) mm; the report's transform lays every loaded one between the heel (x = 0) and the toes."""
+    rep = report_of(DATA / FILES["emed"], capsys)
+    tf = np.array(rep["transform_sensor_to_output"])
+    loaded = {(r, c) for page in emed_pages(DATA / FILES["emed"]) for r, (vals, _) in page["rows"].items()
+              for c, v in zip(page["cols"], vals) if v > 0}
+    pts = np.array([(c * 5.0, r * 5.0, 0.0, 1.0) for r, c in loaded]) @ tf.T
+    assert 0.0 < pts[:, 0].min() <= 5.0 and pts[:, 0].max() <= rep["foot_length_mm"]
+    assert np.allclose(tf[:3, :3] @ tf[:3, :3].T, np.eye(3), atol=1e-5) and np.allclose(pts[:, 2], 0)
+    hallux, heel = np.array(rep["landmarks_mm"]["hallux"]), np.array(rep["landmarks_mm"]["heel_centre"])
+    assert hallux[1] > heel[1]  # a right foot: the hallux lies medially, to the wearer's left (+y)
