@@ -211,6 +211,8 @@ BROKEN = {
     "emed header lies (matrix)": lambda d: _edit(DATA / FILES["emed"], d, "Matrix: 64x95", "Matrix: 40x60"),
     "emed no contact": lambda d: write_emed(d / "empty.lst", np.zeros((5, 10, 10))),
     "emed two feet at once": _two_feet,
+    "emed heel alone": lambda d: write_emed(d / "heel.lst", _raw("emed")[0].frames * (np.arange(54) >= 35)[None, :, None]),
+    "emed forefoot alone": lambda d: write_emed(d / "fore.lst", _raw("emed")[0].frames * (np.arange(54) < 30)[None, :, None]),
     "fscan truncated": lambda d: _cut(DATA / FILES["fscan"], 0.5, d),
     "fscan header lies (rows)": lambda d: _edit(DATA / FILES["fscan"], d, "ROWS 60", "ROWS 59"),
     "fscan header lies (frames)": lambda d: _edit(DATA / FILES["fscan"], d, "END_FRAME 205", "END_FRAME 300"),
