@@ -19,7 +19,7 @@ SCANS = FEET.parent / "scans"
 TECHMED = SCANS / "techmed3d_right_plantar.obj"
 FIND = FEET / "find" / "template.obj"
 FIND_SOLE = FEET / "find" / "templ_sole_faces.npy"
-OFF = ["--set", "heel_cup.depth_mm=0"]  # every feature off (the others are off by default); cast.* at 0
+OFF = ["--set", "heel_cup.depth_mm=30", "--set", "scan.rim_mm=60"]  # nothing capped (rims over the trim height), every feature off; cast.* at 0
 
 needs_scans = pytest.mark.skipif(not (TECHMED.is_file() and FIND.is_file()), reason="../shared/data scans are absent")
 pytestmark = needs_scans

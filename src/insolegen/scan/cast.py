@@ -43,8 +43,7 @@ class Cast:
     surface: the fitted plantar surface in the balanced frame; to_fit: (2, 3) float, output xy ->
     that frame's xy; lift_mm: added to its z. arch_apex, heel_centre: (2,) float, mm, output frame;
     length_mm: the footprint's length; facts: the report's ``scan`` section; sole: the scan's own
-    footprint (the contour at the trim height, output frame), past which the surface is carried
-    on (:func:`~insolegen.scan.rim.extended`); trim_level_mm: that contour's height.
+    footprint (the contour at the trim height, output frame); trim_level_mm: that contour's height.
     """
 
     surface: surfaces.Surface
@@ -62,16 +61,21 @@ class Cast:
         """(n,) float, mm: the cast's plantar surface at xy (n, 2) float, mm, output frame."""
         return self.surface.height(xy @ self.to_fit[:, :2].T + self.to_fit[:, 2]) + self.lift_mm
 
-    def gradient(self, xy: np.ndarray) -> np.ndarray:
-        """(n, 2) float: the plantar surface's slope (dz/dx, dz/dy) at xy (n, 2), output frame."""
-        at = xy @ self.to_fit[:, :2].T + self.to_fit[:, 2]
-        return np.c_[self.surface.height(at, dx=1), self.surface.height(at, dy=1)] @ self.to_fit[:, :2]
-
     def carried(self, xy: np.ndarray) -> np.ndarray:
-        """(n,) float, mm: the plantar surface, carried on smoothly past the scan's footprint."""
-        from .rim import extended
+        """(n,) float, mm: the plantar surface at xy (n, 2), carried on smoothly where the outline
+        reaches past the scan's footprint: past the fit's grid along its slope at the grid's edge
+        (C1), and levelled off just over the trim height (:func:`~insolegen.scan.rim.level_above`)."""
+        from .rim import TRIM_LEVEL_MM, level_above
 
-        return extended(self, xy)
+        at = xy @ self.to_fit[:, :2].T + self.to_fit[:, 2]
+        s = self.surface
+        edge = np.c_[np.clip(at[:, 0], s.xs[0], s.xs[-1]), np.clip(at[:, 1], s.ys[0], s.ys[-1])]
+        z = s.height(edge) + self.lift_mm
+        past = np.flatnonzero(np.any(edge != at, axis=1))
+        if len(past):
+            slope = np.c_[s.height(edge[past], dx=1), s.height(edge[past], dy=1)]
+            z[past] += np.sum(slope * (at[past] - edge[past]), axis=1)
+        return level_above(z, self.trim_level_mm + TRIM_LEVEL_MM, TRIM_LEVEL_MM)
 
     def molded(self, xy: np.ndarray) -> np.ndarray:
         """(n,) float, mm: the top as molded (the carried surface and the heel expansion), before the rim's caps."""
@@ -266,12 +270,14 @@ class ScanInput:
     """A foot scan read and posed, waiting for a prescription (:meth:`outline`).
 
     raw: the :class:`~insolegen.scan.read.RawScan`; pose: its :class:`~insolegen.scan.pose.Pose`;
-    side_asked: ``auto``, ``left`` or ``right`` as given.
+    side_asked: ``auto``, ``left`` or ``right`` as given; shoe: the shoe's insole
+    :class:`~insolegen.outline.Outline` that trims the top (``--outline``), or None.
     """
 
     raw: object
     pose: object
     side_asked: str
+    shoe: object = None
 
     @property
     def sha256(self) -> str:
@@ -288,7 +294,8 @@ class ScanInput:
             "notes": [*raw.notes, *pose.notes],
         }
         with one_blas_thread():
-            return cast_outline(pose.place(raw.points), raw.faces, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
+            return cast_outline(pose.place(raw.points), raw.faces, pose.transform, pose.side, rx, raw.source, raw.sha256,
+                                self.shoe.notes if self.shoe is not None else (), about, self.shoe)
 
 
 def load(path, units: str = "auto", side: str = "auto") -> ScanInput:

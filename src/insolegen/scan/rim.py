@@ -41,7 +41,7 @@ def smooth_outline(poly: Polygon, radius: float = SMOOTH_MM) -> Polygon:
     out = max(shapely.get_parts(out), key=lambda g: g.area) if out.geom_type != "Polygon" else out
     out = out.buffer(radius, quad_segs=32).buffer(-radius, quad_segs=32, join_style=BufferJoinStyle.round)
     out = max(shapely.get_parts(out), key=lambda g: g.area) if out.geom_type != "Polygon" else out
-    return Polygon(out.exterior)
+    return shapely.orient_polygons(Polygon(out.exterior))  # counter-clockwise, as every outline
 
 
 def level_above(z: np.ndarray, cap: np.ndarray | float, band: float) -> np.ndarray:
@@ -49,25 +49,6 @@ def level_above(z: np.ndarray, cap: np.ndarray | float, band: float) -> np.ndarr
     (C1 where it starts: the slope goes on, bending over ``band`` mm of height)."""
     start = cap - band
     return np.where(z <= start, z, start + band * (1.0 - np.exp(-(np.maximum(z, start) - start) / band)))
-
-
-def extended(cast, xy: np.ndarray) -> np.ndarray:
-    """(n,) float, mm: the cast's surface at xy (n, 2), carried on past its footprint ring
-    (``cast.sole``) along the slope it has there, then levelled off TRIM_LEVEL_MM over the trim
-    height: the fit's own extrapolation is no foot and ends at its grid's edge."""
-    z = cast.height(xy)
-    sole = cast.sole
-    outside = np.flatnonzero(~shapely.contains_xy(sole, xy[:, 0], xy[:, 1]))
-    if not len(outside):
-        return z
-    p = xy.take(outside, axis=0)
-    ring = sole.exterior
-    q = shapely.get_coordinates(shapely.line_interpolate_point(ring, shapely.line_locate_point(ring, shapely.points(p))))
-    d = np.linalg.norm(p - q, axis=1)
-    normal = (p - q) / np.maximum(d, 1e-9)[:, None]
-    slope = np.maximum(np.sum(cast.gradient(q) * normal, axis=1), 0.0)
-    z[outside] = cast.height(q) + slope * d
-    return level_above(z, cast.trim_level_mm + TRIM_LEVEL_MM, TRIM_LEVEL_MM)
 
 
 def seat_profile(molded, outline, cast) -> tuple[np.ndarray, np.ndarray]:
