@@ -109,3 +109,30 @@ def field(xy, outline, marks, rx) -> np.ndarray:
     # A low cap bends over less height, so the top never dips under the seat it stands over.
     band = np.clip(cap - seat, 1.0, LEVEL_MM)
     return (1.0 - free) * (level_above(z, cap, band) - z)
+
+
+CAPPED_MM = 0.1  # the top lowered by more than this counts as capped in the report
+
+
+def as_built(insert) -> dict:
+    """The report's account of the rim: the heights asked, and where the caps lowered the
+    molded top (area in cm2 and the most, mm, per part of the foot: the heel behind 26 % of the
+    length, the lateral and medial midfoot, the forefoot from the 5th head on)."""
+    rx, marks = insert.prescription, insert.marks
+    tri = insert.points[insert.triangles]
+    centre = tri.mean(axis=1)
+    area = 0.5 * np.abs(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]))
+    lowered = -insert.fields["rim"][insert.triangles].mean(axis=1)
+    heel = centre[:, 0] < 0.26 * marks.length_mm
+    fore = centre[:, 0] >= marks.mtpj5[0]
+    medial = centre[:, 1] * insert.outline.medial_sign > 0
+    parts = {"heel": heel, "lateral_midfoot": ~heel & ~fore & ~medial, "medial_midfoot": ~heel & ~fore & medial, "forefoot": fore}
+    capped = lowered > CAPPED_MM
+    return {
+        "heel_cup_depth_mm": rx.heel_cup.depth_mm, "rim_mm": rx.scan.rim_mm,
+        "rule": ("nothing capped: heel_cup.depth_mm and scan.rim_mm at or over scan.trim_height_mm" if uncapped(rx) else
+                 f"the heel's sides kept up to {rx.heel_cup.depth_mm:g} mm over the heel seat, the lateral border and the forefoot "
+                 f"ahead of the heads up to {rx.scan.rim_mm:g} mm over the seat beside them; the medial arch follows the cast to the outline"),
+        "capped": {name: {"area_cm2": round(float(area[capped & sel].sum()) / 100, 2),
+                          "most_mm": round(float(lowered[sel].max(initial=0.0)), 2)} for name, sel in parts.items()},
+    }
