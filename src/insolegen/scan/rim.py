@@ -121,7 +121,8 @@ def as_built(insert) -> dict:
     rx, marks = insert.prescription, insert.marks
     tri = insert.points[insert.triangles]
     centre = tri.mean(axis=1)
-    area = 0.5 * np.abs(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]))
+    u, v = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    area = 0.5 * np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
     lowered = -insert.fields["rim"][insert.triangles].mean(axis=1)
     heel = centre[:, 0] < 0.26 * marks.length_mm
     fore = centre[:, 0] >= marks.mtpj5[0]
