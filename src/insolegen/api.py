@@ -64,12 +64,24 @@ def load_outline(
     return from_points(ring, units, side, str(path), sha, kind, tuple(notes))
 
 
-def load_scan(path: str | Path, units: str = "auto", side: str = "auto"):
+def load_scan(path: str | Path, units: str = "auto", side: str = "auto", outline: str | Path | None = None,
+              outline_units: str | None = None):
     """A foot scan (STL, OBJ, PLY, XYZ, CSV) read and posed: a :class:`~insolegen.scan.cast.ScanInput`
-    that :func:`build` takes in place of an outline (its outline depends on the prescription)."""
+    that :func:`build` takes in place of an outline (its outline depends on the prescription).
+    ``outline``: the shoe's insole outline (any outline file) that trims the molded top; drawn
+    for the other foot, it is mirrored (and a note says so)."""
+    import dataclasses
+
     from .scan import cast
 
-    return cast.load(path, units, side)
+    scan = cast.load(path, units, side)
+    if outline is None:
+        return scan
+    shoe = load_outline(outline, outline_units, scan.pose.side)
+    if shoe.apparent_side() != shoe.side:
+        shoe = dataclasses.replace(shoe.mirrored(), notes=(*shoe.notes, f"{outline}: the outline looks like a "
+                                                           f"{shoe.apparent_side()} foot's; mirrored for the {shoe.side} scan"))
+    return dataclasses.replace(scan, shoe=shoe)
 
 
 def build(

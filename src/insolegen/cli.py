@@ -35,7 +35,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--outline", type=click.Path(dir_okay=False, path_type=Path), help="outline file (.csv .txt .json .geojson .svg .dxf .lst); default: built-in outline")
+@click.option("--outline", type=click.Path(dir_okay=False, path_type=Path), help="outline file (.csv .txt .json .geojson .svg .dxf .lst); default: built-in outline; with --scan: the shoe's insole outline that trims the top")
 @OUTLINE_KIND
 @UNITS
 @click.option("--side", type=click.Choice(["auto", "left", "right"]),
@@ -83,9 +83,10 @@ def build(outline, outline_kind, units, side, scan, scan_units, foot_length, foo
         raise InputError("--side auto needs --scan (an outline's side is given: --side left or right)")
     side = side or ("auto" if scan else "right")
     if scan is not None:
-        if outline or outline_left or outline_right or pair:
-            raise InputError("--scan builds one insert from the scan; leave out --outline, --outline-left/right and --pair")
-        molded = api.build(api.load_scan(scan, scan_units, side), rx, resolution=resolution)
+        if outline_left or outline_right or pair:
+            raise InputError("--scan builds one insert from the scan; leave out --outline-left/right and --pair "
+                             "(--outline beside it is the shoe's insole outline)")
+        molded = api.build(api.load_scan(scan, scan_units, side, outline, units), rx, resolution=resolution)
         jobs = [(export.check_writable(output or Path(f"outputs/insert-{molded.outline.side}.stl")), molded)]
     elif pair:
         if short_side is None:

@@ -205,6 +205,7 @@ class Scan(_Section):
     """How a foot scan becomes an outline."""
 
     trim_height_mm: float = Field(20.0, ge=5.0, le=60.0, description="the outline is the sole's footprint below this height above its lowest point, mm")
+    rim_mm: float = Field(5.0, ge=0.0, le=60.0, description="the lateral border and the forefoot ahead of the heads rise at most this far above the seat beside them, mm")
 
 
 class Prescription(_Section):
