@@ -67,11 +67,14 @@ def outward_samples(outline: Polygon, count: int = 400) -> tuple[np.ndarray, np.
 def crossing(mold: trimesh.Trimesh, outline: Polygon) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Across the outline, at points along it: the top's slope just inside (z at -0.5 minus z at
     -1.5 mm along the outward normal), how far the top 1 mm on (at +0.5 mm) misses that slope carried
-    over, and the step from -0.5 to +0.5 mm; (k,) each, mm."""
+    over, less the bend the top already has inside (its second difference from -2.5 to -0.5 mm: a
+    scan's rim levels off as it nears the outline), and the step from -0.5 to +0.5 mm; (k,) each, mm."""
     rim, normal = outward_samples(outline)
-    z = {d: top_at(mold, rim + d * normal) for d in (-1.5, -0.5, 0.5)}
+    z = {d: top_at(mold, rim + d * normal) for d in (-2.5, -1.5, -0.5, 0.5)}
     slope_in = z[-0.5] - z[-1.5]
-    return slope_in, np.abs(z[0.5] - (z[-0.5] + slope_in)), np.abs(z[0.5] - z[-0.5])
+    bend_in = np.abs(z[-0.5] - 2.0 * z[-1.5] + z[-2.5])
+    miss = np.maximum(np.abs(z[0.5] - (z[-0.5] + slope_in)) - bend_in, 0.0)
+    return slope_in, miss, np.abs(z[0.5] - z[-0.5])
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, marks=NEEDS.get(c, ())) for c in CASES])
