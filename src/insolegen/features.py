@@ -217,16 +217,31 @@ def met_bar(xy, outline, marks, rx):
     return bar.height_mm * profile * across
 
 
+# The 1st ray across the ball, as shares of the ball's width (the head line's span across the
+# foot, from MTPJ1 on the medial border to MTPJ5 on the lateral: CLINICAL.md). The 2nd head sits
+# at 0.30 of it (landmarks.LESSER_HEADS_ACROSS); the 1st, the widest head, takes about the medial
+# quarter of the ball, its centre a tenth in, so the 1st ray is whole to 0.20 and none of it is
+# left at the 2nd head's centre: the 1st-2nd gap (0.25) is half way. One definition serves the
+# Morton's extension (raised over it), the reverse Morton's (free over it) and the cut-out.
+FIRST_RAY_SHARES = (0.20, 0.30)
+FIRST_HEAD_CENTRE_SHARE = 0.10
+
+
+def _ball_width(marks) -> float:
+    """mm across the foot from the 1st head to the 5th."""
+    return abs(float(marks.mtpj1[1] - marks.mtpj5[1]))
+
+
 def _first_ray_share(xy, outline, marks) -> np.ndarray:
-    """(n,) 1 under the 1st ray, 0 from the 2nd ray on, smooth in between (over 15 % of the
-    foot's width), measured from the 1st head along the head line (a straight coordinate: the
-    border's own curves near the toe would crease the field). The 1st ray is 12 % of the width
-    at the head, widening to 21 % past the sulcus: the hallux is wider than its head."""
-    width, x = outline.width_mm, xy[:, 0]
-    d = marks.mtpj5 - marks.mtpj1
-    lateral = (xy - marks.mtpj1) @ (d / np.linalg.norm(d))
-    full = width * (0.12 + 0.09 * smootherstep((x - marks.sulcus_x_mm) / (0.12 * marks.length_mm)))
-    return fade_out(lateral, full, full + 0.15 * width)
+    """(n,) 1 over the 1st ray, 0 from the 2nd head's centre on, smooth in between
+    (FIRST_RAY_SHARES), measured across the foot from the 1st head's border point: the ray runs
+    along the foot, and a straight coordinate keeps the border's own curves out of the field.
+    Past the sulcus the ray widens by 0.09 of the ball: the hallux is wider than its head."""
+    ball, x = _ball_width(marks), xy[:, 0]
+    lateral = (marks.mtpj1[1] - xy[:, 1]) * outline.medial_sign
+    widen = 0.09 * ball * smootherstep((x - marks.sulcus_x_mm) / (0.12 * marks.length_mm))
+    start, end = (share * ball + widen for share in FIRST_RAY_SHARES)
+    return fade_out(lateral, start, end)
 
 
 def _forefoot_reach(xy, marks) -> np.ndarray:
@@ -264,9 +279,13 @@ def _dome(xy, centre: np.ndarray, half_x: float, half_y: float, height: float) -
 
 
 def first_ray_cutout(xy, outline, marks, rx):
-    """A recess under the 1st metatarsal head, 32 x 24 mm, centred a tenth of the width in from the border."""
-    centre = marks.mtpj1 - np.array([0.0, outline.medial_sign * 0.1 * outline.width_mm])
-    return _dome(xy, centre, 16.0, 12.0, -rx.first_ray_cutout.depth_mm)
+    """A recess under the 1st metatarsal head, 32 mm long, centred on the head (a tenth of the
+    ball's width in from the border) and reaching across to the 1st-2nd gap, half way through
+    the 1st ray's edge (FIRST_RAY_SHARES): nothing of it under the 2nd head."""
+    ball = _ball_width(marks)
+    centre = marks.mtpj1 - np.array([0.0, outline.medial_sign * FIRST_HEAD_CENTRE_SHARE * ball])
+    half_across = (0.5 * sum(FIRST_RAY_SHARES) - FIRST_HEAD_CENTRE_SHARE) * ball
+    return _dome(xy, centre, 16.0, half_across, -rx.first_ray_cutout.depth_mm)
 
 
 def cuboid_pad(xy, outline, marks, rx):
@@ -285,20 +304,30 @@ def heel_spur(xy, outline, marks, rx):
     return _dome(xy, marks.calcaneal_tubercle, radius, radius, -rx.heel_spur.depth_mm)
 
 
+# A flange's wall: 25 mm on a foot of usual width, never more than 0.4 of the midfoot's width
+# there, so the half of the width away from the flange is never raised (a narrow footprint).
+FLANGE_WALL_MM, FLANGE_WALL_SHARE = 25.0, 0.4
+
+
 def flange(xy, outline, marks, rx):
-    """The rim of the midfoot raised on the medial and/or lateral side, over a 25 mm wall,
-    rising in from 20 % of the length and gone by 65 %."""
+    """The rim of the midfoot raised on the medial and/or lateral side: full height at the
+    border (and its wall's outer tenth), down to nothing over the wall (FLANGE_WALL_MM, at most FLANGE_WALL_SHARE of the
+    local width: a smooth minimum, so the wall's width has no kink along the foot), rising in
+    from 20 % of the length and gone by 65 %."""
     medial_mm, lateral_mm = rx.flange.medial_mm, rx.flange.lateral_mm
     out = np.zeros(len(xy))
     length = marks.length_mm
     rows = np.flatnonzero((xy[:, 0] > 0.2 * length) & (xy[:, 0] < 0.65 * length))
     if medial_mm == 0 and lateral_mm == 0:
         return out
-    wall = 25.0
     x, ym = xy[rows, 0], xy[rows, 1] * outline.medial_sign
     lateral, medial = outline.borders(x)
+    # p-norm smooth minimum (p = 4): below both bounds, C-infinity in the width
+    wall = ((FLANGE_WALL_SHARE * (medial - lateral)) ** -4 + FLANGE_WALL_MM ** -4) ** -0.25
     along = smootherstep((x - 0.2 * length) / (0.08 * length)) * fade_out(x, 0.55 * length, 0.65 * length)
-    rim = medial_mm * smootherstep(1.0 - (medial - ym) / wall) + lateral_mm * smootherstep(1.0 - (ym - lateral) / wall)
+    # full height over the wall's outer tenth: the smoothed border can lie outside a ragged rim
+    rise = 0.9 * wall
+    rim = medial_mm * smootherstep((wall - (medial - ym)) / rise) + lateral_mm * smootherstep((wall - (ym - lateral)) / rise)
     out[rows] = along * rim
     return out
 
