@@ -218,12 +218,13 @@ def met_bar(xy, outline, marks, rx):
 
 
 # The 1st ray across the ball, as shares of the ball's width (the head line's span across the
-# foot, from MTPJ1 on the medial border to MTPJ5 on the lateral: CLINICAL.md). The 2nd head sits
-# at 0.30 of it (landmarks.LESSER_HEADS_ACROSS); the 1st, the widest head, takes about the medial
-# quarter of the ball, its centre a tenth in, so the 1st ray is whole to 0.20 and none of it is
-# left at the 2nd head's centre: the 1st-2nd gap (0.25) is half way. One definition serves the
-# Morton's extension (raised over it), the reverse Morton's (free over it) and the cut-out.
-FIRST_RAY_SHARES = (0.20, 0.30)
+# foot, from MTPJ1 on the medial border to MTPJ5 on the lateral: CLINICAL.md). The 2nd head's
+# centre sits at 0.30 of it (landmarks.LESSER_HEADS_ACROSS); the 1st, the widest head, takes
+# about the medial quarter, its centre a tenth in. So the 1st ray is whole to 0.19 and gone at
+# 0.31, the 1st-2nd gap (0.25) half way: the narrowest change that keeps a 6 mm field under 10
+# degrees of crease at 0.5 mm on the narrowest OpenFO outline (W8.5: 8.7). One definition serves
+# the Morton's extension (raised over it), the reverse Morton's (free over it) and the cut-out.
+FIRST_RAY_SHARES = (0.19, 0.31)
 FIRST_HEAD_CENTRE_SHARE = 0.10
 
 
@@ -232,14 +233,23 @@ def _ball_width(marks) -> float:
     return abs(float(marks.mtpj1[1] - marks.mtpj5[1]))
 
 
+def _first_head(outline, marks) -> np.ndarray:
+    """(2,) the 1st metatarsal head's centre: FIRST_HEAD_CENTRE_SHARE of the ball in from MTPJ1."""
+    return marks.mtpj1 - np.array([0.0, outline.medial_sign * FIRST_HEAD_CENTRE_SHARE * _ball_width(marks)])
+
+
 def _first_ray_share(xy, outline, marks) -> np.ndarray:
     """(n,) 1 over the 1st ray, 0 from the 2nd head's centre on, smooth in between
-    (FIRST_RAY_SHARES), measured across the foot from the 1st head's border point: the ray runs
-    along the foot, and a straight coordinate keeps the border's own curves out of the field.
-    Past the sulcus the ray widens by 0.09 of the ball: the hallux is wider than its head."""
-    ball, x = _ball_width(marks), xy[:, 0]
-    lateral = (marks.mtpj1[1] - xy[:, 1]) * outline.medial_sign
-    widen = 0.09 * ball * smootherstep((x - marks.sulcus_x_mm) / (0.12 * marks.length_mm))
+    (FIRST_RAY_SHARES), measured across the ray's axis (the 1st head's centre to the hallux):
+    a straight coordinate keeps the border's own curves out of the field, and the axis follows
+    the ray to the toe. Past the sulcus the ray widens by 0.09 of the ball: the hallux is wider
+    than its head."""
+    ball, head = _ball_width(marks), _first_head(outline, marks)
+    axis = (marks.hallux - head) / np.linalg.norm(marks.hallux - head)
+    across = np.array([axis[1], -axis[0]])
+    across = across if across[1] * outline.medial_sign < 0 else -across  # pointing lateral
+    lateral = (xy - head) @ across + FIRST_HEAD_CENTRE_SHARE * ball
+    widen = 0.09 * ball * smootherstep((xy[:, 0] - marks.sulcus_x_mm) / (0.2 * marks.length_mm))
     start, end = (share * ball + widen for share in FIRST_RAY_SHARES)
     return fade_out(lateral, start, end)
 
@@ -282,10 +292,8 @@ def first_ray_cutout(xy, outline, marks, rx):
     """A recess under the 1st metatarsal head, 32 mm long, centred on the head (a tenth of the
     ball's width in from the border) and reaching across to the 1st-2nd gap, half way through
     the 1st ray's edge (FIRST_RAY_SHARES): nothing of it under the 2nd head."""
-    ball = _ball_width(marks)
-    centre = marks.mtpj1 - np.array([0.0, outline.medial_sign * FIRST_HEAD_CENTRE_SHARE * ball])
-    half_across = (0.5 * sum(FIRST_RAY_SHARES) - FIRST_HEAD_CENTRE_SHARE) * ball
-    return _dome(xy, centre, 16.0, half_across, -rx.first_ray_cutout.depth_mm)
+    half_across = (0.5 * sum(FIRST_RAY_SHARES) - FIRST_HEAD_CENTRE_SHARE) * _ball_width(marks)
+    return _dome(xy, _first_head(outline, marks), 16.0, half_across, -rx.first_ray_cutout.depth_mm)
 
 
 def cuboid_pad(xy, outline, marks, rx):
