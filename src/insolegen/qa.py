@@ -56,9 +56,13 @@ def paired_edges(faces: np.ndarray, n_vertices: int) -> np.ndarray | None:
     one half-edge each way (closed, consistently wound, no edge shared by more than two faces);
     None otherwise. Exact: integers, one sort of the half-edges, each keyed by its edge and its
     direction in the lowest bit, so a paired mesh sorts to (2k, 2k + 1) per edge, k rising."""
-    a = faces.astype(np.int64).ravel()
-    b = np.roll(faces, -1, axis=1).astype(np.int64).ravel()  # each corner's next: (0,1), (1,2), (2,0)
-    keys = (np.minimum(a, b) * n_vertices + np.maximum(a, b)) * 2 + (a > b)
+    a = np.ascontiguousarray(faces).ravel()
+    b = faces[:, [1, 2, 0]].ravel()  # each corner's next: (0,1), (1,2), (2,0)
+    keys = np.minimum(a, b).astype(np.int64)  # in place from here: one (3f,) int64 array
+    keys *= n_vertices
+    keys += np.maximum(a, b)
+    keys <<= 1
+    keys += a > b
     keys.sort()
     fwd, back = keys[0::2], keys[1::2]
     if len(fwd) != len(back) or (fwd & 1).any() or (back != fwd + 1).any() or (fwd[1:] <= fwd[:-1]).any():
@@ -66,16 +70,18 @@ def paired_edges(faces: np.ndarray, n_vertices: int) -> np.ndarray | None:
     return fwd >> 1
 
 
-def bodies_of(edges: np.ndarray, faces: np.ndarray, n_vertices: int) -> int:
+def bodies_of(edges: np.ndarray, n_vertices: int) -> int:
     """Connected parts of a mesh from its edges (e,) int64 (see :func:`paired_edges`)."""
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import connected_components
 
     lo, hi = np.divmod(edges, n_vertices)
-    graph = csr_matrix((np.ones(len(edges), np.int8), (lo, hi)), shape=(n_vertices, n_vertices))
-    used = np.zeros(n_vertices, bool)
-    used[faces.ravel()] = True
-    return connected_components(graph, directed=False)[0] - int(np.count_nonzero(~used))  # a lone vertex is no body
+    # the edges come sorted by (lo, hi): the graph's rows as they are, no conversion
+    rows = np.zeros(n_vertices + 1, np.int64)
+    np.cumsum(np.bincount(lo, minlength=n_vertices), out=rows[1:])
+    graph = csr_matrix((np.ones(len(edges), np.int8), hi, rows), shape=(n_vertices, n_vertices))
+    unused = n_vertices - int(np.count_nonzero(np.bincount(lo, minlength=n_vertices) + np.bincount(hi, minlength=n_vertices)))
+    return connected_components(graph, directed=False)[0] - unused  # a lone vertex is no body
 
 
 def _topology(vertices: np.ndarray, faces: np.ndarray, proven: bool = False) -> tuple[str, bool, bool, float, int, int]:
@@ -98,7 +104,7 @@ def _topology(vertices: np.ndarray, faces: np.ndarray, proven: bool = False) -> 
         edges = paired_edges(faces, len(vertices))
         sane = faces.min(initial=0) >= 0 and faces.max(initial=0) < len(vertices) and np.isfinite(vertices.astype(np.float32)).all()
         if edges is not None and sane:
-            return "NoError", True, True, volume, bodies_of(edges, faces, len(vertices)), degenerate
+            return "NoError", True, True, volume, bodies_of(edges, len(vertices)), degenerate
     solid = as_manifold(vertices, faces)
     status = solid.status().name
     if status == "NoError":
@@ -117,9 +123,13 @@ def solid_report(vertices: np.ndarray, faces: np.ndarray, ray_spacing: float = 1
     proven: manifold3d's verdict from the exact edge pairing (see :func:`_topology`), for our
     own builds; any other mesh (``insolegen check``) gets manifold3d's full check.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     vertices, faces = np.asarray(vertices, float), np.asarray(faces)
-    status, watertight, winding, volume, bodies, degenerate = _topology(vertices, faces, proven)
-    hits = rays.grid_hits(vertices, faces, ray_spacing)
+    with ThreadPoolExecutor(1) as pool:  # the rays beside the topology: numpy lets go of the GIL
+        cast = pool.submit(rays.grid_hits, vertices, faces, ray_spacing)
+        status, watertight, winding, volume, bodies, degenerate = _topology(vertices, faces, proven)
+        hits = cast.result()
     two = hits.count == 2
     thickness = hits.top[two] - hits.bottom[two]
     return {
