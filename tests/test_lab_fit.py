@@ -126,7 +126,8 @@ def test_one_first_ray_for_mortons_its_reverse_and_the_cutout(source):
     mortons, reverse = source.build("--set", "morton_extension.height_mm=3"), source.build("--set", "reverse_morton.height_mm=3")
     cutout = source.build("--set", "first_ray_cutout.depth_mm=1.5")
     mesh, m = load(b0), landmarks(reverse)
-    xy = grid_inside(mesh, 1.0, margin=0.5)
+    xy = grid_inside(mesh, 1.5, margin=0.5)
+    xy = xy[xy[:, 0] > 0.55 * mesh.bounds[1, 0]]  # the forefoot, where all three lie
     normal = m["mtpj5"] - m["mtpj1"]
     normal = np.array([normal[1], -normal[0]]) / np.linalg.norm(normal)
     normal = normal if normal[0] > 0 else -normal
@@ -135,7 +136,7 @@ def test_one_first_ray_for_mortons_its_reverse_and_the_cutout(source):
     assert np.nanmax(np.abs(together - 3.0)) <= 0.01
     recess = raise_at(cutout, b0, xy)
     under = recess < -0.05
-    assert under.sum() > 20
+    assert under.sum() > 10
     assert np.nanmin(raise_at(mortons, b0, xy[under])) >= 0.1
     assert abs(raise_at(cutout, b0, m["mtpj2"][None])[0]) <= 1e-3
 
