@@ -26,7 +26,7 @@ def each_face_block(vertices: np.ndarray, faces: np.ndarray, work: Callable[[sli
 
     def one(start: int) -> None:
         block = slice(start, start + size)
-        (ax, ay, az), (bx, by, bz), (cx, cy, cz) = (coords[:, corners[i, block]] for i in range(3))
+        (ax, ay, az), (bx, by, bz), (cx, cy, cz) = (np.take(coords, corners[i, block], axis=1) for i in range(3))
         ux, uy, uz, vx, vy, vz = bx - ax, by - ay, bz - az, cx - ax, cy - ay, cz - az
         cross = np.stack([uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx])
         work(block, np.array([[ax, ay, az], [bx, by, bz], [cx, cy, cz]]), cross)
