@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from . import warm
 from .errors import InputError
 
 COLUMNS = {"id", "outline", "outline_kind", "units", "side", "profile", "resolution"}
@@ -148,7 +149,7 @@ Jobs = list[tuple[dict[str, Any], str, str, bool]]
 
 def _on_processes(jobs: int, args: Jobs) -> Iterator[tuple[int, dict[str, Any]]]:
     """(position in args, summary) as the rows finish in ``jobs`` worker processes."""
-    _load_the_build()  # once, here: the workers fork with it loaded instead of each loading it
+    warm.load()  # once, here: the workers fork with the build loaded instead of each loading it
     with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker) as pool:
         futures = {pool.submit(build_row, *a): k for k, a in enumerate(args)}
         try:
@@ -157,16 +158,6 @@ def _on_processes(jobs: int, args: Jobs) -> Iterator[tuple[int, dict[str, Any]]]
         except BaseException:  # Ctrl-C: queued rows never start; running ones finish their atomic writes
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-
-
-def _load_the_build() -> None:
-    """Import what every row needs, the modules a build loads on first use included (half a
-    second a process: the command line would pay it once per worker)."""
-    import manifold3d  # noqa: F401  (imported only: its thread pool must not start before the fork)
-    import scipy.interpolate  # noqa: F401
-    import scipy.ndimage  # noqa: F401
-
-    from . import api, qa  # noqa: F401
 
 
 def _start_worker() -> None:
