@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import secrets
@@ -218,13 +217,7 @@ def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    # not fork: the server has threads, and a forked child would inherit their locks. A forkserver
-    # loads the build once and forks each worker with it loaded (spawn: each loads it, where there is no forkserver)
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([*warm.MODULES, jobs.__name__])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=warm.context(jobs.__name__))
 
 
 async def _build_args(form) -> tuple[jobs.Source, str, str, float]:
