@@ -28,6 +28,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from .. import prescription, warm
+from ..resolution import check_resolution
 from ..errors import InputError
 from . import jobs
 from .guard import LOCAL_NAMES, SameOrigin
@@ -98,8 +99,9 @@ def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES)
         count = workers or min(4, os.cpu_count() or 1)
         app.state.pool, app.state.store, app.state.workers = _pool(count), Store(root), count
         app.state.completing = {}  # token -> the task making a screen build's files
-        for _ in range(count):  # the workers start with the server: the page's first insert need not wait for them
-            app.state.pool.submit(jobs.warm_up)
+        # the workers start with the server, so that the page's first insert need not wait for them; from a
+        # thread, as each start waits for the forkserver to have loaded the build, and the server answers meanwhile
+        asyncio.get_running_loop().run_in_executor(None, _warm_up, app.state.pool, count)
         try:
             yield
         finally:
@@ -220,6 +222,11 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=warm.context(jobs.__name__))
 
 
+def _warm_up(pool: ProcessPoolExecutor, workers: int) -> None:
+    for _ in range(workers):
+        pool.submit(jobs.warm_up)
+
+
 async def _build_args(form) -> tuple[jobs.Source, str, str, float]:
     """(source, prescription JSON, side, resolution) of a build's form."""
     rx, resolution, source = _prescription(form), _resolution(form), await _source(form)
@@ -322,8 +329,6 @@ def _mill_options(form) -> dict[str, Any]:
 
 
 def _resolution(form) -> float:
-    from ..build import check_resolution  # here: the server starts without the mesh code's imports
-
     try:
         return check_resolution(_number(form, "resolution", 1.0), "resolution")
     except InputError as exc:
@@ -364,7 +369,9 @@ async def _run(request: Request, job, *args) -> Any:
     state = request.app.state
     pool = state.pool
     try:
-        return await asyncio.wrap_future(pool.submit(job, *args))
+        # submitted from a thread: a submit that starts a worker waits for the forkserver, the server does not
+        future = await asyncio.get_running_loop().run_in_executor(None, pool.submit, job, *args)
+        return await asyncio.wrap_future(future)
     except InputError as exc:
         raise WebError(400, str(exc).replace("\n", " ")) from None
     except BrokenProcessPool:
