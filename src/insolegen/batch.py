@@ -149,8 +149,13 @@ Jobs = list[tuple[dict[str, Any], str, str, bool]]
 
 def _on_processes(jobs: int, args: Jobs) -> Iterator[tuple[int, dict[str, Any]]]:
     """(position in args, summary) as the rows finish in ``jobs`` worker processes."""
+    import multiprocessing
+    import sys
+
     warm.load()  # once, here: the workers fork with the build loaded instead of each loading it
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker) as pool:
+    # fork where it is the safe default (Linux), also where Python's default becomes another (3.14)
+    context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker) as pool:
         futures = {pool.submit(build_row, *a): k for k, a in enumerate(args)}
         try:
             for future in as_completed(futures):
