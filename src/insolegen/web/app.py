@@ -28,8 +28,8 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from .. import prescription, warm
-from ..resolution import check_resolution
 from ..errors import InputError
+from ..resolution import check_resolution
 from . import jobs
 from .guard import LOCAL_NAMES, SameOrigin
 from .limits import BodyLimit
