@@ -130,6 +130,18 @@ def write(
     return doc
 
 
+def write_mold(insert: Insert, path: str | Path, *, ascii_stl: bool = False, keep_input_frame: bool = False) -> Path:
+    """Write the insert's positive model (see :mod:`insolegen.construct.mold`) atomically; the
+    format follows the suffix."""
+    from .construct import mold
+
+    path = export.check_writable(path)
+    vertices, faces = mold.of_insert(insert)
+    if keep_input_frame:
+        vertices = export.to_input_frame(vertices, insert.outline.transform)
+    return export.write_mesh(path, vertices, faces, ascii_stl=ascii_stl)
+
+
 def pair_paths(path: str | Path) -> tuple[Path, Path]:
     """``pair.stl`` -> (``pair-left.stl``, ``pair-right.stl``)."""
     path = Path(path)

@@ -317,10 +317,11 @@ def distal_taper(xy, outline, marks, rx):
         return out
     from shapely.geometry import Polygon
 
+    from .construct import shell
     from .mesh import trim
 
     length, normal = marks.length_mm, marks.met_line_normal
-    ring = trim(outline.points, marks, rx.shell.length)
+    ring = (shell.trim if rx.device.type == "shell" else trim)(outline.points, marks, rx.shell.length)
     front = float((ring @ normal).max())
     full, fading = (0.22 * length, 0.1 * length) if rx.shell.length == "full" else (taper, taper)
     gate = smootherstep((xy @ normal - (front - full - fading)) / fading)

@@ -145,7 +145,8 @@ def view(source: Source, rx_json: str, side: str, resolution: float, folder: str
 
     No file is written but the inputs: the STL, 3MF and report are made on their first download
     (:func:`complete`), and so is the whole QA report (rays, face areas, footprint): the screen
-    shows manifold3d's verdict and the features as built, read off the insert's own fields."""
+    shows manifold3d's verdict and the features as built, read off the insert's own fields (and a
+    shell's section of the report)."""
     import pickle
 
     import numpy as np
@@ -159,7 +160,7 @@ def view(source: Source, rx_json: str, side: str, resolution: float, folder: str
     insert = api.build(shape, rx, resolution=resolution)
     (folder_path / VIEW_JOB).write_bytes(pickle.dumps((source, rx_json, side, resolution)))
     solid = as_manifold(insert.vertices, insert.faces)  # about 300 bytes a face: freed before the figures
-    valid, volume = solid.status().name == "NoError" and len(solid.decompose()) == 1, float(solid.volume())
+    watertight, bodies, volume = solid.status().name == "NoError", len(solid.decompose()), float(solid.volume())
     del solid
     fields, pts, marks = insert.fields, insert.points, insert.marks
     arch, pad = int(np.argmax(fields["arch"])), int(np.argmax(fields["met_pad"]))
@@ -168,7 +169,8 @@ def view(source: Source, rx_json: str, side: str, resolution: float, folder: str
     outline = insert.outline
     figures = {
         "side": outline.side,
-        "valid": valid,
+        "watertight": watertight,  # closed, consistently wound, manifold: manifold3d accepts it
+        "bodies": bodies,
         "volume_mm3": round(volume, 3),
         "faces": len(insert.faces),
         "resolution_mm": resolution,
@@ -183,6 +185,10 @@ def view(source: Source, rx_json: str, side: str, resolution: float, folder: str
         "foot": {"length_mm": round(outline.length_mm, 3), "width_mm": round(outline.width_mm, 3), "outline": outline.source},
         "warnings": insert.warnings,
     }
+    if rx.device.type == "shell":  # as the report measures it (normal rays: most of a shell's view)
+        from ..construct.as_built import shell_as_built
+
+        figures["shell"] = shell_as_built(insert)
     return figures, pack_mesh(insert.vertices, insert.faces)
 
 

@@ -244,17 +244,28 @@ function fmt(v, digits = 2) { return typeof v === "number" ? v.toFixed(digits) :
 
 // the figures of a screen build (see jobs.view); the downloaded report has them all, measured on the file
 function showFigures(f) {
+  const shell = f.shell, post = shell && shell.post;
+  const bodies = post && post.kind === "extrinsic" ? 2 : 1;  // an extrinsic post is a body of its own
+  const valid = f.watertight && f.bodies === bodies;
   const rows = [
     ["arch", `${fmt(f.arch_mm)} mm at ${fmt(f.arch_at_pct_length, 0)}% (set ${f.set.arch_mm})`],
     ["heel lift", `${fmt(f.heel_lift_mm)} mm (set ${f.set.heel_lift_mm})`],
     ["met pad", f.set.met_pad ? `${fmt(f.met_pad_mm)} mm, ${fmt(f.met_pad_behind_met_line_mm, 1)} mm behind the heads` : "off"],
     ["heel cup", `${fmt(f.heel_cup_mm)} mm`],
     ["thickness", `${fmt(f.thickness_mm[0])} to ${fmt(f.thickness_mm[1])} mm`],
-    ["watertight", f.valid ? "yes, one valid body" : "NO"],
+    ["watertight", valid ? (bodies === 2 ? "yes, shell and post, each valid" : "yes, one valid body") : "NO"],
     ["volume", `${fmt(f.volume_mm3 / 1000, 1)} cm³`],
     ["foot", `${f.side}, ${fmt(f.foot.length_mm, 0)} × ${fmt(f.foot.width_mm, 0)} mm, ${f.foot.outline}`],
     ["mesh", `${f.faces} faces, ${f.resolution_mm} mm`],
   ];
+  if (shell) {  // a shell is measured along its normals; its trim edge and post as built
+    const nt = shell.normal_thickness, trim = shell.trim_edge;
+    rows.splice(4, 1, ["device", `shell, ${shell.material}`],
+      ["thickness", `${fmt(nt.p50_mm)} mm along the normal (min ${fmt(nt.min_mm)}, P5–P95 ${fmt(nt.p5_mm)}–${fmt(nt.p95_mm)}; set ${nt.prescribed_mm})`]);
+    if (trim) rows.push(["trim edge", `${fmt(trim.behind_mtpj1_mm, 1)} / ${fmt(trim.behind_mtpj5_mm, 1)} mm behind the 1st / 5th head`]);
+    rows.push(["post", post ? `${post.kind}: ${fmt(post.rearfoot_deg, 1)}°, motion ${fmt(post.motion_deg, 1)}°, flat to ` +
+      `${fmt(post.flat_end_pct, 0)}% (${fmt(post.flat_end_mm, 0)} mm), bottom flat to ${fmt(post.bottom_plane_residual_mm, 3)} mm` : "none"]);
+  }
   const body = $("#figures tbody");
   body.replaceChildren(...rows.map(([k, v]) => {
     const tr = document.createElement("tr");
@@ -262,7 +273,7 @@ function showFigures(f) {
     tr.innerHTML = "<td></td><td></td>";
     tr.children[0].textContent = k;
     tr.children[1].textContent = v;
-    if (k === "watertight") tr.children[1].className = f.valid ? "ok" : "bad";
+    if (k === "watertight") tr.children[1].className = valid ? "ok" : "bad";
     return tr;
   }));
   $("#warnings").replaceChildren(...f.warnings.map((w) => { const li = document.createElement("li"); li.textContent = w; return li; }));
