@@ -150,7 +150,7 @@ def test_a_newer_change_withdraws_the_older_build(page):
     aborted: list[str] = []
 
     def listener(request):
-        if "/api/build" in request.url or "/files/" in request.url:
+        if "/api/view" in request.url:
             aborted.append(request.url)
 
     page.on("requestfailed", listener)

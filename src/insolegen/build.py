@@ -20,8 +20,7 @@ from .construct import shell as construct_shell
 from .fabrication import shoe
 from .outline import Outline
 from .prescription import Prescription
-
-MIN_RESOLUTION_MM, MAX_RESOLUTION_MM = 0.2, 5.0
+from .resolution import MAX_RESOLUTION_MM, MIN_RESOLUTION_MM, check_resolution  # noqa: F401  (the API's names)
 
 
 @dataclass
@@ -69,20 +68,6 @@ class Insert:
         from . import export
 
         return export.write_insert(self, path, ascii_stl=ascii_stl, keep_input_frame=keep_input_frame)
-
-
-def check_resolution(resolution, name: str = "--resolution") -> float:
-    """``resolution`` as mm, or an error naming ``name`` (the option or column it came from)."""
-    from .errors import InputError
-
-    allowed = f"allowed {MIN_RESOLUTION_MM:g} to {MAX_RESOLUTION_MM:g} mm"
-    try:
-        value = float(resolution)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} {resolution!r} is not a number; {allowed}") from None
-    if not MIN_RESOLUTION_MM <= value <= MAX_RESOLUTION_MM:
-        raise InputError(f"{name} {value:g} mm is out of range; {allowed}")
-    return value
 
 
 def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) -> Insert:

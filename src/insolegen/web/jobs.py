@@ -54,12 +54,13 @@ class Source:
 
 
 def warm_up() -> None:
-    """Import and run everything a build needs once, so the first real build is as quick as the rest."""
+    """Run everything a build needs once, so the first real build is as quick as the rest (the
+    GLB's trimesh, a seventh of a second, loads on its first download: the page offers none)."""
     from .. import api, export
 
     insert = api.build(resolution=5.0)
     insert.qa()
-    for suffix in (".stl", *LAZY_FORMATS):
+    for suffix in (".stl", ".3mf"):
         export.encode(suffix, insert.vertices, insert.faces)
 
 
@@ -137,6 +138,85 @@ def build(source: Source, rx_json: str, side: str, resolution: float, folder: st
     shape = load_scan(source, side, folder_path) if source.scan else load_outline(source, side, folder_path)
     insert = api.build(shape, rx, resolution=resolution)
     return _write_insert(insert, folder_path, f"insert-{insert.outline.side}")
+
+
+VIEW_JOB = "view-job.pickle"  # a screen build's inputs, until its files are made
+
+
+def view(source: Source, rx_json: str, side: str, resolution: float, folder: str) -> tuple[dict[str, Any], bytes]:
+    """One insert for the screen: (the figures the page shows, the mesh as :func:`pack_mesh` bytes).
+
+    No file is written but the inputs: the STL, 3MF and report are made on their first download
+    (:func:`complete`), and so is the whole QA report (rays, face areas, footprint): the screen
+    shows manifold3d's verdict and the features as built, read off the insert's own fields (and a
+    shell's section of the report)."""
+    import pickle
+
+    import numpy as np
+
+    from .. import api, prescription
+    from ..qa import as_manifold
+
+    folder_path = Path(folder)
+    rx = prescription.Prescription.model_validate_json(rx_json)
+    shape = load_scan(source, side, folder_path) if source.scan else load_outline(source, side, folder_path)
+    insert = api.build(shape, rx, resolution=resolution)
+    (folder_path / VIEW_JOB).write_bytes(pickle.dumps((source, rx_json, side, resolution)))
+    solid = as_manifold(insert.vertices, insert.faces)  # about 300 bytes a face: freed before the figures
+    watertight, bodies, volume = solid.status().name == "NoError", len(solid.decompose()), float(solid.volume())
+    del solid
+    fields, pts, marks = insert.fields, insert.points, insert.marks
+    arch, pad = int(np.argmax(fields["arch"])), int(np.argmax(fields["met_pad"]))
+    heel = int(np.argmin(np.linalg.norm(pts - marks.heel_centre, axis=1)))  # as the report measures them
+    thickness = insert.vertices[: len(pts), 2] - insert.bottom
+    outline = insert.outline
+    figures = {
+        "side": outline.side,
+        "watertight": watertight,  # closed, consistently wound, manifold: manifold3d accepts it
+        "bodies": bodies,
+        "volume_mm3": round(volume, 3),
+        "faces": len(insert.faces),
+        "resolution_mm": resolution,
+        "arch_mm": round(float(fields["arch"][arch]), 4),
+        "arch_at_pct_length": round(100 * float(pts[arch, 0]) / marks.length_mm, 2),
+        "heel_lift_mm": round(float(fields["heel_lift"][heel]), 4),
+        "met_pad_mm": round(float(fields["met_pad"][pad]), 4),
+        "met_pad_behind_met_line_mm": round(float(marks.behind_met_line_mm(pts[pad])), 3),
+        "heel_cup_mm": round(float(fields["heel_cup"].max()), 4),
+        "set": {"arch_mm": rx.arch.height_mm, "heel_lift_mm": rx.heel_lift.height_mm, "met_pad": rx.met_pad.enabled,
+                "heel_cup_mm": rx.heel_cup.depth_mm, "rim_mm": rx.scan.rim_mm},
+        "thickness_mm": [round(float(thickness.min()), 4), round(float(thickness.max()), 4)],
+        "foot": {"length_mm": round(outline.length_mm, 3), "width_mm": round(outline.width_mm, 3), "outline": outline.source},
+        "warnings": insert.warnings,
+    }
+    if source.scan:  # a scan's arch is the foot's own, as the report gives it
+        from ..report import scan_section
+
+        figures["scan"] = scan_section(insert)
+    if rx.device.type == "shell":  # as the report measures it (normal rays: most of a shell's view)
+        from ..construct.as_built import shell_as_built
+
+        figures["shell"] = shell_as_built(insert)
+    return figures, pack_mesh(insert.vertices, insert.faces)
+
+
+def pack_mesh(vertices, faces) -> bytes:
+    """(n, 3) vertices as float32 then (f, 3) faces as uint32, little-endian: a third of an STL's
+    bytes, drawn by the page without parsing."""
+    import numpy as np
+
+    return np.asarray(vertices, "<f4").tobytes() + np.asarray(faces, "<u4").tobytes()
+
+
+def complete(folder: str) -> None:
+    """The files of a screen build (:func:`view`): STL, report (the whole QA), and the 3MF when it has volumes."""
+    import pickle
+
+    job = Path(folder) / VIEW_JOB
+    if job.is_file():
+        source, rx_json, side, resolution = pickle.loads(job.read_bytes())
+        build(source, rx_json, side, resolution, folder)
+        job.unlink()
 
 
 def build_pair(source: Source, rx_json: str, side: str, short_side: str, resolution: float, folder: str) -> dict[str, dict]:

@@ -1,4 +1,4 @@
-// The 3D view of the web app: binary STL meshes drawn with three.js, coloured by height.
+// The 3D view of the web app: meshes drawn with three.js, coloured by height.
 import * as THREE from "three";
 import { OrbitControls } from "/static/vendor/three/OrbitControls.js";
 import { STLLoader } from "/static/vendor/three/STLLoader.js";
@@ -44,19 +44,27 @@ function colourByHeight(geometry, zmax) {
   geometry.setAttribute("color", new THREE.BufferAttribute(colours, 3));
 }
 
-// show binary STL meshes side by side (one insert, or a left and right pair); medial: +1 when the
+// a binary STL, or { positions: Float32Array (n * 3), index: Uint32Array (f * 3) } (drawn flat shaded as the STL is)
+function geometryOf(mesh) {
+  if (mesh instanceof ArrayBuffer) return new STLLoader().parse(mesh);
+  const geometry = new THREE.BufferGeometry();
+  geometry.setAttribute("position", new THREE.BufferAttribute(mesh.positions, 3));
+  geometry.setIndex(new THREE.BufferAttribute(mesh.index, 1));
+  return geometry;
+}
+
+// show meshes side by side (one insert, or a left and right pair); medial: +1 when the
 // medial side is +y (a right foot), -1 for a left one: the camera looks from above that side
 export function show(buffers, medial = 1) {
   for (const mesh of shown) { scene.remove(mesh); mesh.geometry.dispose(); }
-  const loader = new STLLoader();
-  const geometries = buffers.map((b) => loader.parse(b));
+  const geometries = buffers.map(geometryOf);
   geometries.forEach((g) => g.computeBoundingBox());
   const zmax = Math.max(...geometries.map((g) => g.boundingBox.max.z), 1);
   const gap = 20;
   let y = 0;
   shown = geometries.map((g) => {
     colourByHeight(g, zmax);
-    const mesh = new THREE.Mesh(g, new THREE.MeshStandardMaterial({ vertexColors: true, roughness: 0.75 }));
+    const mesh = new THREE.Mesh(g, new THREE.MeshStandardMaterial({ vertexColors: true, roughness: 0.75, flatShading: true }));
     mesh.position.y = y - g.boundingBox.max.y;  // each next insert sits beside the last, towards -y
     y = mesh.position.y + g.boundingBox.min.y - gap;
     scene.add(mesh);
