@@ -184,6 +184,21 @@ class Scan(_Section):
     trim_height_mm: float = Field(20.0, ge=5.0, le=60.0, description="the outline is the sole's footprint below this height above its lowest point, mm")
 
 
+class Pressure(_Section):
+    """Design from a plantar pressure recording (``build --pressure FILE``)."""
+
+    offload_kpa: float | None = Field(
+        None, gt=0.0, le=2000.0,
+        description="recess the top under every region of the peak-pressure map above this, kPa (200: the diabetic-foot "
+                    "in-shoe target); unset: no recess",
+    )
+    offload_depth_mm: float = Field(3.0, ge=0.5, le=10.0, description="depth of the pressure-relief recess, mm")
+    offload_margin_mm: float = Field(5.0, ge=0.0, le=10.0, description="the recess reaches this far past the sensors above offload_kpa, mm")
+    grade_zones: bool = Field(
+        False, description="print zones' infill from the load (the most loaded zone softest); zones set by hand are kept",
+    )
+
+
 class Prescription(_Section):
     """The full prescription. ``Prescription()`` is the default general-support insert."""
 
@@ -208,6 +223,7 @@ class Prescription(_Section):
     shoe: Shoe = Field(default_factory=Shoe)
     cast: Cast = Field(default_factory=Cast)
     scan: Scan = Field(default_factory=Scan)
+    pressure: Pressure = Field(default_factory=Pressure)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Prescription":
