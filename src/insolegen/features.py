@@ -285,6 +285,16 @@ def heel_spur(xy, outline, marks, rx):
     return _dome(xy, marks.calcaneal_tubercle, radius, radius, -rx.heel_spur.depth_mm)
 
 
+def pressure_offload(xy, outline, marks, rx):
+    """A recess ``pressure.offload_depth_mm`` deep under every region of the laid-on peak-pressure
+    map above ``pressure.offload_kpa``, grown by ``pressure.offload_margin_mm`` (see
+    :meth:`insolegen.pressure.register.Load.offload_share`)."""
+    p = rx.pressure
+    if outline.load is None or p.offload_kpa is None:
+        return np.zeros(len(xy))
+    return -p.offload_depth_mm * outline.load.offload_share(xy, p.offload_kpa, p.offload_margin_mm)
+
+
 def flange(xy, outline, marks, rx):
     """The rim of the midfoot raised on the medial and/or lateral side, over a 25 mm wall,
     rising in from 20 % of the length and gone by 65 %."""
@@ -358,11 +368,13 @@ FEATURES: dict[str, Field] = {
     "cuboid_pad": cuboid_pad,
     "navicular_pad": navicular_pad,
     "heel_spur": heel_spur,
+    "pressure_offload": pressure_offload,
     "flange": flange,
     "distal_taper": distal_taper,
     "top_cover": top_cover,  # last: "top minus top_cover" is the insert under its cover
 }
-RECESSES = {"first_ray_cutout": "first_ray_cutout.depth_mm", "heel_spur": "heel_spur.depth_mm"}
+RECESSES = {"first_ray_cutout": "first_ray_cutout.depth_mm", "heel_spur": "heel_spur.depth_mm",
+            "pressure_offload": "pressure.offload_depth_mm"}
 
 
 def cast(xy, outline, marks, rx):
