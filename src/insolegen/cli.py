@@ -365,6 +365,38 @@ def _return_freed_memory() -> None:
         pass
 
 
+@cli.command(name="pressure")
+@click.argument("recording", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="the peak-pressure map, PNG (needs the preview extra)")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="the analysis, JSON [default: printed]")
+@click.option("--side", type=click.Choice(["auto", "left", "right"]), default="auto", show_default=True,
+              help="in-shoe pair: the insole to analyse (auto: the more loaded); plate: the foot's side (auto: from the load)")
+@click.option("--step", type=click.IntRange(min=1), help="plate: the step to analyse [default: the most complete]; in-shoe: the stance phase [default: all]")
+def pressure_cmd(recording, output, report_path, side, step):
+    """Analyse a plantar pressure recording (emed .lst, pliance .asc, F-Scan .asf, XSENSOR .csv)."""
+    import json
+
+    from . import export, pressure
+    from .pressure import picture
+
+    if output is not None and output.suffix.lower() != ".png":
+        raise InputError(f"{output}: the pressure map is a PNG; name it FILE.png")
+    analysis = pressure.analyse(pressure.read(recording, side=side, step=step))
+    doc = (json.dumps(analysis.report(), indent=2) + "\n").encode()
+    image = picture.png(analysis) if output else None
+    written = []
+    try:  # the map and the report together or not at all
+        for path, data in ((output, image), (report_path, doc)):
+            if path is not None:
+                written.append(export.write_bytes(path, data))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    if report_path is None:
+        click.echo(doc.decode(), nl=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: maps bad input to one stderr line and exit 2."""
     _return_freed_memory()

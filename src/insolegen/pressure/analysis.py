@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
 from . import orient
@@ -22,7 +23,6 @@ TOES_SEARCH = (0.70, 0.90)  # the toes' line: the least loaded slice between the
 TOES_DEFAULT = 0.78
 MTH1_WIDTH, MTH2_3_WIDTH = 0.30, 0.65  # medial share of the forefoot's width up to the 1st, 3rd head
 HALLUX_WIDTH = 0.40
-MTH5_WIDTH = 0.80  # the 5th head: the lateral fifth of the forefoot
 THRESHOLD_KPA = 200.0  # CLINICAL.md: the diabetic-foot threshold; its area is reported
 
 
@@ -77,7 +77,7 @@ class Analysis:
             "step": rec.step,
             "steps": rec.steps,
             "sensor_pitch_mm": [round(float(v), 4) for v in rec.pitch_mm],
-            "peak_kpa": round(float(np.nanmax(self.peak)), 2),
+            "peak_kpa": round(float(np.nanmax(self.peak)), 3),
             "contact_area_cm2": round(float(self.contact.sum()) * rec.cell_area_mm2 / 100.0, 3),
             "area_over_200_kpa_cm2": round(float((np.nan_to_num(self.peak) > THRESHOLD_KPA).sum()) * rec.cell_area_mm2 / 100.0, 3),
             "foot_length_mm": round(float(self.footprint.bounds[2] - self.footprint.bounds[0]), 2),
@@ -144,12 +144,18 @@ def _masks(x: np.ndarray, m: np.ndarray, contact: np.ndarray, length: float, toe
     }
 
 
-def _peak_at(xy: np.ndarray, load: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The highest sensor of the mask, its centre (2,) mm; NaN when the mask is empty."""
+def _peak_at(xy: np.ndarray, m: np.ndarray, load: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The centre (2,) mm of the highest pressure peak in the mask (a sensor no neighbour exceeds;
+    the mask's highest sensor where it holds none, being the flank of a neighbour's peak); NaN
+    when the mask is empty. Equal peaks: the rearmost, then the most medial (m, mm medially), so
+    that the choice does not depend on how the grid lies."""
     if not mask.any():
         return np.full(2, np.nan)
-    i = np.argmax(np.where(mask, load, -np.inf))
-    return xy.reshape(-1, 2)[i]
+    peaks = mask & (load > 0) & (load >= ndimage.maximum_filter(load, size=3, mode="constant"))
+    pool = peaks if peaks.any() else mask
+    top = pool & (load == load[pool].max())
+    order = np.lexsort((-np.round(m[top], 6), np.round(xy[top][:, 0], 6)))
+    return xy[top][order[0]]
 
 
 def _centre_of_pressure(xy: np.ndarray, load: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -187,12 +193,11 @@ def analyse(recording: Recording) -> Analysis:
         }
         for name, mask in regions.items()
     }
-    lateral5 = regions["mth4_5"] & (_share(m, contact & (x >= MIDFOOT_END * length) & (x < toes)) >= MTH5_WIDTH)
     landmarks = {
         "heel_centre": _centre_of_pressure(xy, peak_raw, regions["heel"]),
-        "mth1": _peak_at(xy, peak_raw, regions["mth1"]),
-        "mth5": _peak_at(xy, peak_raw, lateral5 if (lateral5 & contact).any() else regions["mth4_5"]),
-        "hallux": _peak_at(xy, peak_raw, regions["hallux"]),
+        "mth1": _peak_at(xy, m, peak_raw, regions["mth1"]),
+        "mth5": _peak_at(xy, m, peak_raw, regions["mth4_5"]),  # the 4th-5th heads' peak: the lateral head that bears
+        "hallux": _peak_at(xy, m, peak_raw, regions["hallux"]),
     }
     return Analysis(rec, peak, pti, contact, regions, tf, footprint, landmarks, _arch_index(x, contact, toes), stats)
 

@@ -1,0 +1,263 @@
+"""Plantar pressure (SPEC "Plantar pressure"): the readers against the files themselves, the analysis
+on every shared recording, on copies mirrored into the other foot and turned on the plate, and on
+broken copies (exit 2, one line naming the file, nothing written)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import FEET, run
+from insolegen import pressure
+from insolegen.pressure import emed, fscan, pliance, xsensor
+
+DATA = FEET.parent / "pressure"
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="shared pressure recordings not present")
+FILES = {"emed": "emed_test.lst", "pliance": "pliance_test.asc", "fscan": "fscan_testL.asf", "xsensor": "xsensor_data.csv"}
+MMHG_KPA = 0.133322
+
+
+# ---- independent counts, straight from the text of each file ----------------------------------
+
+def emed_pages(path: Path) -> list[dict]:
+    """Each page's column numbers, rows {number: (values, force)} and Force row."""
+    pages, page = [], None
+    for line in path.read_text(encoding="latin-1").splitlines():
+        cells = line.split()
+        if cells and cells[-1] == "Force" and cells[0].isdigit():
+            page = {"cols": [int(c) for c in cells[:-1]], "rows": {}}
+        elif page and cells and cells[0].isdigit():
+            page["rows"][int(cells[0])] = ([float(c) for c in cells[1:-1]], float(cells[-1]))
+        elif page and cells and cells[0] == "Force":
+            page["force"] = [float(c) for c in cells[1:]]
+            pages.append(page)
+            page = None
+    return pages
+
+
+def independent(system: str) -> tuple[float, int, float]:
+    """(highest value in kPa, number of sensors that ever read above 0, sensor area mm2) of the
+    insole or plate the analysis reports on by default."""
+    path = DATA / FILES[system]
+    text = path.read_text(encoding="latin-1")
+    if system == "emed":
+        touched, top = set(), 0.0
+        for page in emed_pages(path):
+            for r, (vals, _) in page["rows"].items():
+                top = max(top, *vals)
+                touched |= {(r, c) for c, v in zip(page["cols"], vals) if v > 0}
+        return top, len(touched), 25.0
+    if system == "fscan":
+        body = text.split("ASCII_DATA @@")[1]
+        cells = [ln.split(",") for ln in body.splitlines() if "," in ln]
+        grid = np.array([[np.nan if c.strip() == "B" else float(c) for c in row] for row in cells]).reshape(-1, 60, 21)
+        return float(np.nanmax(grid)), int((np.nan_to_num(grid) > 0).any(axis=0).sum()), 5.08 * 5.08
+    if system == "xsensor":
+        blocks = re.findall(r"SENSOR,[^\n]*-LF[^\n]*\n(.*?)SENSELS[^\n]*\n((?:[^\n]*\n){62})", text, flags=re.S)
+        grids = np.array([[[float(v) for v in ln.split(",")[:11]] for ln in rows.splitlines() if ln.strip(",")] for _, rows in blocks])
+        return float(grids.max()) * MMHG_KPA, int((grids > 0).any(axis=0).sum()), 8.6 * 8.6
+    lines = [ln.split() for ln in text.splitlines()]
+    values = np.array([ln[1:] for ln in lines if len(ln) == 813 and ln[0][0].isdigit()], dtype=float)
+    return float(values.max()), int((values > 0).any(axis=0).sum()), 5.28 * 10.28
+
+
+def report_of(path: Path, capsys, *options) -> dict:
+    """The report the command line writes for the recording."""
+    code, out, err = run(["pressure", str(path), *options], capsys)
+    assert code == 0, err
+    return json.loads(out)
+
+
+# ---- readers agree with the files --------------------------------------------------------------
+
+def test_emed_force_column_is_each_rows_sum_times_sensor_area():
+    pages = emed_pages(DATA / FILES["emed"])
+    assert len(pages) == 106
+    worst = 0.0
+    for page in pages:
+        vals = np.array([v for v, _ in page["rows"].values()])
+        forces = np.array([f for _, f in page["rows"].values()])
+        # kPa x 25 mm2 = 0.025 N; printed to 0.01 N
+        worst = max(worst, np.abs(vals.sum(axis=1) * 0.025 - forces).max(), np.abs(vals.sum(axis=0) * 0.025 - page["force"][:-1]).max())
+        assert abs(vals.sum() * 0.025 - page["force"][-1]) <= 0.01 * len(forces)
+    assert worst <= 0.0051
+    rec = pressure.read(DATA / FILES["emed"])
+    totals = np.array([p["force"][-1] for p in pages])
+    assert np.abs(np.nansum(rec.frames, axis=(1, 2)) * rec.cell_area_mm2 * 1e-3 - totals).max() <= 0.3
+
+
+@pytest.mark.parametrize("system", FILES)
+def test_peak_and_contact_area_exact(system, capsys):
+    top, count, cell_mm2 = independent(system)
+    rep = report_of(DATA / FILES[system], capsys)
+    assert rep["system"] == system
+    assert rep["peak_kpa"] == pytest.approx(top, abs=0.006)
+    assert rep["contact_area_cm2"] == pytest.approx(count * cell_mm2 / 100, abs=0.001)
+    assert set(rep["regions"]) == {"heel", "midfoot", "mth1", "mth2_3", "mth4_5", "hallux", "lesser_toes"}
+    assert all(set(r) == {"peak_kpa", "pti_kpa_s", "area_cm2", "force_n"} for r in rep["regions"].values())
+    assert set(rep["landmarks_mm"]) == {"heel_centre", "mth1", "mth5", "hallux"}
+    assert np.array(rep["transform_sensor_to_output"]).shape == (4, 4)
+    # regions split the contact: their areas add up to it, and the highest region is the peak
+    assert sum(r["area_cm2"] for r in rep["regions"].values()) == pytest.approx(rep["contact_area_cm2"], abs=0.01)
+    assert max(r["peak_kpa"] for r in rep["regions"].values()) == pytest.approx(rep["peak_kpa"])
+
+
+def test_pitch_units_and_frame_time_from_the_headers(capsys):
+    expect = {"emed": ([5.0, 5.0], 0.01), "fscan": ([5.08, 5.08], 0.032), "xsensor": ([8.6, 8.6], 0.013), "pliance": ([5.28, 10.28], 0.04167)}
+    for system, (pitch, frame_s) in expect.items():
+        rep = report_of(DATA / FILES[system], capsys)
+        assert rep["sensor_pitch_mm"] == pytest.approx(pitch) and rep["frame_s"] == pytest.approx(frame_s, abs=1e-3)
+
+
+def test_sides_read_right_and_both_insoles(capsys):
+    """The shared emed step is a right foot (its table, rows as y, looks like a left one: the
+    transform mirrors); F-Scan's is a left insole; XSENSOR holds both insoles."""
+    rep = report_of(DATA / FILES["emed"], capsys)
+    assert rep["side"] == "right" and np.linalg.det(np.array(rep["transform_sensor_to_output"])[:2, :2]) == pytest.approx(-1)
+    assert report_of(DATA / FILES["fscan"], capsys)["side"] == "left"
+    left = report_of(DATA / FILES["xsensor"], capsys, "--side", "left")
+    right = report_of(DATA / FILES["xsensor"], capsys, "--side", "right")
+    auto = report_of(DATA / FILES["xsensor"], capsys)
+    assert (left["side"], right["side"], auto["side"]) == ("left", "right", "left")  # auto: the more loaded
+    assert right["peak_kpa"] == pytest.approx(929.46 * MMHG_KPA, abs=0.01) or right["peak_kpa"] < left["peak_kpa"]
+    assert right["peak_kpa"] != left["peak_kpa"]
+
+
+def test_landmarks_within_8mm_of_the_peaks_they_stand_for():
+    for system, name in FILES.items():
+        a = pressure.analyse(pressure.read(DATA / name))
+        xy = a.centres_out()
+        peak = np.nan_to_num(a.peak)
+        padded = np.pad(peak, 1)
+        local_max = np.ones_like(peak, bool)
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                local_max &= peak >= padded[1 + di: 1 + di + peak.shape[0], 1 + dj: 1 + dj + peak.shape[1]]
+        for mark, region in (("mth1", "mth1"), ("hallux", "hallux"), ("mth5", "mth4_5")):
+            mask = a.regions[region] & local_max & (peak > 0)
+            if not mask.any():  # no peak of its own (the flank of a neighbour's): its highest sensor
+                mask = a.regions[region] & (peak == peak[a.regions[region]].max())
+            d = np.linalg.norm(xy[mask] - a.landmarks_mm[mark], axis=1).min()
+            assert d <= 8.0, (system, mark, d)
+        heel = a.regions["heel"]
+        cop = (xy[heel] * peak[heel, None]).sum(axis=0) / peak[heel].sum()
+        assert np.linalg.norm(cop - a.landmarks_mm["heel_centre"]) <= 8.0
+        # in the output frame: heel at the back, the heads ahead, the 1st head medial of the 5th
+        medial = 1 if a.recording.side == "right" else -1
+        assert a.landmarks_mm["heel_centre"][0] < a.landmarks_mm["mth5"][0] < a.landmarks_mm["hallux"][0]
+        assert (a.landmarks_mm["mth1"][1] - a.landmarks_mm["mth5"][1]) * medial > 20
+
+
+def test_regions_disjoint_inside_contact_and_ordered_from_heel_to_toes():
+    for name in FILES.values():
+        a = pressure.analyse(pressure.read(DATA / name))
+        stack = np.array([a.regions[r] for r in pressure.REGIONS])
+        assert stack.sum(axis=0).max() == 1 and (stack.any(axis=0) == a.contact).all()
+        x = a.centres_out()[..., 0]
+        assert x[a.regions["heel"]].mean() < x[a.regions["mth2_3"]].mean() < x[a.regions["hallux"]].mean()
+        assert 0.0 <= a.arch_index < 0.5
+
+
+# ---- transformed and broken copies (written by these tests, in tmp) ----------------------------
+
+def _raw(system: str):
+    """The file's full grid(s), as its parser reads them (before steps and sides)."""
+    path = DATA / FILES[system]
+    module = {"emed": emed, "pliance": pliance, "fscan": fscan, "xsensor": xsensor}[system]
+    return module.parse(path, path.read_bytes().decode("utf-8-sig" if system == "xsensor" else "latin-1"), "")
+
+
+def write_emed(path: Path, frames: np.ndarray, origin=(1, 1), matrix=(64, 95), size="0.500x0.500", area="0.25") -> Path:
+    k, nr, nc = frames.shape
+    out = []
+    for i, f in enumerate(frames, 1):
+        out += [f"\t\t\t\tPage {i}", "", f"\tFile: copy.dat \tMatrix: {matrix[0]}x{matrix[1]} ",
+                f"\tSensor area: {area} cm\xb2\tTime/picture:10.0 ms", f"\tSensor size: {size} cm",
+                f"\tPict-No.: {i}  Force[N]=sum*sensor_area in row/column", "",
+                "\t" + "\t".join(str(origin[0] + j) for j in range(nc)) + "\tForce"]
+        out += [f"{origin[1] + r}\t" + "\t".join(f"{v:.2f}" for v in f[r]) + f"\t{f[r].sum() * 0.025:.2f}" for r in range(nr)]
+        out += ["Force\t" + "\t".join(f"{v:.2f}" for v in f.sum(axis=0) * 0.025) + f"\t{f.sum() * 0.025:.2f}", "\f"]
+    path.write_bytes("\n".join(out).encode("latin-1"))
+    return path
+
+
+def write_fscan(path: Path, frames: np.ndarray, **header) -> Path:
+    k, nr, nc = frames.shape
+    head = {"ROWS": nr, "COLS": nc, "ROW_SPACING": "5.08 mm", "COL_SPACING": "5.08 mm", "SENSEL_AREA": "25.8064 mm2",
+            "SECONDS_PER_FRAME": 0.032, "START_FRAME": 1, "END_FRAME": k, "UNITS": "KPa", "MIRROR_ROW": 0, "MIRROR_COL": 0} | header
+    out = ["DATA_TYPE MOVIE", *(f"{key} {v}" for key, v in head.items()), "ASCII_DATA @@", ""]
+    for i, f in enumerate(frames, 1):
+        out += [f"Frame {i}", *(",".join("B" if np.isnan(v) else f"{v:g}" for v in row) for row in f), ""]
+    path.write_text("\n".join(out) + "@@\n")
+    return path
+
+
+def write_xsensor(path: Path, insoles: dict[str, np.ndarray], pitch_cm: float = 0.86) -> Path:
+    """insoles: {"LF"/"RF": (k, r, c) kPa}, written in mmHg."""
+    k = len(next(iter(insoles.values())))
+    out = ["File:,copy.XSN", "Units:,mmHg"]
+    for i in range(k):
+        out += [f"FRAME,{i + 1}", f"Time, 08:21:{17 + i * 0.013:06.3f}"]
+        for name, frames in insoles.items():
+            g = frames[i] / MMHG_KPA
+            out += [f"SENSOR,HX210.11.31.M11-DFM-{name} S0073", f"Rows,{g.shape[0]}", f"Columns,{g.shape[1]}",
+                    f"Sensel Width (cm),{pitch_cm}", f"Sensel Height (cm),{pitch_cm}", f"Peak Pressure (mmHg),{g.max():.4f}", "SENSELS",
+                    *(",".join(f"{v:.4f}" for v in row) for row in g)]
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def write_pliance(path: Path, frames: np.ndarray, px: float, py: float) -> Path:
+    k, nr, nc = frames.shape
+    cells = [(i, j) for i in range(nr) for j in range(nc) if not np.isnan(frames[0, i, j])]
+    out = ["file name: copy.mat", "mat type s2160_001", "total times [secs]: 1 time per frame [secs]: 0.04167 scanning rate [Hz]: 24",
+           "pressure values in kPa", "", "time[secs] " + " ".join(str(n + 1) for n in range(len(cells)))]
+    out += [f"{(t + 1) * 0.04167:.5f} " + " ".join(f"{frames[t, i, j]:.3f}" for i, j in cells) for t in range(k)]
+    out += ["", "sensor " + " ".join(str(n + 1) for n in range(len(cells))), "corner[cm]"]
+    for key, fn in (("x[0]", lambda i, j: j * px), ("y[0]", lambda i, j: (i + 1) * py), ("x[1]", lambda i, j: j * px), ("y[1]", lambda i, j: i * py),
+                    ("x[2]", lambda i, j: (j + 1) * px), ("y[2]", lambda i, j: i * py), ("x[c]", lambda i, j: (j + 0.5) * px), ("y[c]", lambda i, j: (i + 0.5) * py),
+                    ("area", lambda i, j: px * py / 10)):
+        out.append(key + " " + " ".join(f"{fn(i, j) / 10:.4f}" for i, j in cells))
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def transformed(system: str, kind: str, folder: Path) -> Path:
+    """The recording mirrored into the other foot, or turned (a quarter turn on a plate; in a shoe,
+    the insole written heel first)."""
+    recs = _raw(system)
+    flip = (lambda f: f[:, :, ::-1]) if kind == "mirrored" else ((lambda f: np.rot90(f, axes=(1, 2))) if system in ("emed", "pliance") else (lambda f: f[:, ::-1, ::-1]))
+    path = folder / f"{kind}{Path(FILES[system]).suffix}"
+    if system == "emed":
+        f = flip(recs[0].frames)
+        return write_emed(path, f, (5, 5), (95, 95))
+    if system == "fscan":
+        return write_fscan(path, flip(recs[0].frames))
+    if system == "pliance":
+        px, py = recs[0].pitch_mm
+        return write_pliance(path, flip(recs[0].frames), *((py, px) if kind == "turned" else (px, py)))
+    names = {"left": "LF", "right": "RF"}
+    if kind == "mirrored":
+        names = {"left": "RF", "right": "LF"}
+    return write_xsensor(path, {names[r.side]: flip(r.frames) for r in recs})
+
+
+@pytest.mark.parametrize("kind", ["mirrored", "turned"])
+@pytest.mark.parametrize("system", FILES)
+def test_mirrored_and_turned_copies_read_the_same_load(system, kind, tmp_path, capsys):
+    original = report_of(DATA / FILES[system], capsys)
+    copy = report_of(transformed(system, kind, tmp_path), capsys)
+    other = {"left": "right", "right": "left"}
+    assert copy["side"] == (other[original["side"]] if kind == "mirrored" else original["side"])
+    assert copy["peak_kpa"] == pytest.approx(original["peak_kpa"], abs=0.006)
+    assert copy["contact_area_cm2"] == pytest.approx(original["contact_area_cm2"], abs=0.01)
+    assert copy["arch_index"] == pytest.approx(original["arch_index"], abs=0.02)
+    for name, stats in original["regions"].items():
+        assert copy["regions"][name]["peak_kpa"] == pytest.approx(stats["peak_kpa"], rel=0.02, abs=1.0), name
+    for name, xy in original["landmarks_mm"].items():
+        sign = -1 if kind == "mirrored" else 1  # y is the wearer's left: the mirror image's medial side is the other way
+        assert np.hypot(copy["landmarks_mm"][name][0] - xy[0], copy["landmarks_mm"][name][1] - sign * xy[1]) <= 2.0, name
