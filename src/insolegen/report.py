@@ -129,6 +129,7 @@ def summary(report: dict) -> str:
         lines.append(
             f"  pressure {load['system']} {load['side']}: peak {load['peak_kpa']:.0f} kPa; {reg['method']} on the outline"
             + (f" (residual {reg['residual_mm']:.2f} mm)" if reg["method"] == "matched" else "")
+            + (f", mirrored onto the {report['side']} insert" if reg["mirrored"] else "")
             + f"; landmarks from load: {', '.join(from_load) or 'none'}"
             + (f"; recess {off['depth_mm']:.2f} mm under {off['sensors_over']} sensors over {off['threshold_kpa']:g} kPa"
                if off["threshold_kpa"] is not None else "")

@@ -113,7 +113,7 @@ class Load:
         (landmarks, transform) and how it was laid there."""
         doc = self.analysis.report()
         doc["landmarks_mm"] = {name: [round(float(v), 2) for v in xy] for name, xy in self.landmarks().items()}
-        doc["transform_sensor_to_output"] = [[round(float(v), 6) for v in row] for row in self.transform]
+        doc["transform_sensor_to_output"] = [[round(float(v), 9) for v in row] for row in self.transform]
         doc["registration"] = {"method": self.method, "residual_mm": round(self.residual_mm, 3), "mirrored": self.mirrored}
         return doc
 

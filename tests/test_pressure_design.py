@@ -1,0 +1,328 @@
+"""Design from load (SPEC.md "Plantar pressure: the measured load in the design"), proved on the
+exported STL files: landmarks from the load, the map laid on the outline (exactly from the same
+plate file, else matched), the recess under every sensor above the threshold (vertical rays, a
+build with and without it), the met pad behind the measured heads, zones graded from the load.
+On every shared recording, and on copies of each mirrored into the other foot and turned.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from scipy.spatial import cKDTree
+from conftest import footprint, load, run, top_at
+from shapely.geometry import box
+
+from insolegen import pressure
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pressure"
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data/pressure is absent")
+FILES = {"emed": "emed_test.lst", "pliance": "pliance_test.asc", "fscan": "fscan_testL.asf", "xsensor": "xsensor_data.csv"}
+# The threshold each recording is offloaded at: 200 kPa (the diabetic-foot target) where the load
+# reaches it; the pliance mat's step peaks at 140 kPa, so 100 there.
+THRESHOLD = {"emed": 200.0, "pliance": 100.0, "fscan": 200.0, "xsensor": 200.0}
+KINDS = ("original", "mirrored", "turned")
+ROOM = ["--set", "shell.thickness_mm=6"]  # room for a 3 mm recess above the 2 mm minimum
+RES = "2"
+load = functools.lru_cache(maxsize=None)(load)
+
+
+def source(system: str, kind: str, folder: Path) -> Path:
+    if kind == "original":
+        return DATA / FILES[system]
+    from test_pressure import transformed  # the pressure readers' own mirrored and turned copies
+
+    return transformed(system, kind, folder)
+
+
+class Recorded:
+    """One recording (or copy): builds from it on the built-in outline, cached."""
+
+    def __init__(self, folder: Path, system: str, kind: str):
+        self.folder, self.system, self.kind = folder, system, kind
+        self.path = source(system, kind, folder)
+        self.threshold = THRESHOLD[system]
+        self.cache: dict[tuple, Path] = {}
+
+    def build(self, *extra: str, suffix: str = ".stl") -> Path:
+        key = (*extra, suffix)
+        if key not in self.cache:
+            out = self.folder / f"{self.system}-{self.kind}-{len(self.cache)}{suffix}"
+            code, _, err = run(["build", "--pressure", self.path, *ROOM, *extra, "--resolution", RES, "-q", "-o", out], None)
+            assert code == 0, err
+            self.cache[key] = out
+        return self.cache[key]
+
+    def offloaded(self) -> Path:
+        return self.build("--set", f"pressure.offload_kpa={self.threshold:g}")
+
+
+def run(args, capsys):  # noqa: F811 (conftest's run, without capsys: these builds are quiet)
+    import contextlib
+    import io
+
+    from insolegen.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code, "", err.getvalue()
+
+
+@pytest.fixture(scope="module", params=[(s, k) for s in FILES for k in KINDS], ids=lambda p: "-".join(p))
+def rec(request, tmp_path_factory):
+    return Recorded(tmp_path_factory.mktemp("load"), *request.param)
+
+
+def report(path: Path) -> dict:
+    return json.loads(path.with_name(f"{path.stem}.report.json").read_text())
+
+
+def sensors(path: Path, doc: dict) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """Each sensor's centre in the insert's frame (the report's transform applied to the sensor grid)
+    (n, 2), its peak pressure (n,) kPa (the highest over the frames, counted here), and the pitch."""
+    rec = pressure.read(doc["pressure"]["source"], side=doc["pressure"]["side"], step=doc["pressure"]["step"])
+    t = np.array(doc["pressure"]["transform_sensor_to_output"])
+    centres = rec.centres_mm().reshape(-1, 2)
+    peak = np.nan_to_num(rec.frames).max(axis=0).ravel()
+    return centres @ t[:2, :2].T + t[:2, 3], peak, rec.pitch_mm
+
+
+def grown(centres: np.ndarray, t: np.ndarray, pitch, margin: float):
+    """The region of the sensors above the threshold (their cells, in the insert's frame) grown by the margin."""
+    hx, hy = pitch[0] / 2, pitch[1] / 2
+    cells = [shapely.affinity.affine_transform(box(-hx, -hy, hx, hy), [*t[:2, :2].ravel(), *c]) for c in centres]
+    return shapely.union_all(cells).buffer(margin)
+
+
+# ---- landmarks and registration ------------------------------------------------------------
+
+
+def test_landmarks_come_from_the_load(rec):
+    """The heel centre (the heel's centre of pressure), the 1st and 5th heads and the hallux (the
+    highest pressure peak of their regions: a sensor no neighbour exceeds) are where the recording
+    puts them, counted here from the raw frames in the regions the analysis masks, within 8 mm;
+    the report says they came from the pressure, and they lie on the insert."""
+    from scipy import ndimage
+
+    out = rec.build()
+    doc = report(out)
+    assert set(doc["landmarks"]["sources"].values()) == {"pressure"}
+    xy, peak, _ = sensors(out, doc)
+    raw = pressure.read(doc["pressure"]["source"], side=doc["pressure"]["side"], step=doc["pressure"]["step"])
+    regions = pressure.analyse(raw).regions
+    image = np.nan_to_num(raw.frames).max(axis=0)
+    summit = (image > 0) & (image >= ndimage.maximum_filter(image, size=3, mode="constant"))
+    heel = regions["heel"].ravel()
+    assert np.hypot(*(np.array(doc["landmarks"]["heel_centre"]["xy_mm"])
+                      - (xy[heel] * peak[heel, None]).sum(axis=0) / peak[heel].sum())) <= 8.0
+    for name, key in (("mtpj1", "mth1"), ("mtpj5", "mth4_5"), ("hallux", "hallux")):
+        pool = (regions[key] & summit).ravel()
+        pool = pool if pool.any() else regions[key].ravel()
+        tops = xy[pool & (peak == peak[pool].max())]
+        assert np.hypot(*(tops - doc["landmarks"][name]["xy_mm"]).T).min() <= 8.0, name
+    rim = footprint(load(out))
+    for name in ("heel_centre", "mtpj1", "mtpj5", "hallux"):
+        assert rim.buffer(3.0).contains(shapely.Point(doc["landmarks"][name]["xy_mm"])), name
+
+
+def emed_copy(kind: str, folder: Path) -> Path:
+    return source("emed", kind, folder)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_same_plate_file_lays_the_map_exactly(kind, tmp_path):
+    """--outline X.lst --outline-kind footprint --pressure X.lst: each sensor lands on the centre of
+    its own cell of the outline's plate (the outline reader's squares, mapped by the outline's own
+    transform). A copy of the file differing by one trailing byte is matched instead, and lands
+    within a fraction of a millimetre of the exact place; its residual is reported."""
+    plate = emed_copy(kind, tmp_path)
+    other = tmp_path / f"other-{kind}.lst"
+    other.write_bytes(plate.read_bytes() + b"\n")
+    builds = {}
+    for name, outline in (("exact", plate), ("matched", other)):
+        out = tmp_path / f"{name}.stl"
+        code, _, err = run(["build", "--outline", outline, "--outline-kind", "footprint", "--pressure", plate, "--resolution", "2.5",
+                            "-q", "-o", out], None)
+        assert code == 0, err
+        builds[name] = report(out)
+    exact, matched = builds["exact"], builds["matched"]
+    assert exact["pressure"]["registration"] == {"method": "exact", "residual_mm": 0.0, "mirrored": False}
+    assert matched["pressure"]["registration"]["method"] == "matched"
+    # the outline reader's squares: cell (row r, column c) spans [c, c+1] x [-(r+1), -r] pitches
+    rec = pressure.read(plate)
+    cols, rows = np.meshgrid(np.arange(rec.frames.shape[2]) + rec.origin[0], np.arange(rec.frames.shape[1]) + rec.origin[1])
+    cell_centres = np.c_[(cols.ravel() + 0.5) * 5.0, -(rows.ravel() + 0.5) * 5.0]
+    t_in = np.array(exact["transform_input_to_output"])
+    expected = cell_centres @ t_in[:2, :2].T + t_in[:2, 3]
+    t = np.array(exact["pressure"]["transform_sensor_to_output"])
+    laid = rec.centres_mm().reshape(-1, 2) @ t[:2, :2].T + t[:2, 3]
+    assert np.abs(laid - expected).max() <= 1e-4
+    tm = np.array(matched["pressure"]["transform_sensor_to_output"])
+    contact = np.nanmax(rec.frames, axis=0).ravel() > 0
+    moved = rec.centres_mm().reshape(-1, 2)[contact] @ tm[:2, :2].T + tm[:2, 3]
+    assert np.hypot(*(moved - laid[contact]).T).max() <= 0.5
+    assert matched["pressure"]["registration"]["residual_mm"] <= 1.0
+
+
+def test_matched_to_a_derived_outline_of_the_other_side_of_the_plate(tmp_path):
+    """The shared outline derived from the same step (plate coordinates at cell corners, a left
+    foot as stored) matched to the right step: mirrored, within 0.5 mm of where its plate puts it."""
+    csv = DATA.parent / "feet" / "emed" / "emed_test_footprint_outline_mm.csv"
+    if not csv.is_file():
+        pytest.skip("../shared/data/feet/emed is absent")
+    out = tmp_path / "derived.stl"
+    code, _, err = run(["build", "--outline", csv, "--side", "left", "--pressure", DATA / FILES["emed"], "--resolution", "2.5",
+                        "-q", "-o", out], None)
+    assert code == 0, err
+    doc = report(out)
+    assert doc["pressure"]["registration"]["mirrored"] is True
+    rec = pressure.read(DATA / FILES["emed"])
+    contact = np.nanmax(rec.frames, axis=0).ravel() > 0
+    grid = rec.centres_mm().reshape(-1, 2)[contact]
+    t_in, t = np.array(doc["transform_input_to_output"]), np.array(doc["pressure"]["transform_sensor_to_output"])
+    truth = (grid + 2.5) @ t_in[:2, :2].T + t_in[:2, 3]  # the csv: x = column x 5, y = row x 5 at cell corners
+    assert np.hypot(*(grid @ t[:2, :2].T + t[:2, 3] - truth).T).max() <= 0.5
+
+
+# ---- the recess ----------------------------------------------------------------------------
+
+
+def test_offload_recess_on_the_exported_file(rec):
+    """Vertical rays on builds with and without pressure.offload_kpa: the full depth (+-0.15 mm)
+    over every sensor above the threshold, each recess centred on its grown region (5 mm), the top
+    unchanged (<= 0.05 mm) where the load stays below half the threshold 15 mm from every sensor
+    above it; the shell never below its minimum."""
+    plain, cut = rec.build(), rec.offloaded()
+    doc = report(cut)
+    xy, peak, pitch = sensors(cut, doc)
+    t = np.array(doc["pressure"]["transform_sensor_to_output"])
+    hot = xy[peak > rec.threshold]
+    assert len(hot) > 0
+    m0, m1 = load(plain), load(cut)
+    rim = footprint(m0)
+    on = hot[shapely.contains_xy(rim.buffer(-1.0), hot[:, 0], hot[:, 1])]
+    depth = top_at(m1, on) - top_at(m0, on)
+    assert np.abs(depth + 3.0).max() <= 0.15, np.abs(depth + 3.0).max()
+
+    x0, y0, x1, y1 = rim.bounds
+    gx, gy = np.meshgrid(np.arange(x0 + 0.3, x1, 1.5), np.arange(y0 + 0.2, y1, 1.5))
+    grid = np.c_[gx.ravel(), gy.ravel()]
+    grid = grid[shapely.contains_xy(rim.buffer(-1.0), grid[:, 0], grid[:, 1])]
+    d = top_at(m1, grid) - top_at(m0, grid)
+    # the load at each grid point: the peak of the sensor whose cell holds it (0 off the sensors)
+    local = np.linalg.solve(t[:2, :2], (grid - t[:2, 3]).T).T  # back to sensor-grid mm
+    rec_ = pressure.read(doc["pressure"]["source"], side=doc["pressure"]["side"])
+    j = np.round(local[:, 0] / pitch[0] - rec_.origin[0]).astype(int)
+    i = np.round(local[:, 1] / pitch[1] - rec_.origin[1]).astype(int)
+    peak_img = np.nan_to_num(rec_.frames).max(axis=0)
+    inside = (i >= 0) & (i < peak_img.shape[0]) & (j >= 0) & (j < peak_img.shape[1])
+    at = np.zeros(len(grid))
+    at[inside] = peak_img[i[inside], j[inside]]
+    far = cKDTree(hot).query(grid)[0] >= 15.0
+    quiet = far & (at < rec.threshold / 2)
+    assert quiet.sum() > 100
+    assert np.nanmax(np.abs(d[quiet])) <= 0.05, np.nanmax(np.abs(d[quiet]))
+
+    region = grown(xy[peak > rec.threshold], t, pitch, doc["prescription"]["pressure"]["offload_margin_mm"]).intersection(rim)
+    parts = [p for p in shapely.get_parts(region) if p.area > 0]
+    sunk = d < -0.01
+    owner = np.argmin([shapely.distance(p, shapely.points(grid[sunk])) for p in parts], axis=0)
+    for k, part in enumerate(parts):
+        w = -d[sunk][owner == k]
+        centre = (grid[sunk][owner == k] * w[:, None]).sum(axis=0) / w.sum()
+        assert np.hypot(*(centre - np.asarray(part.centroid.coords[0]))) <= 5.0
+
+    thickness = top_at(m1, grid) - m1.bounds[0, 2]
+    assert np.nanmin(thickness) >= 2.0 - 0.01
+    assert doc["pressure"]["offload"]["depth_mm"] == pytest.approx(3.0, abs=1e-3)
+
+
+def test_recess_deeper_than_the_shell_allows_is_refused(tmp_path, capsys):
+    out = tmp_path / "deep.stl"
+    code, _, err = run(["build", "--pressure", DATA / FILES["emed"], "--set", "pressure.offload_kpa=200", "--resolution", "2.5",
+                        "-o", out], capsys)
+    assert code == 2
+    assert "pressure.offload_depth_mm" in err and "shell.min_thickness_mm" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and not out.with_name("deep.report.json").exists()
+
+
+# ---- met pad and zones -----------------------------------------------------------------------
+
+
+def test_met_pad_sits_behind_the_measured_heads(tmp_path):
+    """The pad's highest point (pad on minus pad off, by rays) lies offset_mm behind the line
+    through the 1st and 5th heads the load located, between them."""
+    src = DATA / FILES["emed"]
+    outs = []
+    for pad in ("--met-pad", "--no-met-pad"):
+        out = tmp_path / f"pad{pad}.stl"
+        code, _, err = run(["build", "--pressure", src, pad, "--resolution", "1.5", "-q", "-o", out], None)
+        assert code == 0, err
+        outs.append(out)
+    doc = report(outs[0])
+    heads = doc["pressure"]["landmarks_mm"]
+    m1, m5 = np.array(heads["mth1"]), np.array(heads["mth5"])
+    m_on, m_off = load(outs[0]), load(outs[1])
+    rim = footprint(m_off)
+    x0, y0, x1, y1 = rim.bounds
+    gx, gy = np.meshgrid(np.arange(x0, x1, 0.5), np.arange(y0, y1, 0.5))
+    grid = np.c_[gx.ravel(), gy.ravel()]
+    grid = grid[shapely.contains_xy(rim.buffer(-1.0), grid[:, 0], grid[:, 1])]
+    d = top_at(m_on, grid) - top_at(m_off, grid)
+    apex = grid[np.nanargmax(d)]
+    line = (m5 - m1) / np.linalg.norm(m5 - m1)
+    normal = np.array([line[1], -line[0]]) * np.sign(line[1])  # toward the toes (+x)
+    normal = normal if normal[0] > 0 else -normal
+    assert (m1 - apex) @ normal == pytest.approx(8.0, abs=1.0)
+    share = (apex - m1) @ line / np.linalg.norm(m5 - m1)
+    assert 0.3 <= share <= 0.6
+
+
+def test_zones_graded_from_the_load(tmp_path):
+    """pressure.grade_zones: the 3MF's most loaded zone (the highest peak among its sensors) prints
+    softest and the least loaded firmest; a zone set by hand keeps its density."""
+    from test_zones import volumes_of
+
+    out = tmp_path / "graded.3mf"
+    code, _, err = run(["build", "--pressure", DATA / FILES["fscan"], "--set", "pressure.grade_zones=true",
+                        "--set", "zones.met_pad.infill_pct=55", "--resolution", "2.5", "-q", "-o", out], None)
+    assert code == 0, err
+    doc = report(out)
+    xy, peak, _ = sensors(out, doc)
+    from insolegen.api import build
+    from insolegen.fabrication import zones
+
+    # the zones' regions on the same insert, its load counted here
+    regions = zones.regions(build(None, settings={"pressure.grade_zones": False}, side=doc["side"], resolution=2.5,
+                                  pressure=DATA / FILES["fscan"]))
+    loads = {name: peak[shapely.contains_xy(r, xy[:, 0], xy[:, 1])].max(initial=0.0) for name, r in regions.items()}
+    density = {v["keys"]["name"].removesuffix(" zone"): float(v["keys"]["fill_density"].rstrip("%"))
+               for v in volumes_of(out)[1:]}
+    assert density["met_pad"] == 55.0
+    graded = {k: v for k, v in density.items() if k != "met_pad"}
+    assert min(graded, key=graded.get) == max(graded, key=lambda k: loads[k])
+    assert max(graded, key=graded.get) == min(graded, key=lambda k: loads[k])
+
+
+# ---- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--set", "pressure.offload_kpa=200"], "pressure.offload_kpa"),
+    (["--set", "pressure.grade_zones=true"], "pressure.grade_zones"),
+    (["--step", "2"], "--step"),
+    (["--pressure", "missing.lst"], "missing.lst"),
+    (["--pressure", "PLATE", "--pair", "--short-side", "left"], "--pair"),
+])
+def test_design_from_load_without_a_usable_recording_is_refused(args, named, tmp_path, capsys):
+    out = tmp_path / "x.stl"
+    args = [str(DATA / FILES["emed"]) if a == "PLATE" else a for a in args]
+    code, _, err = run(["build", *args, "-o", out], capsys)
+    assert code == 2 and named in err and len(err.strip().splitlines()) == 1, err
+    assert not list(tmp_path.iterdir())
