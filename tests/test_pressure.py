@@ -139,9 +139,11 @@ def test_landmarks_within_8mm_of_the_peaks_they_stand_for():
                 local_max &= peak >= padded[1 + di: 1 + di + peak.shape[0], 1 + dj: 1 + dj + peak.shape[1]]
         for mark, region in (("mth1", "mth1"), ("hallux", "hallux"), ("mth5", "mth4_5")):
             mask = a.regions[region] & local_max & (peak > 0)
-            if not mask.any():  # no peak of its own (the flank of a neighbour's): its highest sensor
-                mask = a.regions[region] & (peak == peak[a.regions[region]].max())
-            d = np.linalg.norm(xy[mask] - a.landmarks_mm[mark], axis=1).min()
+            if mask.any():
+                d = np.linalg.norm(xy[mask] - a.landmarks_mm[mark], axis=1).min()
+            else:  # no peak of its own (the flank of a neighbour's): the region's centre of pressure
+                r = a.regions[region]
+                d = np.linalg.norm((xy[r] * peak[r, None]).sum(axis=0) / peak[r].sum() - a.landmarks_mm[mark])
             assert d <= 8.0, (system, mark, d)
         heel = a.regions["heel"]
         cop = (xy[heel] * peak[heel, None]).sum(axis=0) / peak[heel].sum()
@@ -261,3 +263,144 @@ def test_mirrored_and_turned_copies_read_the_same_load(system, kind, tmp_path, c
     for name, xy in original["landmarks_mm"].items():
         sign = -1 if kind == "mirrored" else 1  # y is the wearer's left: the mirror image's medial side is the other way
         assert np.hypot(copy["landmarks_mm"][name][0] - xy[0], copy["landmarks_mm"][name][1] - sign * xy[1]) <= 2.0, name
+
+
+def _cut(path: Path, share: float, folder: Path) -> Path:
+    """The file cut off part-way through a line, at the given share of its length."""
+    data = path.read_bytes()
+    out = folder / f"cut{path.suffix}"
+    out.write_bytes(data[: int(len(data) * share)])
+    return out
+
+
+def _edit(path: Path, folder: Path, old: str, new: str, suffix: str | None = None) -> Path:
+    text = path.read_bytes().decode("latin-1")
+    assert old in text
+    out = folder / f"edited{suffix or path.suffix}"
+    out.write_bytes(text.replace(old, new).encode("latin-1"))
+    return out
+
+
+def _two_feet(folder: Path) -> Path:
+    f = _raw("emed")[0].frames
+    both = np.zeros((f.shape[0], f.shape[1], 2 * f.shape[2] + 8))
+    both[:, :, : f.shape[2]] = f[:, :, ::-1]  # a left foot beside the right one
+    both[:, :, f.shape[2] + 8:] = f
+    return write_emed(folder / "two_feet.lst", both)
+
+
+BROKEN = {
+    "emed truncated": lambda d: _cut(DATA / FILES["emed"], 0.6, d),
+    "emed header lies (sensor size)": lambda d: _edit(DATA / FILES["emed"], d, "Sensor size: 0.500x0.500", "Sensor size: 0.600x0.600"),
+    "emed header lies (area)": lambda d: _edit(DATA / FILES["emed"], d, "Sensor area: 0.25", "Sensor area: 0.36"),
+    "emed header lies (matrix)": lambda d: _edit(DATA / FILES["emed"], d, "Matrix: 64x95", "Matrix: 40x60"),
+    "emed no contact": lambda d: write_emed(d / "empty.lst", np.zeros((5, 10, 10))),
+    "emed two feet at once": _two_feet,
+    "fscan truncated": lambda d: _cut(DATA / FILES["fscan"], 0.5, d),
+    "fscan header lies (rows)": lambda d: _edit(DATA / FILES["fscan"], d, "ROWS 60", "ROWS 59"),
+    "fscan header lies (frames)": lambda d: _edit(DATA / FILES["fscan"], d, "END_FRAME 205", "END_FRAME 300"),
+    "xsensor truncated": lambda d: _cut(DATA / FILES["xsensor"], 0.7, d),
+    "xsensor header lies (peak)": lambda d: _edit(DATA / FILES["xsensor"], d, "Peak Pressure (mmHg),2674.44", "Peak Pressure (mmHg),1674.44"),
+    "pliance truncated": lambda d: _cut(DATA / FILES["pliance"], 0.4, d),
+    "pliance header lies (units)": lambda d: _edit(DATA / FILES["pliance"], d, "pressure values in kPa", "pressure values in N/cm2"),
+    "unknown format": lambda d: _edit(DATA / FILES["emed"], d, "Page 1", "Page 1", ".txt"),
+    "pedar": lambda d: DATA / "pedar_example.asc",
+    "footscan": lambda d: DATA / "footscan_test.xls",
+}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_broken_copies_one_line_exit_2_nothing_written(case, tmp_path, capsys):
+    bad = BROKEN[case](tmp_path)
+    png, report = tmp_path / "out" / "map.png", tmp_path / "out" / "r.json"
+    code, out, err = run(["pressure", str(bad), "-o", str(png), "--report", str(report)], capsys)
+    assert code == 2, (case, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in err, err
+    assert not png.exists() and not report.exists() and not out
+
+
+def test_steps_the_most_complete_unless_asked(tmp_path, capsys):
+    """A plate recording with two steps: the whole one, then one cut off by the end of the
+    recording; the whole one by default, the other with --step 2."""
+    f = _raw("emed")[0].frames
+    k, nr, nc = f.shape
+    plate = np.zeros((k + 60, nr, 2 * nc + 10))
+    plate[:k, :, :nc] = f
+    plate[k - 20:, :, nc + 10:] = f[: 80]  # the second step begins before the first ends (walking)
+    path = write_emed(tmp_path / "walk.lst", plate)
+    first = report_of(path, capsys)
+    assert (first["step"], first["steps"], first["frames"]) == (1, 2, k)
+    second = report_of(path, capsys, "--step", "2")
+    assert (second["step"], second["frames"]) == (2, 80) and second["peak_kpa"] <= first["peak_kpa"]
+    code, _, err = run(["pressure", str(path), "--step", "3"], capsys)
+    assert code == 2 and "--step 3" in err and len(err.strip().splitlines()) == 1
+
+
+def test_map_picture(tmp_path, capsys):
+    png = tmp_path / "map.png"
+    code, _, err = run(["pressure", str(DATA / FILES["emed"]), "-o", str(png), "--report", str(tmp_path / "r.json")], capsys)
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_side_given_for_a_plate_is_kept_and_a_single_insole_is_not_the_other(capsys):
+    code, out, err = run(["pressure", str(DATA / FILES["emed"]), "--side", "left"], capsys)
+    assert code == 0 and json.loads(out)["side"] == "left" and "looks like a right foot" in err
+    code, out, err = run(["pressure", str(DATA / FILES["fscan"]), "--side", "right"], capsys)
+    assert code == 0 and json.loads(out)["side"] == "right" and "looks like a left foot" in err
+
+
+def test_units_as_the_file_says(tmp_path, capsys):
+    """An emed export in N/cm2 (its Force column is then sum x area in cm2) reads as the same kPa."""
+    f = _raw("emed")[0].frames
+    path = write_emed(tmp_path / "ncm2.lst", f / 10.0)
+    text = path.read_text(encoding="latin-1")
+    # the writer prints forces for kPa (x 0.025 N); in N/cm2 each force is ten times that
+    text = re.sub(r"\t([0-9.]+)$", lambda m: f"\t{float(m.group(1)) * 10:.2f}", text, flags=re.M)
+    path.write_text(text, encoding="latin-1")
+    assert report_of(path, capsys)["peak_kpa"] == pytest.approx(370.0, abs=0.01)
+
+
+def test_in_shoe_stance_phases(capsys):
+    whole = report_of(DATA / FILES["fscan"], capsys)
+    first = report_of(DATA / FILES["fscan"], capsys, "--step", "1")
+    assert whole["step"] is None and whole["steps"] == first["steps"] >= 2
+    assert first["step"] == 1 and 0 < first["frames"] < whole["frames"] and first["peak_kpa"] <= whole["peak_kpa"]
+
+
+def test_transform_takes_the_files_own_sensor_numbers_to_the_output_frame(capsys):
+    """emed prints its plate's row and column numbers: sensor (row, column) is at (column x 5,
+    row x 5) mm; the report's transform lays every loaded one between the heel (x = 0) and the toes."""
+    rep = report_of(DATA / FILES["emed"], capsys)
+    tf = np.array(rep["transform_sensor_to_output"])
+    loaded = {(r, c) for page in emed_pages(DATA / FILES["emed"]) for r, (vals, _) in page["rows"].items()
+              for c, v in zip(page["cols"], vals) if v > 0}
+    pts = np.array([(c * 5.0, r * 5.0, 0.0, 1.0) for r, c in loaded]) @ tf.T
+    assert 0.0 < pts[:, 0].min() <= 5.0 and pts[:, 0].max() <= rep["foot_length_mm"]
+    assert np.allclose(tf[:3, :3] @ tf[:3, :3].T, np.eye(3), atol=1e-5) and np.allclose(pts[:, 2], 0)
+    hallux, heel = np.array(rep["landmarks_mm"]["hallux"]), np.array(rep["landmarks_mm"]["heel_centre"])
+    assert hallux[1] > heel[1]  # a right foot: the hallux lies medially, to the wearer's left (+y)
+
+
+@pytest.mark.parametrize("system", FILES)
+def test_cut_anywhere_or_garbled_never_crashes(system, tmp_path, capsys):
+    """Copies cut at many places and copies with bytes garbled: a clean refusal (exit 2, one line)
+    or, where the cut falls between whole frames, a shorter recording; never a traceback."""
+    data = (DATA / FILES[system]).read_bytes()
+    rng = np.random.default_rng(7)
+    suffix = Path(FILES[system]).suffix
+    copies = [data[: int(len(data) * share)] for share in (0.001, 0.01, 0.05, 0.13, 0.31, 0.77, 0.999)]
+    for _ in range(4):
+        garbled = bytearray(data)
+        for at, byte in zip(rng.integers(0, len(data), 20), rng.choice(list(b"0123456789.,;-eB x\n"), 20)):
+            garbled[int(at)] = int(byte)
+        copies.append(bytes(garbled))
+    copies.append(data.replace(b"2", b"2" * 12, 50))  # a few enormous row or column numbers
+    for i, content in enumerate(copies):
+        path = tmp_path / f"copy{i}{suffix}"
+        path.write_bytes(content)
+        code, _, err = run(["pressure", str(path)], capsys)
+        assert code in (0, 2) and "Traceback" not in err, (i, err)
+        if code == 2:
+            assert len(err.strip().splitlines()) == 1 and str(path) in err

@@ -19,7 +19,9 @@ LANDMARKS = ("heel_centre", "mth1", "mth5", "hallux")
 # from the heel, the toes' line set by the load between them, and shares of the local width
 # from the medial border.
 HEEL_END, MIDFOOT_END = 0.30, 0.55
-TOES_SEARCH = (0.70, 0.90)  # the toes' line: the least loaded slice between the heads and the toes
+# the toes' line: the least loaded slice between the heads and the toes, found on the medial and
+# the lateral half apart (the lateral toes begin further back) and drawn between the two
+TOES_SEARCH = {"medial": (0.70, 0.90), "lateral": (0.65, 0.88)}
 TOES_DEFAULT = 0.78
 MTH1_WIDTH, MTH2_3_WIDTH = 0.30, 0.65  # medial share of the forefoot's width up to the 1st, 3rd head
 HALLUX_WIDTH = 0.40
@@ -107,17 +109,32 @@ def _transform(axes: orient.Axes, side: str, outline_sensor: BaseGeometry) -> np
     return tf
 
 
-def _toes_line(x: np.ndarray, load: np.ndarray, length: float, step: float) -> float:
+def _toes_line(x: np.ndarray, load: np.ndarray, length: float, step: float, search: tuple[float, float]) -> float:
     """The x (mm) of the least loaded slice between the heads and the toes (the sulcus)."""
-    lo, hi = TOES_SEARCH[0] * length, TOES_SEARCH[1] * length
+    lo, hi = search[0] * length, search[1] * length
     edges = np.arange(lo, hi + step, step)
-    if len(edges) < 3:
+    if len(edges) < 3 or not len(x):
         return TOES_DEFAULT * length
     profile = np.array([load[(x >= a) & (x < b)].max(initial=0.0) for a, b in zip(edges[:-1], edges[1:])])
     low = np.flatnonzero(profile == profile.min())
     runs = np.split(low, np.flatnonzero(np.diff(low) > 1) + 1)
     run = max(runs, key=len)  # the widest gap; its middle
     return float((edges[run[0]] + edges[run[-1] + 1]) / 2)
+
+
+def _toes_boundary(x: np.ndarray, m: np.ndarray, contact: np.ndarray, load: np.ndarray, length: float, step: float) -> np.ndarray:
+    """(rows, cols) float, mm: the x where the toes begin, at each cell's medial offset m: the
+    line through the medial half's and the lateral half's sulcus."""
+    fore = contact & (x >= MIDFOOT_END * length)
+    if not fore.any():
+        return np.full(x.shape, TOES_DEFAULT * length)
+    halves = {"medial": fore & (m >= np.median(m[fore])), "lateral": fore & (m < np.median(m[fore]))}
+    at = {k: _toes_line(x[h], load[h], length, step, TOES_SEARCH[k]) for k, h in halves.items()}
+    if not (halves["medial"].any() and halves["lateral"].any()):
+        return np.full(x.shape, min(at.values()))
+    m_med, m_lat = m[halves["medial"]].mean(), m[halves["lateral"]].mean()
+    w = np.clip((m - m_lat) / max(m_med - m_lat, 1e-9), 0.0, 1.0)
+    return at["lateral"] + w * (at["medial"] - at["lateral"])
 
 
 def _share(m: np.ndarray, band: np.ndarray) -> np.ndarray:
@@ -128,8 +145,9 @@ def _share(m: np.ndarray, band: np.ndarray) -> np.ndarray:
     return (hi - m) / max(hi - lo, 1e-9)
 
 
-def _masks(x: np.ndarray, m: np.ndarray, contact: np.ndarray, length: float, toes: float) -> dict[str, np.ndarray]:
-    """Region masks from output-frame x (mm from the heel) and m (mm medially) of every cell."""
+def _masks(x: np.ndarray, m: np.ndarray, contact: np.ndarray, length: float, toes: np.ndarray) -> dict[str, np.ndarray]:
+    """Region masks from output-frame x (mm from the heel) and m (mm medially) of every cell and
+    the toes' boundary (rows, cols) mm."""
     fore = contact & (x >= MIDFOOT_END * length) & (x < toes)
     front = contact & (x >= toes)
     f, t = _share(m, fore), _share(m, front)
@@ -145,15 +163,14 @@ def _masks(x: np.ndarray, m: np.ndarray, contact: np.ndarray, length: float, toe
 
 
 def _peak_at(xy: np.ndarray, m: np.ndarray, load: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """The centre (2,) mm of the highest pressure peak in the mask (a sensor no neighbour exceeds;
-    the mask's highest sensor where it holds none, being the flank of a neighbour's peak); NaN
-    when the mask is empty. Equal peaks: the rearmost, then the most medial (m, mm medially), so
-    that the choice does not depend on how the grid lies."""
-    if not mask.any():
-        return np.full(2, np.nan)
+    """The centre (2,) mm of the highest pressure peak in the mask (a sensor no neighbour exceeds);
+    where the mask holds no peak of its own (only the flank of a neighbour's), its centre of
+    pressure; NaN when the mask is empty. Equal peaks: the rearmost, then the most medial (m, mm
+    medially), so that the choice does not depend on how the grid lies."""
     peaks = mask & (load > 0) & (load >= ndimage.maximum_filter(load, size=3, mode="constant"))
-    pool = peaks if peaks.any() else mask
-    top = pool & (load == load[pool].max())
+    if not peaks.any():
+        return _centre_of_pressure(xy, load, mask)
+    top = peaks & (load == load[peaks].max())
     order = np.lexsort((-np.round(m[top], 6), np.round(xy[top][:, 0], 6)))
     return xy[top][order[0]]
 
@@ -181,7 +198,7 @@ def analyse(recording: Recording) -> Analysis:
     footprint = shapely.affinity.affine_transform(footprint_sensor, [*tf[:2, :2].ravel(), *tf[:2, 3]])
     length = footprint.bounds[2] - footprint.bounds[0]
     x, m = xy[..., 0], xy[..., 1] * (1.0 if rec.side == "right" else -1.0)
-    toes = _toes_line(x[contact], peak_raw[contact], length, min(rec.pitch_mm))
+    toes = _toes_boundary(x, m, contact, peak_raw, length, max(rec.pitch_mm))  # slices no thinner than a row
     regions = _masks(x, m, contact, length, toes)
     cell_cm2 = rec.cell_area_mm2 / 100.0
     stats = {
@@ -199,15 +216,15 @@ def analyse(recording: Recording) -> Analysis:
         "mth5": _peak_at(xy, m, peak_raw, regions["mth4_5"]),  # the 4th-5th heads' peak: the lateral head that bears
         "hallux": _peak_at(xy, m, peak_raw, regions["hallux"]),
     }
-    return Analysis(rec, peak, pti, contact, regions, tf, footprint, landmarks, _arch_index(x, contact, toes), stats)
+    return Analysis(rec, peak, pti, contact, regions, tf, footprint, landmarks, _arch_index(x, contact, toes, max(rec.pitch_mm) / 2), stats)
 
 
-def _arch_index(x: np.ndarray, contact: np.ndarray, toes: float) -> float:
-    """Cavanagh & Rodgers (1987): the toeless footprint's length in thirds; the middle third's
-    contact area over the whole."""
+def _arch_index(x: np.ndarray, contact: np.ndarray, toes: np.ndarray, half_cell: float) -> float:
+    """Cavanagh & Rodgers (1987): the footprint without the toes, its length in thirds; the
+    middle third's contact area over the whole."""
     body = contact & (x < toes)
     if not body.any():
         return float("nan")
-    third = toes / 3.0
+    third = (x[body].max() + half_cell) / 3.0
     middle = body & (x >= third) & (x < 2 * third)
     return float(middle.sum() / body.sum())

@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 from ..errors import InputError
-from .recording import Recording
+from .recording import Recording, check_grid
 
 _SIZE = re.compile(r"Sensor size:\s*([0-9.,]+)\s*x\s*([0-9.,]+)\s*(mm|cm)")
 _AREA = re.compile(r"Sensor area:\s*([0-9.,]+)\s*(mm|cm)")
@@ -84,6 +84,7 @@ def parse(path, text: str, sha256: str) -> list[Recording]:
     if all_cols[0] < 1 or all_cols[-1] > ncols or all_rows[0] < 1 or all_rows[-1] > nrows:
         raise InputError(f"{path}: sensors at columns {all_cols[0]}-{all_cols[-1]}, rows {all_rows[0]}-{all_rows[-1]} lie outside the header's {ncols}x{nrows} matrix; the header is inconsistent")
     c0, r0 = all_cols[0], all_rows[0]
+    check_grid(str(path), len(pages), all_rows[-1] - r0 + 1, all_cols[-1] - c0 + 1)
     frames = np.zeros((len(pages), all_rows[-1] - r0 + 1, all_cols[-1] - c0 + 1))
     total_sum = total_force = 0.0
     for k, (cols, rws, vals, _, total) in enumerate(pages):

@@ -44,17 +44,16 @@ def parse(path, text: str, sha256: str) -> list[Recording]:
             header[key] = value.strip()
     nrows, ncols = _int(path, header, "ROWS"), _int(path, header, "COLS")
     py, px = _length_mm(path, header, "ROW_SPACING"), _length_mm(path, header, "COL_SPACING")
-    if "SENSEL_AREA" in header:
-        area = float(_MM.match(header["SENSEL_AREA"]).group(1)) if _MM.match(header["SENSEL_AREA"]) else -1.0
-        if abs(area - px * py) > 0.01 * px * py:
-            raise InputError(f"{path}: SENSEL_AREA {header['SENSEL_AREA']} is not ROW_SPACING x COL_SPACING ({px * py:.4g} mm2); the header is inconsistent")
+    area = _MM.match(header.get("SENSEL_AREA", ""))
+    if area and abs(float(area.group(1)) - px * py) > 0.01 * px * py:
+        raise InputError(f"{path}: SENSEL_AREA {header['SENSEL_AREA']} is not ROW_SPACING x COL_SPACING ({px * py:.4g} mm2); the header is inconsistent")
     try:
         frame_s = float(header["SECONDS_PER_FRAME"].split()[0])
     except (KeyError, ValueError, IndexError):
         raise InputError(f"{path}: header SECONDS_PER_FRAME is missing or not a number") from None
-    kpa = kpa_per(header.get("UNITS", ""), str(path)) if header.get("UNITS") else None
-    if kpa is None:
+    if not header.get("UNITS"):
         raise InputError(f"{path}: header UNITS is missing; export the movie in kPa")
+    kpa = kpa_per(header["UNITS"], str(path))
     blocks = re.split(r"^\s*Frame\s+(\d+)\s*$", body, flags=re.M)
     ended = blocks[-1].rstrip().endswith("@@")
     frames = []

@@ -11,6 +11,7 @@ import shapely
 from ..errors import InputError
 from .analysis import Analysis
 
+MARKERS = {"heel_centre": "o", "mth1": "^", "mth5": "v", "hallux": "s"}
 CMAP = "turbo"  # the rainbow of pressure software: blue unloaded .. red the highest
 
 
@@ -40,9 +41,11 @@ def draw_peak_map(ax, analysis: Analysis, upright: bool = True, vmax: float | No
     on = ~np.isnan(analysis.peak)
     squares = place(squares_out(analysis, on))
     values = np.where(analysis.contact[on], analysis.peak[on], np.nan)
-    cells = PolyCollection(squares, array=np.ma.masked_invalid(values), cmap=CMAP, edgecolors="none")
+    import matplotlib
+
+    cmap = matplotlib.colormaps[CMAP].with_extremes(bad="#eeeeee")  # sensors that saw no load: pale
+    cells = PolyCollection(squares, array=np.ma.masked_invalid(values), cmap=cmap, edgecolors="none")
     cells.set_clim(0, vmax or float(np.nanmax(analysis.peak)))
-    cells.cmap.set_bad("#eeeeee")
     ax.add_collection(cells)
     for name, mask in analysis.regions.items():
         if not mask.any():
@@ -52,13 +55,12 @@ def draw_peak_map(ax, analysis: Analysis, upright: bool = True, vmax: float | No
             ring = place(np.asarray(poly.exterior.coords))
             ax.plot(ring[:, 0], ring[:, 1], color="black", lw=0.8)
         label = place(np.asarray(shape.representative_point().coords[0]))
-        ax.annotate(name, label, fontsize=6, ha="center", va="center", color="white",
-                    bbox={"boxstyle": "round,pad=0.15", "fc": "black", "alpha": 0.5, "lw": 0})
+        ax.annotate(name.replace("_", "-"), label, xytext=(0, -9), textcoords="offset points", fontsize=6, ha="center",
+                    va="center", color="white", bbox={"boxstyle": "round,pad=0.15", "fc": "black", "alpha": 0.45, "lw": 0})
     for name, point in analysis.landmarks_mm.items():
         if np.isfinite(point).all():
-            p = place(np.asarray(point))
-            ax.plot(*p, marker="o", ms=6, mfc="white", mec="black")
-            ax.annotate(name, p, xytext=(5, 5), textcoords="offset points", fontsize=7, fontweight="bold")
+            ax.plot(*place(np.asarray(point)), linestyle="none", marker=MARKERS[name], ms=7, mfc="white", mec="black", label=name.replace("_", " "))
+    ax.legend(loc="lower right", fontsize=7, title="landmarks", title_fontsize=7, framealpha=0.8)
     ax.set_aspect("equal")
     ax.autoscale_view()
     return cells

@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from ..errors import InputError
-from .recording import Recording, kpa_per
+from .recording import Recording, check_grid, kpa_per
 
 _FRAME_TIME = re.compile(r"time per frame \[secs\]:\s*([0-9.]+)")
 _UNITS = re.compile(r"pressure values in\s+(\S+)")
@@ -61,6 +61,7 @@ def parse(path, text: str, sha256: str) -> list[Recording]:
     cols, rows = np.rint((xc - xc.min()) / px).astype(int), np.rint((yc - yc.min()) / py).astype(int)
     if np.abs(cols * px + xc.min() - xc).max() > 0.1 * px or np.abs(rows * py + yc.min() - yc).max() > 0.1 * py:
         raise InputError(f"{path}: the sensors do not lie on a regular grid of {px:.3g} x {py:.3g} mm; this mat layout is not supported")
+    check_grid(str(path), len(values), int(rows.max()) + 1, int(cols.max()) + 1)
     grid = np.full((len(values), rows.max() + 1, cols.max() + 1), np.nan)
     grid[:, rows, cols] = np.asarray(values) * kpa
     _check_forces(path, lines, np.asarray(times), grid, px * py)

@@ -12,6 +12,16 @@ from ..errors import InputError
 KPA_PER_UNIT = {"kpa": 1.0, "n/cm2": 10.0, "n/cm²": 10.0, "mmhg": 0.133322, "psi": 6.894757, "kg/cm2": 98.0665, "mpa": 1000.0, "bar": 100.0}
 
 
+MAX_CELLS = 250_000  # sensors on one grid: the largest plates hold ~30 000
+MAX_VALUES = 300_000_000  # frames x cells: far beyond an hour of any system, short of exhausting memory
+
+
+def check_grid(source: str, frames: int, rows: int, cols: int) -> None:
+    """InputError when the grid a file describes is beyond any pressure system (before allocating it)."""
+    if rows * cols > MAX_CELLS or frames * rows * cols > MAX_VALUES:
+        raise InputError(f"{source}: a grid of {rows} x {cols} sensors over {frames} frames is beyond any pressure system; check the file's row and column numbers")
+
+
 def kpa_per(unit: str, source: str) -> float:
     """kPa per one of the file's pressure units; InputError for a unit not known."""
     factor = KPA_PER_UNIT.get(unit.strip().lower().replace(" ", ""))

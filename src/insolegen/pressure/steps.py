@@ -36,13 +36,14 @@ def find(rec: Recording) -> list[Step]:
     k, nr, nc = loaded.shape
     if rec.system not in PLATES:
         force = np.nansum(rec.frames, axis=(1, 2))
-        labels, n = ndimage.label(force > STANCE_SHARE * force.max())
+        labels, _ = ndimage.label(force > STANCE_SHARE * force.max())
         spans = ndimage.find_objects(labels)
         return [Step(s[0], loaded[s[0]].any(axis=0), loaded[s[0]].any(axis=0).sum() * cell_cm2, s[0].start > 0 and s[0].stop < k) for s in spans]
-    ri, rj = int(np.ceil(REACH_MM / rec.pitch_mm[1])), int(np.ceil(REACH_MM / rec.pitch_mm[0]))
+    reach = REACH_MM / 2  # each patch grown by half the reach: those within it touch
+    ri, rj = int(np.ceil(reach / rec.pitch_mm[1])), int(np.ceil(reach / rec.pitch_mm[0]))
     y, x = np.ogrid[-ri:ri + 1, -rj:rj + 1]
-    disc = ((y * rec.pitch_mm[1]) ** 2 + (x * rec.pitch_mm[0]) ** 2 <= REACH_MM**2)[None]
-    labels, n = ndimage.label(ndimage.binary_dilation(loaded, structure=disc), structure=np.ones((3, 3, 3)))
+    disc = ((y * rec.pitch_mm[1]) ** 2 + (x * rec.pitch_mm[0]) ** 2 <= reach**2)[None]
+    labels, _ = ndimage.label(ndimage.binary_dilation(loaded, structure=disc), structure=np.ones((3, 3, 3)))
     labels[~loaded] = 0
     parts = []  # (frame slice, cells) of each connected patch
     for lab, box in enumerate(ndimage.find_objects(labels), 1):

@@ -10,7 +10,6 @@ The table, row 1 at the toes, shows the insole as seen from above, so in sensor-
 from __future__ import annotations
 
 import csv
-import io
 import re
 
 import numpy as np
@@ -28,9 +27,7 @@ def _time_s(text: str) -> float:
 
 
 def parse(path, text: str, sha256: str) -> list[Recording]:
-    rows = [[c.strip() for c in r] for r in csv.reader(io.StringIO(text))]
-    rows = [r[: max((i + 1 for i, c in enumerate(r) if c), default=0)] for r in rows]
-    rows = [r for r in rows if r]
+    rows = [_cells(line) for line in text.splitlines() if line.rstrip(", \t\r")]
     units = next((r[1] for r in rows if r[0] == "Units:" and len(r) > 1), None)
     if units is None:
         raise InputError(f"{path}: no 'Units:' line; not an XSENSOR export (export the recording as CSV with its header)")
@@ -38,11 +35,13 @@ def parse(path, text: str, sha256: str) -> list[Recording]:
     sensors: dict[str, dict] = {}  # name -> {"frames": [...], "pitch": (px, py), "shape": (r, c)}
     times: list[float] = []
     i, frame_no, sensor, info = 0, None, None, {}
+    starts = []  # the row where each frame begins: every frame spans as many rows
     while i < len(rows):
         key = rows[i][0]
         value = rows[i][1] if len(rows[i]) > 1 else ""
         if key == "FRAME":
             frame_no = value
+            starts.append(i)
         elif key == "Time" and frame_no is not None:
             times.append(_time_s(value))
         elif key == "SENSOR":
@@ -71,6 +70,9 @@ def parse(path, text: str, sha256: str) -> list[Recording]:
     counts = {len(e["frames"]) for e in sensors.values()}
     if len(counts) != 1 or counts != {len(times)}:
         raise InputError(f"{path}: the last frame is incomplete ({len(times)} frames, {', '.join(str(len(e['frames'])) for e in sensors.values())} sensor blocks); the file is truncated")
+    spans = np.diff([*starts, len(rows)])
+    if len(spans) > 1 and spans[-1] < spans[:-1].min():
+        raise InputError(f"{path}: frame {frame_no} stops after {spans[-1]} of its {spans[:-1].min()} lines; the file is truncated")
     steps = np.diff(times)
     frame_s = float(np.median(steps)) if len(steps) else 0.0
     recordings = []
@@ -81,6 +83,13 @@ def parse(path, text: str, sha256: str) -> list[Recording]:
         side = _SIDE_IN_NAME.search(name)
         recordings.append(Recording("xsensor", _SIDE[side.group(1)] if side else "", np.stack(entry["frames"]) * kpa, frame_s, (px, py), (0, 0), False, None, 1, str(path), sha256))
     return recordings
+
+
+def _cells(line: str) -> list[str]:
+    """A CSV line's cells without the empty ones that pad it to the widest row."""
+    line = line.rstrip(", \t\r")
+    cells = next(csv.reader([line])) if '"' in line else line.split(",")  # quotes only on the File: line
+    return [c.strip() for c in cells]
 
 
 def _numeric(row: list[str]) -> bool:
