@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import shapely
+import shapely.affinity
 
 from .analysis import LANDMARKS, Analysis
 
@@ -108,6 +109,16 @@ class Load:
                 keep[near] *= 1.0 - smootherstep((full + fall - r) / fall)
         return 1.0 - keep
 
+    def laid(self) -> Analysis:
+        """The analysis as laid on the insert: its transform, footprint and landmarks in the insert's
+        frame (for :func:`insolegen.pressure.picture.draw_peak_map` under the insert)."""
+        from dataclasses import replace
+
+        onto = self.transform @ np.linalg.inv(self.analysis.transform)
+        footprint = shapely.affinity.affine_transform(self.analysis.footprint, [*onto[:2, :2].ravel(), *onto[:2, 3]])
+        marks = {name: self.to_insert(xy[None])[0] for name, xy in self.analysis.landmarks_mm.items()}
+        return replace(self.analysis, transform=self.transform, footprint=footprint, landmarks_mm=marks)
+
     def report(self) -> dict:
         """The build report's ``pressure`` section: the analysis' report in the insert's frame
         (landmarks, transform) and how it was laid there."""
@@ -128,6 +139,23 @@ def register(analysis: Analysis, outline) -> Load:
     rim = _rim(analysis) * [1.0, -1.0 if mirror else 1.0]
     fit, residual = _match(rim, outline.polygon)
     return Load(analysis, fit @ flip @ analysis.transform, "matched", residual, mirror)
+
+
+def from_report(doc: dict) -> Load | None:
+    """The load a build report's ``pressure`` section describes, its recording read again; None
+    when that file is gone or no longer the one the build read (its sha256 differs)."""
+    from .. import pressure
+    from ..errors import InputError
+
+    try:
+        rec = pressure.read(doc["source"], side=doc["side"], step=doc["step"])
+    except (InputError, OSError, KeyError):
+        return None
+    if rec.sha256 != doc.get("sha256"):
+        return None
+    reg = doc.get("registration", {})
+    return Load(pressure.analyse(rec), np.array(doc["transform_sensor_to_output"], float), reg.get("method", "matched"),
+                float(reg.get("residual_mm", 0.0)), bool(reg.get("mirrored", False)))
 
 
 def _emed_outline_frame(pitch_mm) -> np.ndarray:
