@@ -327,3 +327,61 @@ def test_design_from_load_without_a_usable_recording_is_refused(args, named, tmp
     code, _, err = run(["build", *args, "-o", out], capsys)
     assert code == 2 and named in err and len(err.strip().splitlines()) == 1, err
     assert not list(tmp_path.iterdir())
+
+
+# ---- preview and the web app ------------------------------------------------------------------
+
+
+def red_share(png: Path) -> float:
+    """The share of a picture's pixels in the red of the pressure colour map's high end (the
+    insert's own colours, viridis, hold no such red)."""
+    import matplotlib.image
+
+    rgb = matplotlib.image.imread(png)[..., :3]
+    return float(((rgb[..., 0] > 0.55) & (rgb[..., 1] < 0.35) & (rgb[..., 2] < 0.3)).mean())
+
+
+def test_preview_lays_the_map_under_the_insert(tmp_path, capsys):
+    """The preview of a build from load shows the peak map (its high-pressure reds) under the top
+    view; with the recording gone, the same mesh's preview has none."""
+    pytest.importorskip("matplotlib")
+    recording = tmp_path / "step.lst"
+    recording.write_bytes((DATA / FILES["emed"]).read_bytes())
+    out = tmp_path / "insert.stl"
+    assert run(["build", "--pressure", recording, "--resolution", "2.5", "-q", "-o", out], capsys)[0] == 0
+    assert run(["preview", out, "-o", tmp_path / "with.png"], capsys)[0] == 0
+    recording.unlink()
+    assert run(["preview", out, "-o", tmp_path / "without.png"], capsys)[0] == 0
+    assert red_share(tmp_path / "with.png") > 0.002 > red_share(tmp_path / "without.png")
+
+
+def test_web_build_from_an_uploaded_recording(tmp_path):
+    """POST /api/build with a pressure file: the report's pressure section (named as uploaded), the
+    landmarks from the load, and the map's squares where the report's transform lays the sensors."""
+    pytest.importorskip("fastapi")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    from insolegen.web.app import create_app
+
+    with TestClient(create_app(workers=1), base_url="http://127.0.0.1:8000") as client:
+        data = {"prescription": json.dumps({"shell": {"thickness_mm": 6.0}, "pressure": {"offload_kpa": 200.0}}),
+                "resolution": "2.5", "side": "right"}
+        answer = client.post("/api/build", data=data, files={"pressure": ("Mr P step 2.lst", (DATA / FILES["emed"]).read_bytes())})
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        doc = body["report"]
+        assert doc["pressure"]["source"] == "Mr P step 2.lst" and doc["pressure"]["offload"]["depth_mm"] == pytest.approx(3.0)
+        assert set(doc["landmarks"]["sources"].values()) == {"pressure"}
+        rec = pressure.read(DATA / FILES["emed"])
+        t = np.array(doc["pressure"]["transform_sensor_to_output"])
+        image = np.nan_to_num(rec.frames).max(axis=0)
+        loaded = rec.centres_mm()[image > 0] @ t[:2, :2].T + t[:2, 3]
+        squares = np.array(body["pressure_map"]["squares"])
+        assert squares.shape == (len(loaded), 4, 2)
+        assert np.abs(np.sort(squares.mean(axis=1), axis=0) - np.sort(loaded, axis=0)).max() <= 0.01
+        assert sorted(body["pressure_map"]["peak_kpa"]) == pytest.approx(sorted(image[image > 0]), abs=0.05)
+        bad = client.post("/api/build", data=data, files={"pressure": ("notes.lst", b"hello\n")})
+        assert bad.status_code == 400 and bad.json()["error"].startswith("notes.lst")

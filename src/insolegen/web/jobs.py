@@ -51,6 +51,7 @@ class Source:
     scan_units: str = "auto"
     shoe_size: float | None = None  # sizes the built-in outline instead of the length and width
     size_system: str = "eu"
+    pressure: Upload | None = None  # a plantar pressure recording to design from
 
 
 def warm_up() -> None:
@@ -105,6 +106,28 @@ def load_scan(source: Source, side: str, folder: Path):
     return dataclasses.replace(scan, raw=raw)
 
 
+def load_pressure(source: Source, side: str, folder: Path):
+    """The uploaded pressure recording's analysis (:func:`insolegen.api.load_pressure`), or None."""
+    from .. import api
+
+    if source.pressure is None:
+        return None
+    with _saved(source.pressure, folder, "pressure") as path:
+        analysis = api.load_pressure(path, side if side in ("left", "right") else None)
+    return dataclasses.replace(analysis, recording=dataclasses.replace(analysis.recording, source=source.pressure.name))
+
+
+def pressure_map(insert) -> dict[str, Any]:
+    """The peak map under the insert for the page: each loaded sensor's square (n, 4, 2) mm in the
+    insert's frame and its peak (n,) kPa."""
+    from ..pressure import picture
+
+    laid = insert.outline.load.laid()
+    squares = picture.squares_out(laid, laid.contact)
+    return {"squares": squares.round(2).tolist(), "peak_kpa": laid.peak[laid.contact].round(1).tolist(),
+            "max_kpa": float(laid.peak[laid.contact].max())}
+
+
 def _write_insert(insert, folder: Path, stem: str) -> dict[str, Any]:
     """STL, report, the kept mesh (and a 3MF of several volumes) of one insert; returns the report (its mesh named by file name)."""
     import numpy as np
@@ -132,8 +155,9 @@ def build(source: Source, rx_json: str, side: str, resolution: float, folder: st
     folder_path = Path(folder)
     rx = prescription.Prescription.model_validate_json(rx_json)
     shape = load_scan(source, side, folder_path) if source.scan else load_outline(source, side, folder_path)
-    insert = api.build(shape, rx, resolution=resolution)
-    return _write_insert(insert, folder_path, f"insert-{insert.outline.side}")
+    insert = api.build(shape, rx, resolution=resolution, pressure=load_pressure(source, side, folder_path))
+    doc = _write_insert(insert, folder_path, f"insert-{insert.outline.side}")
+    return doc if insert.outline.load is None else {**doc, "pressure_map": pressure_map(insert)}
 
 
 def build_pair(source: Source, rx_json: str, side: str, short_side: str, resolution: float, folder: str) -> dict[str, dict]:
