@@ -25,6 +25,9 @@ KEEP_SHARE = 0.8  # the fit's best share of the contact rim (the rest: the arch'
 SEED_TURNS_DEG = (-10.0, 0.0, 10.0)
 ICP_ROUNDS = 60
 NEAR_MM = 15.0  # SPEC: the top unchanged from this far from every sensor above the threshold
+# The recess ends this far inside NEAR_MM: a mesh's facet spans a few mm, and a ray at NEAR_MM on
+# a facet whose far corner is still in the wall would see it.
+NEAR_SLACK_MM = 1.5
 FALL_MM = (2.0, 6.0)  # the recess wall's run, least and most (the most: a gentle wall where there is room)
 
 
@@ -82,9 +85,9 @@ class Load:
     def reach_mm(self, margin_mm: float) -> tuple[float, float]:
         """(full, fall): the recess is at full depth within ``full`` of a hot sensor's centre (the
         margin past half the coarser pitch: the sensor's own cell and the margin), and rises to the
-        top over ``fall`` more, ending inside NEAR_MM."""
+        top over ``fall`` more, ending NEAR_SLACK_MM inside NEAR_MM."""
         full = margin_mm + 0.5 * max(self.analysis.recording.pitch_mm)
-        return full, float(np.clip(NEAR_MM - 0.5 - full, *FALL_MM))
+        return full, float(np.clip(NEAR_MM - NEAR_SLACK_MM - full, *FALL_MM))
 
     def offload_share(self, xy: np.ndarray, threshold_kpa: float, margin_mm: float) -> np.ndarray:
         """(n,) float in [0, 1]: the share of the recess's depth at xy (n, 2) mm, insert frame.
