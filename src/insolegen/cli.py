@@ -381,7 +381,7 @@ def pressure_cmd(recording, output, report_path, side, step):
 
     if output is not None and output.suffix.lower() != ".png":
         raise InputError(f"{output}: the pressure map is a PNG; name it FILE.png")
-    analysis = pressure.analyse(pressure.read(recording, side=side, step=step))
+    analysis = pressure.analyse(pressure.read(recording, side=side, step=step, relabel=True))
     doc = (json.dumps(analysis.report(), indent=2) + "\n").encode()
     image = picture.png(analysis) if output else None
     written = []

@@ -10,6 +10,8 @@ import shapely
 from scipy import ndimage
 from shapely.geometry.base import BaseGeometry
 
+from ..errors import InputError
+from ..outline import check_proportions
 from . import orient
 from .recording import Recording
 
@@ -25,6 +27,7 @@ TOES_SEARCH = {"medial": (0.70, 0.90), "lateral": (0.65, 0.88)}
 TOES_DEFAULT = 0.78
 MTH1_WIDTH, MTH2_3_WIDTH = 0.30, 0.65  # medial share of the forefoot's width up to the 1st, 3rd head
 HALLUX_WIDTH = 0.40
+MIN_FOOT_MM = 150.0  # a whole sole, a small child's included; heel or forefoot alone are shorter
 THRESHOLD_KPA = 200.0  # CLINICAL.md: the diabetic-foot threshold; its area is reported
 
 
@@ -83,11 +86,16 @@ class Analysis:
             "contact_area_cm2": round(float(self.contact.sum()) * rec.cell_area_mm2 / 100.0, 3),
             "area_over_200_kpa_cm2": round(float((np.nan_to_num(self.peak) > THRESHOLD_KPA).sum()) * rec.cell_area_mm2 / 100.0, 3),
             "foot_length_mm": round(float(self.footprint.bounds[2] - self.footprint.bounds[0]), 2),
-            "arch_index": round(self.arch_index, 4),
+            "arch_index": _number(self.arch_index, 4),
             "regions": {name: {k: round(v, 3) for k, v in stats.items()} for name, stats in self.region_stats.items()},
-            "landmarks_mm": {name: [round(float(v), 2) for v in xy] for name, xy in self.landmarks_mm.items()},
+            "landmarks_mm": {name: [_number(v, 2) for v in xy] for name, xy in self.landmarks_mm.items()},
             "transform_sensor_to_output": [[round(float(v), 6) for v in row] for row in self.transform],
         }
+
+
+def _number(value: float, digits: int) -> float | None:
+    """A rounded number for JSON; None where there is none (an empty region's landmark)."""
+    return round(float(value), digits) if np.isfinite(value) else None
 
 
 def _cells(centres: np.ndarray, pitch: tuple[float, float]) -> BaseGeometry:
@@ -197,6 +205,12 @@ def analyse(recording: Recording) -> Analysis:
     xy = centres @ tf[:2, :2].T + tf[:2, 3]
     footprint = shapely.affinity.affine_transform(footprint_sensor, [*tf[:2, :2].ravel(), *tf[:2, 3]])
     length = footprint.bounds[2] - footprint.bounds[0]
+    if length < MIN_FOOT_MM:
+        raise InputError(
+            f"{rec.source}: the load covers {length:.0f} mm along the foot, not a whole sole ({MIN_FOOT_MM:g} mm or more); "
+            f"heel or forefoot alone cannot be mapped: give a step that loads the whole foot")
+    check_proportions(length, footprint.bounds[3] - footprint.bounds[1], f"{rec.source}: the loaded area",
+                      "give a step that loads one whole foot")
     x, m = xy[..., 0], xy[..., 1] * (1.0 if rec.side == "right" else -1.0)
     toes = _toes_boundary(x, m, contact, peak_raw, length, max(rec.pitch_mm))  # slices no thinner than a row
     regions = _masks(x, m, contact, length, toes)

@@ -28,13 +28,15 @@ def _parser(path: Path, text: str):
     return parsers[suffix]
 
 
-def read(path: str | Path, side: str | None = None, step: int | None = None) -> Recording:
+def read(path: str | Path, side: str | None = None, step: int | None = None, relabel: bool = False) -> Recording:
     """One foot's recording from an emed ``.lst``, pliance ``.asc``, F-Scan ``.asf`` or XSENSOR ``.csv``.
 
     side: ``None``/``"auto"`` or ``"left"``/``"right"``: which insole of an in-shoe pair (auto: the
-    one that bore more load); on a plate, the foot's side as given (a mismatch with the load's
-    shape is warned). step: 1-based step of a plate with several (default: the most complete one)
-    or stance phase of an in-shoe recording (default: all of it).
+    one that bore more load). Where the file holds one foot (a plate, a single insole) that foot
+    keeps its own side (the header's, else the load's) unless ``relabel``: then the side given is
+    the foot's (the user overrides the load's shape, with a warning; a header's side is not
+    overridden: InputError). step: 1-based step of a plate with several (default: the most
+    complete one) or stance phase of an in-shoe recording (default: all of it).
     Raises InputError (one line naming the file) for an unknown format, a truncated frame, a header
     that disagrees with the data, no contact, two feet on a plate at once.
     """
@@ -57,18 +59,18 @@ def read(path: str | Path, side: str | None = None, step: int | None = None) -> 
     except UnicodeDecodeError:
         text = data.decode("latin-1")  # the novel exports write "cm²" in Latin-1
     recordings = _parser(path, text)(path, text, hashlib.sha256(data).hexdigest())
-    rec = _insole(path, recordings, side)
+    rec = _insole(path, recordings, side, relabel)
     if not np.isfinite(rec.frames).any() or not rec.frame_s > 0:
         raise InputError(f"{path}: no sensor values or no frame time in the file; export the whole recording")
     rec = steps.pick(rec, step)
-    return _with_side(rec, side)
+    return _with_side(rec, side if relabel else None)
 
 
-def _insole(path: Path, recordings: list[Recording], side: str | None) -> Recording:
+def _insole(path: Path, recordings: list[Recording], side: str | None, relabel: bool) -> Recording:
     """The insole asked for (auto: the one that bore more load)."""
     if len(recordings) == 1:
         rec = recordings[0]
-        if side and rec.side and rec.side != side:
+        if relabel and side and rec.side and rec.side != side:
             raise InputError(f"{path}: the file holds the {rec.side} insole only, --side {side} was asked for; give --side {rec.side} or auto")
         return rec
     if side:

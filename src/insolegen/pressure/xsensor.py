@@ -21,9 +21,12 @@ _SIDE = {"LF": "left", "RF": "right"}
 _SIDE_IN_NAME = re.compile(r"-(LF|RF)\b")
 
 
-def _time_s(text: str) -> float:
-    h, m, s = text.strip().split(":")
-    return int(h) * 3600 + int(m) * 60 + float(s)
+def _time_s(path, text: str) -> float:
+    try:
+        h, m, s = text.strip().split(":")
+        return int(h) * 3600 + int(m) * 60 + float(s)
+    except ValueError:
+        raise InputError(f"{path}: frame time {text.strip()!r} is not hh:mm:ss.sss") from None
 
 
 def parse(path, text: str, sha256: str) -> list[Recording]:
@@ -43,13 +46,16 @@ def parse(path, text: str, sha256: str) -> list[Recording]:
             frame_no = value
             starts.append(i)
         elif key == "Time" and frame_no is not None:
-            times.append(_time_s(value))
+            times.append(_time_s(path, value))
         elif key == "SENSOR":
             sensor, info = value, {}
         elif key == "GROUP":  # the software's own region masks, each with a sub-grid: skipped
             sensor = None
         elif sensor is not None and key in ("Rows", "Columns", "Sensel Width (cm)", "Sensel Height (cm)", "Peak Pressure (" + units + ")"):
-            info[key] = float(value)
+            try:
+                info[key] = float(value)
+            except ValueError:
+                raise InputError(f"{path}: frame {frame_no}, sensor {sensor}: {key} is {value!r}, not a number") from None
         elif key == "SENSELS" and sensor is not None:
             n, m = int(info.get("Rows", 0)), int(info.get("Columns", 0))
             block = rows[i + 1: i + 1 + n]
