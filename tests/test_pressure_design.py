@@ -35,7 +35,7 @@ load = functools.lru_cache(maxsize=None)(load)
 def source(system: str, kind: str, folder: Path) -> Path:
     if kind == "original":
         return DATA / FILES[system]
-    from test_pressure import transformed  # the pressure readers' own mirrored and turned copies
+    from pressure_files import transformed  # the pressure readers' own mirrored and turned copies
 
     return transformed(system, kind, folder)
 

@@ -77,23 +77,9 @@ def load_pressure(path: str | Path, side: str | None = None, step: int | None = 
     that :func:`build` lays on the outline. ``side`` (the insert's) picks the insole of an in-shoe
     pair; a plate's step or a single insole keeps the side its load shows (laid on an insert of the
     other side, it is mirrored: see :func:`with_load`). ``step``: see :func:`insolegen.pressure.read`."""
-    import contextlib
-    import io
-
     from . import pressure
 
-    rec = pressure.read(path, step=step)
-    if side in ("left", "right") and side != rec.side:
-        # Asked for by side, a file with that insole gives it; a plate or a single insole would be
-        # relabelled (its warning swallowed here), which would turn its medial side lateral.
-        with contextlib.redirect_stderr(io.StringIO()):
-            try:
-                other = pressure.read(path, side=side, step=step)
-            except InputError:
-                other = rec
-        if not np.array_equal(np.nan_to_num(other.frames), np.nan_to_num(rec.frames)):
-            rec = other
-    return pressure.analyse(rec)
+    return pressure.analyse(pressure.read(path, side=side, step=step))
 
 
 def with_load(outline: Outline, analysis) -> Outline:
