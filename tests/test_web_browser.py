@@ -322,7 +322,7 @@ COUNT_HOT = """() => {
   g.drawImage(source, 0, 0);
   const px = g.getImageData(0, 0, copy.width, copy.height).data;
   let hot = 0;
-  for (let i = 0; i < px.length; i += 4) if (px[i] > 150 && px[i + 1] < 140 && px[i + 2] < 90) hot++;
+  for (let i = 0; i < px.length; i += 4) if (px[i] > 120 && px[i] > px[i + 1] + 50 && px[i] > px[i + 2] + 50) hot++;
   return hot;
 }"""
 PRESSURE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pressure" / "emed_test.lst"

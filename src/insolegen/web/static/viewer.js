@@ -49,7 +49,7 @@ export function showMap(map) {
   geometry.setAttribute("position", new THREE.Float32BufferAttribute(positions, 3));
   geometry.setAttribute("color", new THREE.Float32BufferAttribute(colours, 3));
   shown[0].add(new THREE.Mesh(geometry, new THREE.MeshBasicMaterial({ vertexColors: true, side: THREE.DoubleSide })));
-  Object.assign(shown[0].material, { transparent: true, opacity: 0.55, depthWrite: false });  // the map seen through the insert
+  Object.assign(shown[0].material, { transparent: true, opacity: 0.35, depthWrite: false, needsUpdate: true });  // the map seen through the insert
   render();
 }
 
