@@ -180,6 +180,8 @@ def build_pair(
     """
     if short_side not in ("left", "right"):
         raise InputError(f"--short-side '{short_side}' is not known; use left or right")
+    if outline is not None and outline.load is not None:  # its mirror would carry the load laid for this side
+        raise InputError(f"{outline.load.analysis.recording.source}: a pressure recording is of one foot; give left and right, each with its own")
     if outline is not None:
         left = outline if outline.side == "left" else outline.mirrored()
         right = outline if outline.side == "right" else outline.mirrored()
