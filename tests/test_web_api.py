@@ -133,8 +133,14 @@ def test_a_scan_upload_builds_an_insert_molded_to_it(client, tmp_path):
     mesh = fetch_mesh(client, answer.json()["files"]["stl"], tmp_path)
     assert mesh.is_watertight
     assert np.ptp(mesh.bounds[:, 0]) == pytest.approx(report["input"]["foot_length_mm"], abs=1.0)
-    both = build(client, files={"scan": ("s.obj", b"v 0 0 0\n", "model/obj"), "outline": ("o.csv", b"x,y\n", "text/csv")})
-    assert both.status_code == 400 and "not both" in both.json()["error"]
+    # An outline beside the scan is the shoe's insole outline: it trims the molded top (and is named by its own name).
+    from insolegen.template import builtin_points
+
+    shoe = "x,y\n" + "".join(f"{x},{y}\n" for x, y in builtin_points(280.0, 95.0))
+    both = build(client, files={"scan": ("s.obj", SCAN.read_bytes(), "model/obj"), "outline": ("Shoe 43.csv", shoe.encode(), "text/csv")})
+    assert both.status_code == 200, both.text
+    assert both.json()["report"]["scan"]["outline"]["file"] == "Shoe 43.csv" and "/tmp" not in both.text
+    assert both.json()["report"]["input"]["foot_length_mm"] == pytest.approx(280.0, abs=0.5)
     bad = build(client, files={"scan": ("broken.obj", b"v 0 0 0\nv 1 0 0\n", "model/obj")})
     assert bad.status_code == 400 and bad.json()["error"].startswith("broken.obj")
 

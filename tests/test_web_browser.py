@@ -242,6 +242,8 @@ def test_a_scan_in_the_page(page, tmp_path):
     rebuilt(page, lambda: page.set_input_files("input[name=scan]", SCAN))
     assert page.input_value("[name=side]") == "auto"
     assert SCAN.name in page.locator("#figures tr[data-figure=foot]").inner_text()
+    # the arch as built is the foot's own, as scanned (the report's scan.arch_height_mm, 17.3 mm), not arch.height_mm
+    assert page.locator("#figures tr[data-figure=arch]").inner_text().split("\t")[-1].startswith("17.3 mm")
     mesh = load(download(page, "Download STL", tmp_path))
     assert mesh.is_watertight and 250 < np.ptp(mesh.bounds[:, 0]) < 290
     rebuilt(page, lambda: page.get_by_role("button", name="Use the built-in outline").click())

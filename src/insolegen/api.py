@@ -64,12 +64,24 @@ def load_outline(
     return from_points(ring, units, side, str(path), sha, kind, tuple(notes))
 
 
-def load_scan(path: str | Path, units: str = "auto", side: str = "auto"):
+def load_scan(path: str | Path, units: str = "auto", side: str = "auto", outline: str | Path | None = None,
+              outline_units: str | None = None):
     """A foot scan (STL, OBJ, PLY, XYZ, CSV) read and posed: a :class:`~insolegen.scan.cast.ScanInput`
-    that :func:`build` takes in place of an outline (its outline depends on the prescription)."""
+    that :func:`build` takes in place of an outline (its outline depends on the prescription).
+    ``outline``: the shoe's insole outline (any outline file) that trims the molded top; drawn
+    for the other foot, it is mirrored (and a note says so)."""
+    import dataclasses
+
     from .scan import cast
 
-    return cast.load(path, units, side)
+    scan = cast.load(path, units, side)
+    if outline is None:
+        return scan
+    shoe = load_outline(outline, outline_units, scan.pose.side)
+    if shoe.apparent_side() != shoe.side:
+        shoe = dataclasses.replace(shoe.mirrored(), notes=(*shoe.notes, f"{outline}: the outline looks like a "
+                                                           f"{shoe.apparent_side()} foot's; mirrored for the {shoe.side} scan"))
+    return dataclasses.replace(scan, shoe=shoe)
 
 
 def load_pressure(path: str | Path, side: str | None = None, step: int | None = None):
@@ -157,6 +169,18 @@ def write(
         mesh_path.unlink(missing_ok=True)
         raise
     return doc
+
+
+def write_mold(insert: Insert, path: str | Path, *, ascii_stl: bool = False, keep_input_frame: bool = False) -> Path:
+    """Write the insert's positive model (see :mod:`insolegen.construct.mold`) atomically; the
+    format follows the suffix."""
+    from .construct import mold
+
+    path = export.check_writable(path)
+    vertices, faces = mold.of_insert(insert)
+    if keep_input_frame:
+        vertices = export.to_input_frame(vertices, insert.outline.transform)
+    return export.write_mesh(path, vertices, faces, ascii_stl=ascii_stl)
 
 
 def pair_paths(path: str | Path) -> tuple[Path, Path]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import construct, features, landmarks, mesh, triangulate
+from .construct import shell as construct_shell
 from .fabrication import shoe
 from .outline import Outline
 from .prescription import Prescription
@@ -48,6 +49,7 @@ class Insert:
     build_seconds: float
     warnings: list[str] = field(default_factory=list)
     bottom: np.ndarray | None = None
+    parts: tuple = ()  # (name, vertices, faces) of each printed body when there are several (a shell's extrinsic post)
 
     @cached_property
     def mesh(self):
@@ -89,19 +91,27 @@ def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) ->
     check_load(outline, rx)
     start = time.perf_counter()
     marks = landmarks.place(outline, rx)
-    footprint = mesh.trim(outline.points, marks, rx.shell.length)
+    sheet = rx.device.type == "shell"
+    footprint = (construct_shell.trim if sheet else mesh.trim)(outline.points, marks, rx.shell.length)
     # The lattice runs through the pad apex whether the pad is on or not: builds with a feature
     # on and off share one triangulation and differ by exactly that feature's field.
     points, triangles, rim = triangulate.triangulate(footprint, resolution, marks.met_pad_apex)
     heights = features.fields(points, outline, marks, rx)
     features.check_thickness(points, heights, marks, rx)
-    top = sum(heights.values())
-    bottom = shoe.board(points, marks, rx)
-    vertices, faces = construct.solid(points, triangles, rim, top, bottom)
+    parts = ()
+    if sheet:
+        device = construct_shell.build(points, triangles, rim, footprint, lambda xy: features.fields(xy, outline, marks, rx),
+                                       outline, marks, rx, resolution)
+        vertices, faces, bottom, heights, parts = device.vertices, device.faces, device.bottom, device.fields, device.parts
+    else:
+        top = sum(heights.values())
+        bottom = shoe.board(points, marks, rx)
+        vertices, faces = construct.solid(points, triangles, rim, top, bottom)
     insert = Insert(
         outline=outline, marks=marks, prescription=rx, resolution_mm=resolution, footprint=footprint,
         points=points, triangles=faces[: len(triangles)], rim=rim, fields=heights, vertices=vertices, faces=faces,
         build_seconds=time.perf_counter() - start, warnings=[*outline.notes, *rx.warnings()], bottom=bottom,
+        parts=parts,
     )
     if rx.pressure.grade_zones:  # the zones' infill from the load: the slicer's settings, not the mesh
         from .pressure.grading import graded

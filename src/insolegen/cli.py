@@ -35,7 +35,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--outline", type=click.Path(dir_okay=False, path_type=Path), help="outline file (.csv .txt .json .geojson .svg .dxf .lst); default: built-in outline")
+@click.option("--outline", type=click.Path(dir_okay=False, path_type=Path), help="outline file (.csv .txt .json .geojson .svg .dxf .lst); default: built-in outline; with --scan: the shoe's insole outline that trims the top")
 @OUTLINE_KIND
 @UNITS
 @click.option("--side", type=click.Choice(["auto", "left", "right"]),
@@ -58,6 +58,8 @@ def cli() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="mesh file; the suffix picks the format [default: outputs/insert-<side>.stl]")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="report file [default: <output stem>.report.json]")
 @click.option("--keep-input-frame", is_flag=True, help="write the mesh in the outline's own position and rotation (mm)")
+@click.option("--mold", "mold_path", type=click.Path(path_type=Path),
+              help="also write the positive model to form the device over (its top continued 15 mm past the outline, on a flat base)")
 @click.option("--ascii", "ascii_stl", is_flag=True, help="text STL instead of binary")
 @click.option("--pair", is_flag=True, help="build left and right (files NAME-left, NAME-right)")
 @click.option("--short-side", type=click.Choice(["left", "right"]), help="with --pair: the side that gets the heel lift")
@@ -69,7 +71,7 @@ def cli() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="no summary on stderr")
 def build(outline, outline_kind, units, side, scan, scan_units, foot_length, foot_width, shoe_size, size_system, profile, set_,
           arch_height, leg_length_offset, met_pad, resolution, output, report_path, keep_input_frame, ascii_stl, pair, short_side,
-          outline_left, outline_right, pressure, step, quiet):
+          outline_left, outline_right, pressure, step, quiet, mold_path):
     """Build an insert (or a pair) and write the mesh and its JSON report."""
     from . import api, export, prescription
     from . import report as reports
@@ -94,9 +96,10 @@ def build(outline, outline_kind, units, side, scan, scan_units, foot_length, foo
         raise InputError("--side auto needs --scan (an outline's side is given: --side left or right)")
     side = side or ("auto" if scan else "right")
     if scan is not None:
-        if outline or outline_left or outline_right or pair:
-            raise InputError("--scan builds one insert from the scan; leave out --outline, --outline-left/right and --pair")
-        molded = api.build(api.load_scan(scan, scan_units, side), rx, resolution=resolution, pressure=load)
+        if outline_left or outline_right or pair:
+            raise InputError("--scan builds one insert from the scan; leave out --outline-left/right and --pair "
+                             "(--outline beside it is the shoe's insole outline)")
+        molded = api.build(api.load_scan(scan, scan_units, side, outline, units), rx, resolution=resolution, pressure=load)
         jobs = [(export.check_writable(output or Path(f"outputs/insert-{molded.outline.side}.stl")), molded)]
     elif pair:
         if short_side is None:
@@ -122,17 +125,27 @@ def build(outline, outline_kind, units, side, scan, scan_units, foot_length, foo
         jobs = [(target, api.build(one, rx, resolution=resolution, pressure=load))]
     for message in rx.warnings():
         warn(message)
+    molds = [None] * len(jobs)
+    if mold_path is not None:
+        molds = [export.check_writable(p) for p in (api.pair_paths(mold_path) if len(jobs) == 2 else [mold_path])]
     written = []
     try:
-        for path, insert in jobs:
+        for (path, insert), mold in zip(jobs, molds):
             doc = api.write(insert, path, report_path, ascii_stl=ascii_stl, keep_input_frame=keep_input_frame)
             written.append((path, doc))
+            if mold is not None:
+                written.append((api.write_mold(insert, mold, ascii_stl=ascii_stl, keep_input_frame=keep_input_frame), None))
             if not quiet:
                 click.echo(reports.summary(doc), err=True)
+                if mold is not None:
+                    from .construct.mold import EXTEND_MM
+
+                    click.echo(f"  mold {mold}: the top continued {EXTEND_MM:g} mm past the outline, on a flat base", err=True)
     except BaseException:
         for path, doc in written:  # a pair is delivered whole or not at all
             Path(path).unlink(missing_ok=True)
-            Path(path).with_name(f"{Path(path).stem}.report.json").unlink(missing_ok=True)
+            if doc is not None:  # a mold has no report
+                Path(path).with_name(f"{Path(path).stem}.report.json").unlink(missing_ok=True)
         raise
 
 

@@ -327,10 +327,11 @@ def distal_taper(xy, outline, marks, rx):
         return out
     from shapely.geometry import Polygon
 
+    from .construct import shell
     from .mesh import trim
 
     length, normal = marks.length_mm, marks.met_line_normal
-    ring = trim(outline.points, marks, rx.shell.length)
+    ring = (shell.trim if rx.device.type == "shell" else trim)(outline.points, marks, rx.shell.length)
     front = float((ring @ normal).max())
     full, fading = (0.22 * length, 0.1 * length) if rx.shell.length == "full" else (taper, taper)
     gate = smootherstep((xy @ normal - (front - full - fading)) / fading)
@@ -378,8 +379,9 @@ RECESSES = {"first_ray_cutout": "first_ray_cutout.depth_mm", "heel_spur": "heel_
 
 
 def cast(xy, outline, marks, rx):
-    """Scan builds: the balanced plantar surface of the scan, set on the base thickness."""
-    return outline.cast.height(xy)
+    """Scan builds: the balanced plantar surface of the scan, set on the base thickness (carried
+    on smoothly past the scan's footprint where the outline reaches farther)."""
+    return outline.cast.carried(xy)
 
 
 def heel_expansion(xy, outline, marks, rx):
@@ -407,10 +409,19 @@ def _ignored(xy, outline, marks, rx):
     return np.zeros(len(xy))
 
 
+def scan_rim(xy, outline, marks, rx):
+    """Scan builds: the rim levelled off at heel_cup.depth_mm and scan.rim_mm (see :mod:`insolegen.scan.rim`)."""
+    from .scan import rim
+
+    return rim.field(xy, outline, marks, rx)
+
+
 # A scan build: the cast replaces the shell's constant thickness and the arch (the foot gives
-# the arch; arch.height_mm is ignored), and the cast modifications join every other feature.
+# the arch; arch.height_mm is ignored) and its rim the heel cup (heel_cup.depth_mm caps the
+# heel's sides), and the cast modifications join every other feature.
 SCAN_FEATURES: dict[str, Field] = {
-    **FEATURES, "shell": _ignored, "arch": _ignored, "cast": cast, "heel_expansion": heel_expansion, "arch_fill": arch_fill,
+    **FEATURES, "shell": _ignored, "arch": _ignored, "heel_cup": _ignored, "cast": cast, "heel_expansion": heel_expansion,
+    "arch_fill": arch_fill, "rim": scan_rim,
 }
 SCAN_FEATURES["top_cover"] = SCAN_FEATURES.pop("top_cover")  # last here too: the cover lies on everything else
 

@@ -141,6 +141,29 @@ class TopCover(_Section):
     extent: Literal["sulcus", "toes"] = Field("toes", description="the top cover runs to the toe crease or to the toes")
 
 
+# The thinnest shell each material makes (CLINICAL.md, "Functional shells and posts": graphite
+# 1-2 mm, fibreglass 2-3, polypropylene and polyethylene 2-9; printed PA12 holds a 1.5 mm sheet).
+SHELL_MATERIAL_MIN_MM = {"polypropylene": 2.0, "polyethylene": 2.0, "fibreglass": 2.0, "carbon": 1.0, "nylon": 1.5}
+
+
+class Device(_Section):
+    """What is built: a solid insert, or a functional shell (a sheet following the top)."""
+
+    type: Literal["solid", "shell"] = Field(
+        "solid", description="solid: filled down to a flat bottom; shell: a sheet shell.thickness_mm thick along the normal")
+    material: Literal["polypropylene", "polyethylene", "fibreglass", "carbon", "nylon"] = Field(
+        "polypropylene", description="the shell's material, which sets the thinnest sheet it makes")
+
+
+class Post(_Section):
+    """The rearfoot post under a shell."""
+
+    rearfoot: Literal["none", "intrinsic", "extrinsic"] = Field(
+        "none", description="none; intrinsic (the shell's material, one body) or extrinsic (its own body in a 3MF)")
+    length_pct: float = Field(30.0, ge=20.0, le=45.0, description="the post's flat bottom ends here, % of foot length; then a bevel")
+    thickness_mm: float = Field(3.0, ge=1.5, le=10.0, description="the post at its thinnest under the heel seat, mm")
+
+
 class Zone(_Section):
     infill_pct: float | None = Field(
         None, ge=0.0, le=100.0,
@@ -182,6 +205,7 @@ class Scan(_Section):
     """How a foot scan becomes an outline."""
 
     trim_height_mm: float = Field(20.0, ge=5.0, le=60.0, description="the outline is the sole's footprint below this height above its lowest point, mm")
+    rim_mm: float = Field(5.0, ge=0.0, le=60.0, description="the lateral border and the forefoot ahead of the heads rise at most this far above the seat beside them, mm")
 
 
 class Pressure(_Section):
@@ -223,6 +247,8 @@ class Prescription(_Section):
     shoe: Shoe = Field(default_factory=Shoe)
     cast: Cast = Field(default_factory=Cast)
     scan: Scan = Field(default_factory=Scan)
+    device: Device = Field(default_factory=Device)
+    post: Post = Field(default_factory=Post)
     pressure: Pressure = Field(default_factory=Pressure)
 
     @model_validator(mode="after")
@@ -246,7 +272,27 @@ class Prescription(_Section):
             raise ValueError("landmarks.sulcus_pct must lie beyond landmarks.mtpj1_pct")
         for problem in self._lab_conflicts():
             raise ValueError(problem)
+        for problem in self._device_conflicts():
+            raise ValueError(problem)
         return self
+
+    def _device_conflicts(self) -> list[str]:
+        """A post without a shell to stand on it, a sheet thinner than its material makes, a recess that leaves too little sheet."""
+        out = []
+        if self.device.type == "solid" and self.post.rearfoot != "none":
+            out.append(f"post.rearfoot = {self.post.rearfoot} needs a shell to stand on it: a solid insert is its own post; "
+                       "set device.type=shell or post.rearfoot=none")
+        floor = SHELL_MATERIAL_MIN_MM[self.device.material]
+        if self.device.type == "shell" and self.shell.thickness_mm < floor:
+            out.append(f"shell.thickness_mm {self.shell.thickness_mm:g} is thinner than a {self.device.material} shell can be "
+                       f"made; use {floor:g} mm or more, or another device.material")
+        if self.device.type == "shell":  # a recess thins the sheet (its underside does not follow it)
+            for name, depth in (("first_ray_cutout.depth_mm", self.first_ray_cutout.depth_mm), ("heel_spur.depth_mm", self.heel_spur.depth_mm)):
+                if self.shell.thickness_mm - depth < self.shell.min_thickness_mm:
+                    out.append(f"{name} {depth:g} leaves {self.shell.thickness_mm - depth:g} mm of the {self.shell.thickness_mm:g} mm "
+                               f"shell under the recess, below shell.min_thickness_mm {self.shell.min_thickness_mm:g}; make it at most "
+                               f"{self.shell.thickness_mm - self.shell.min_thickness_mm:g} mm or raise shell.thickness_mm")
+        return out
 
     def _lab_conflicts(self) -> list[str]:
         """Fields that undo each other: the lab would send the form back."""

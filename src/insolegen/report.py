@@ -44,6 +44,10 @@ def make_report(insert, mesh_path: Path, *, keep_input_frame: bool = False, buil
     }
     if outline.cast is not None:
         doc["scan"] = scan_section(insert)
+    if insert.prescription.device.type == "shell":
+        from .construct.as_built import shell_as_built
+
+        doc["shell"] = shell_as_built(insert)
     if outline.load is not None:
         doc["pressure"] = pressure_section(insert)
     return doc
@@ -77,13 +81,17 @@ def scan_section(insert) -> dict:
         "arch_fill_mm": round(max(0.0, -float(insert.fields["arch_fill"].min())), 4),
         "heel_expansion_mm": insert.outline.cast.heel_expansion_mm,
     }
+    from .scan.rim import as_built
+
+    facts["rim"] = as_built(insert)
     return facts
 
 
 def summary(report: dict) -> str:
     """A few lines for a person reading the terminal."""
     qa, built, rx = report["qa"], report["qa"]["as_built"], report["prescription"]
-    ok = qa["watertight"] and qa["winding_consistent"] and qa["bodies"] == 1 and qa["manifold3d"] == "NoError"
+    bodies = max(1, len((report.get("shell") or {}).get("parts", [])))  # a shell's extrinsic post is a body of its own
+    ok = qa["watertight"] and qa["winding_consistent"] and qa["bodies"] == bodies and qa["manifold3d"] == "NoError"
     # A scan build's arch is the foot's own (its scan line below says so), not arch.height_mm.
     arch = "" if report.get("scan") else (
         f"arch {built['arch']['height_mm']:.2f} mm at {built['arch']['at_pct_length']:.0f}% "
@@ -114,6 +122,18 @@ def summary(report: dict) -> str:
         lab.append(f"distal edge {built['distal_edge_max_thickness_mm']:.2f} mm")
     if lab:
         lines.append("  lab: " + ", ".join(lab))
+    shell = report.get("shell")
+    if shell:
+        nt, trim, post = shell["normal_thickness"], shell["trim_edge"], shell["post"]
+        line = (f"  shell {shell['material']}: normal thickness min/P5/P50/P95 {nt['min_mm']:.2f}/{nt['p5_mm']:.2f}/"
+                f"{nt['p50_mm']:.2f}/{nt['p95_mm']:.2f} mm (prescribed {nt['prescribed_mm']:g})")
+        if trim:
+            line += f"; trim edge {trim['behind_mtpj1_mm']:.1f} / {trim['behind_mtpj5_mm']:.1f} mm behind the 1st / 5th head"
+        lines.append(line)
+        if post:
+            lines.append(f"  {post['kind']} post: {post['rearfoot_deg']:.1f} deg, motion {post['motion_deg']:.1f} deg, "
+                         f"flat to {post['flat_end_pct']:.1f}% ({post['flat_end_mm']:.1f} mm), bottom plane residual "
+                         f"{post['bottom_plane_residual_mm']:.3f} mm")
     scan = report.get("scan")
     if scan:
         fit = scan["fit_residuals_mm"]

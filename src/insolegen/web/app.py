@@ -306,9 +306,7 @@ async def _upload(form, name: str) -> jobs.Upload | None:
 
 
 async def _source(form) -> jobs.Source:
-    upload, scan = await _upload(form, "outline"), await _upload(form, "scan")
-    if upload and scan:
-        raise WebError(400, f"give an outline ({upload.name}) or a scan ({scan.name}), not both")
+    upload, scan = await _upload(form, "outline"), await _upload(form, "scan")  # both: the outline is the shoe's
     kind = _choice(form, "outline_kind", ("outline", "footprint"), "outline")
     units = _text(form, "units") or None
     if units is not None and units not in ("mm", "cm", "in"):

@@ -95,15 +95,18 @@ def load_outline(source: Source, side: str, folder: Path):
 
 
 def load_scan(source: Source, side: str, folder: Path):
-    """The uploaded scan, read and posed (:func:`insolegen.api.load_scan`); ``side`` may be ``auto``."""
+    """The uploaded scan, read and posed (:func:`insolegen.api.load_scan`); ``side`` may be ``auto``.
+    An outline uploaded beside it is the shoe's insole outline that trims the top."""
     from .. import api
 
     if source.shoe_size is not None:  # as the CLI answers
         raise InputError(f"{source.scan.name}: --shoe-size sizes the built-in outline; drop it or drop the scan")
-    with _saved(source.scan, folder, "scan") as path:
-        scan = api.load_scan(path, source.scan_units, side)
+    with _saved(source.scan, folder, "scan") as path, \
+            (_saved(source.upload, folder, "upload") if source.upload else contextlib.nullcontext()) as shoe_path:
+        scan = api.load_scan(path, source.scan_units, side, shoe_path, source.units)
     raw = dataclasses.replace(scan.raw, source=source.scan.name, notes=_named(scan.raw.notes, path, source.scan))
-    return dataclasses.replace(scan, raw=raw)
+    shoe = scan.shoe and dataclasses.replace(scan.shoe, source=source.upload.name, notes=_named(scan.shoe.notes, shoe_path, source.upload))
+    return dataclasses.replace(scan, raw=raw, shoe=shoe)
 
 
 def load_pressure(source: Source, side: str, folder: Path):

@@ -227,18 +227,32 @@ function fmt(v, digits = 2) { return typeof v === "number" ? v.toFixed(digits) :
 
 function showReport(report) {
   const qa = report.qa, built = qa.as_built, rx = report.prescription;
-  const valid = qa.watertight && qa.winding_consistent && qa.bodies === 1;
+  const shell = report.shell, post = shell && shell.post;
+  const bodies = post && post.kind === "extrinsic" ? 2 : 1;  // an extrinsic post is a body of its own
+  const valid = qa.watertight && qa.winding_consistent && qa.bodies === bodies;
   const rows = [
-    ["arch", `${fmt(built.arch.height_mm)} mm at ${fmt(built.arch.at_pct_length, 0)}% (set ${rx.arch.height_mm})`],
+    report.scan  // a scan's arch is the foot's own, as scanned (arch.height_mm is ignored)
+      ? ["arch", `${fmt(report.scan.arch_height_mm, 1)} mm at ${fmt(report.scan.arch_apex.pct_length, 0)}% (scanned; fill ${fmt(report.scan.as_built.arch_fill_mm)})`]
+      : ["arch", `${fmt(built.arch.height_mm)} mm at ${fmt(built.arch.at_pct_length, 0)}% (set ${rx.arch.height_mm})`],
     ["heel lift", `${fmt(built.heel_lift_mm)} mm (set ${rx.heel_lift.height_mm})`],
     ["met pad", rx.met_pad.enabled ? `${fmt(built.met_pad.height_mm)} mm, ${fmt(built.met_pad.behind_met_line_mm, 1)} mm behind the heads` : "off"],
-    ["heel cup", `${fmt(built.heel_cup_mm)} mm`],
+    report.scan  // a scan's rim: the heel's sides and the border kept to these heights over the seat
+      ? ["rim", `heel ${fmt(rx.heel_cup.depth_mm, 0)} mm, border ${fmt(rx.scan.rim_mm, 0)} mm over the seat`]
+      : ["heel cup", `${fmt(built.heel_cup_mm)} mm`],
     ["thickness", `${fmt(qa.min_thickness_mm)} to ${fmt(qa.max_thickness_mm)} mm`],
-    ["watertight", valid ? "yes, one valid body" : "NO"],
+    ["watertight", valid ? (bodies === 2 ? "yes, shell and post, each valid" : "yes, one valid body") : "NO"],
     ["volume", `${fmt(qa.volume_mm3 / 1000, 1)} cm³`],
     ["foot", `${report.side}, ${fmt(report.input.foot_length_mm, 0)} × ${fmt(report.input.foot_width_mm, 0)} mm, ${report.input.outline}`],
     ["mesh", `${qa.faces} faces, ${report.resolution_mm} mm`],
   ];
+  if (shell) {  // a shell is measured along its normals; its trim edge and post as built
+    const nt = shell.normal_thickness, trim = shell.trim_edge;
+    rows.splice(4, 1, ["device", `shell, ${shell.material}`],
+      ["thickness", `${fmt(nt.p50_mm)} mm along the normal (min ${fmt(nt.min_mm)}, P5–P95 ${fmt(nt.p5_mm)}–${fmt(nt.p95_mm)}; set ${nt.prescribed_mm})`]);
+    if (trim) rows.push(["trim edge", `${fmt(trim.behind_mtpj1_mm, 1)} / ${fmt(trim.behind_mtpj5_mm, 1)} mm behind the 1st / 5th head`]);
+    rows.push(["post", post ? `${post.kind}: ${fmt(post.rearfoot_deg, 1)}°, motion ${fmt(post.motion_deg, 1)}°, flat to ` +
+      `${fmt(post.flat_end_pct, 0)}% (${fmt(post.flat_end_mm, 0)} mm), bottom flat to ${fmt(post.bottom_plane_residual_mm, 3)} mm` : "none"]);
+  }
   const body = $("#figures tbody");
   body.replaceChildren(...rows.map(([k, v]) => {
     const tr = document.createElement("tr");
@@ -385,10 +399,10 @@ async function start() {
   for (const el of document.querySelectorAll("#inputs [name]")) {
     el.addEventListener(el.type === "file" || el.tagName === "SELECT" || el.type === "checkbox" ? "change" : "input", () => schedule());
   }
-  // one shape at a time: an outline, a scan, or the built-in outline
+  // an outline, a scan (with an outline beside it: the shoe's), or the built-in outline
   const outline = $("input[name=outline]"), scan = $("input[name=scan]"), side = $("[name=side]");
-  outline.addEventListener("change", () => { scan.value = ""; if (side.value === "auto") side.value = "right"; }, true);
-  scan.addEventListener("change", () => { outline.value = ""; side.value = "auto"; }, true);
+  outline.addEventListener("change", () => { if (side.value === "auto" && !scan.value) side.value = "right"; }, true);
+  scan.addEventListener("change", () => { side.value = "auto"; }, true);
   $("#builtin").addEventListener("click", () => {
     outline.value = scan.value = "";
     if (side.value === "auto") side.value = "right";
