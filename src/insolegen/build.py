@@ -73,6 +73,7 @@ class Insert:
 def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) -> Insert:
     """Build the insert for ``outline`` and prescription ``rx`` at ``resolution`` mm."""
     check_resolution(resolution)
+    check_load(outline, rx)
     start = time.perf_counter()
     marks = landmarks.place(outline, rx)
     sheet = rx.device.type == "shell"
@@ -91,9 +92,24 @@ def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) ->
         top = sum(heights.values())
         bottom = shoe.board(points, marks, rx)
         vertices, faces = construct.solid(points, triangles, rim, top, bottom)
-    return Insert(
+    insert = Insert(
         outline=outline, marks=marks, prescription=rx, resolution_mm=resolution, footprint=footprint,
         points=points, triangles=faces[: len(triangles)], rim=rim, fields=heights, vertices=vertices, faces=faces,
         build_seconds=time.perf_counter() - start, warnings=[*outline.notes, *rx.warnings()], bottom=bottom,
         parts=parts,
     )
+    if rx.pressure.grade_zones:  # the zones' infill from the load: the slicer's settings, not the mesh
+        from .pressure.grading import graded
+
+        insert = graded(insert)
+    return insert
+
+
+def check_load(outline: Outline, rx: Prescription) -> None:
+    """A design from load (``pressure.offload_kpa``, ``pressure.grade_zones``) needs a recording laid on the outline."""
+    from .errors import InputError
+
+    asked = [name for name, on in (("pressure.offload_kpa", rx.pressure.offload_kpa is not None),
+                                   ("pressure.grade_zones", rx.pressure.grade_zones)) if on]
+    if asked and outline.load is None:
+        raise InputError(f"{' and '.join(asked)} design from a pressure recording; give one (build --pressure FILE) or unset them")

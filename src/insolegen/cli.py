@@ -65,13 +65,26 @@ def cli() -> None:
 @click.option("--short-side", type=click.Choice(["left", "right"]), help="with --pair: the side that gets the heel lift")
 @click.option("--outline-left", type=click.Path(dir_okay=False, path_type=Path), help="with --pair: the left foot's outline")
 @click.option("--outline-right", type=click.Path(dir_okay=False, path_type=Path), help="with --pair: the right foot's outline")
+@click.option("--pressure", type=click.Path(dir_okay=False, path_type=Path),
+              help="plantar pressure recording (.lst .asc .asf .csv) to design from: landmarks from the load, pressure.* fields")
+@click.option("--step", type=click.IntRange(1), help="with --pressure: the step (plate) or stance phase (in-shoe) to use")
 @click.option("-q", "--quiet", is_flag=True, help="no summary on stderr")
 def build(outline, outline_kind, units, side, scan, scan_units, foot_length, foot_width, shoe_size, size_system, profile, set_,
           arch_height, leg_length_offset, met_pad, resolution, output, report_path, keep_input_frame, ascii_stl, pair, short_side,
-          outline_left, outline_right, quiet, mold_path):
+          outline_left, outline_right, pressure, step, quiet, mold_path):
     """Build an insert (or a pair) and write the mesh and its JSON report."""
     from . import api, export, prescription
     from . import report as reports
+
+    load = None
+    if pressure is not None:
+        if pair:
+            raise InputError(f"--pressure {pressure}: a recording is of one foot; build each insert with its own --pressure, without --pair")
+        load = api.load_pressure(pressure, side if side in ("left", "right") else None, step)
+        if scan is None and side is None:  # the insert is for the recorded foot
+            side = load.recording.side
+    elif step is not None:
+        raise InputError("--step picks a step of a --pressure recording; give --pressure FILE too")
 
     if shoe_size is not None:
         foot_length, foot_width = _shoe_size_foot(shoe_size, size_system, outline or outline_left or outline_right or scan)
@@ -86,7 +99,7 @@ def build(outline, outline_kind, units, side, scan, scan_units, foot_length, foo
         if outline_left or outline_right or pair:
             raise InputError("--scan builds one insert from the scan; leave out --outline-left/right and --pair "
                              "(--outline beside it is the shoe's insole outline)")
-        molded = api.build(api.load_scan(scan, scan_units, side, outline, units), rx, resolution=resolution)
+        molded = api.build(api.load_scan(scan, scan_units, side, outline, units), rx, resolution=resolution, pressure=load)
         jobs = [(export.check_writable(output or Path(f"outputs/insert-{molded.outline.side}.stl")), molded)]
     elif pair:
         if short_side is None:
@@ -109,7 +122,7 @@ def build(outline, outline_kind, units, side, scan, scan_units, foot_length, foo
         target = export.check_writable(output or Path(f"outputs/insert-{side}.stl"))
         one = api.load_outline(outline, units, side, foot_length, foot_width, outline_kind)
         _check_shape(one)
-        jobs = [(target, api.build(one, rx, resolution=resolution))]
+        jobs = [(target, api.build(one, rx, resolution=resolution, pressure=load))]
     for message in rx.warnings():
         warn(message)
     molds = [None] * len(jobs)

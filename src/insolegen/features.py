@@ -319,6 +319,16 @@ def heel_spur(xy, outline, marks, rx):
 FLANGE_WALL_MM, FLANGE_WALL_SHARE = 25.0, 0.42
 
 
+def pressure_offload(xy, outline, marks, rx):
+    """A recess ``pressure.offload_depth_mm`` deep under every region of the laid-on peak-pressure
+    map above ``pressure.offload_kpa``, grown by ``pressure.offload_margin_mm`` (see
+    :meth:`insolegen.pressure.register.Load.offload_share`)."""
+    p = rx.pressure
+    if outline.load is None or p.offload_kpa is None:
+        return np.zeros(len(xy))
+    return -p.offload_depth_mm * outline.load.offload_share(xy, p.offload_kpa, p.offload_margin_mm)
+
+
 def flange(xy, outline, marks, rx):
     """The rim of the midfoot raised on the medial and/or lateral side: full height at the
     border, down to nothing over the wall (FLANGE_WALL_MM, at most
@@ -403,11 +413,13 @@ FEATURES: dict[str, Field] = {
     "cuboid_pad": cuboid_pad,
     "navicular_pad": navicular_pad,
     "heel_spur": heel_spur,
+    "pressure_offload": pressure_offload,
     "flange": flange,
     "distal_taper": distal_taper,
     "top_cover": top_cover,  # last: "top minus top_cover" is the insert under its cover
 }
-RECESSES = {"first_ray_cutout": "first_ray_cutout.depth_mm", "heel_spur": "heel_spur.depth_mm"}
+RECESSES = {"first_ray_cutout": "first_ray_cutout.depth_mm", "heel_spur": "heel_spur.depth_mm",
+            "pressure_offload": "pressure.offload_depth_mm"}
 
 
 def cast(xy, outline, marks, rx):

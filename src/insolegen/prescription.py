@@ -208,6 +208,21 @@ class Scan(_Section):
     rim_mm: float = Field(5.0, ge=0.0, le=60.0, description="the lateral border and the forefoot ahead of the heads rise at most this far above the seat beside them, mm")
 
 
+class Pressure(_Section):
+    """Design from a plantar pressure recording (``build --pressure FILE``)."""
+
+    offload_kpa: float | None = Field(
+        None, gt=0.0, le=2000.0,
+        description="recess the top under every region of the peak-pressure map above this, kPa (200: the diabetic-foot "
+                    "in-shoe target); unset: no recess",
+    )
+    offload_depth_mm: float = Field(3.0, ge=0.5, le=10.0, description="depth of the pressure-relief recess, mm")
+    offload_margin_mm: float = Field(5.0, ge=0.0, le=10.0, description="the recess reaches this far past the sensors above offload_kpa, mm")
+    grade_zones: bool = Field(
+        False, description="print zones' infill from the load (the most loaded zone softest); zones set by hand are kept",
+    )
+
+
 class Prescription(_Section):
     """The full prescription. ``Prescription()`` is the default general-support insert."""
 
@@ -234,6 +249,7 @@ class Prescription(_Section):
     scan: Scan = Field(default_factory=Scan)
     device: Device = Field(default_factory=Device)
     post: Post = Field(default_factory=Post)
+    pressure: Pressure = Field(default_factory=Pressure)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Prescription":

@@ -141,10 +141,13 @@ def png(mesh, report: dict, out: Path) -> bytes:
     fig = plt.figure(figsize=(15, 6.8), dpi=100, layout="constrained")
     grid = fig.add_gridspec(2, 2, width_ratios=[2.1, 1], height_ratios=[1.55, 1])
     top = fig.add_subplot(grid[0, 0])
-    shaded = top.tripcolor(tri, z, shading="gouraud", cmap="viridis")
+    under = _load_under(top, report)
+    shaded = top.tripcolor(tri, z, shading="gouraud", cmap="viridis", alpha=1.0 if under is None else 0.5)
     top.tricontour(tri, z, levels=np.arange(z.min() + 0.5, z.max(), 1.0), colors="k", linewidths=0.35, alpha=0.7)
     top.add_collection(LineCollection(rim, colors="k", linewidths=0.8))
     fig.colorbar(shaded, ax=top, label="top height, mm", shrink=0.9, pad=0.01)
+    if under is not None:
+        fig.colorbar(under, ax=top, label="peak pressure, kPa (under the insert)", shrink=0.9, pad=0.01)
     centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
     marks = report.get("landmarks", {})
     for name, mark in marks.items():
@@ -248,6 +251,19 @@ def _section_panel(side, mesh, report: dict, span: tuple[float, float]) -> None:
     nt = report["shell"]["normal_thickness"]
     side.set_title(f"section at y = {round(y)} mm (heights drawn 2x): sheet {nt['p50_mm']} mm along the normal", fontsize=11)
     side.set_aspect(2.0)
+
+
+def _load_under(ax, report: dict):
+    """The peak-pressure map of a build from load drawn on ``ax`` where it lies under the insert
+    (its recording read again); its colour-mapped cells, or None (no load, the mesh kept in the
+    input frame, or the recording gone)."""
+    doc = report.get("pressure")
+    if not doc or report.get("keep_input_frame"):
+        return None
+    from .pressure import picture, register
+
+    load = register.from_report(doc)
+    return None if load is None else picture.draw_peak_map(ax, load.laid(), upright=False)
 
 
 _HTML = """<!doctype html>

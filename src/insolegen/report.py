@@ -48,6 +48,27 @@ def make_report(insert, mesh_path: Path, *, keep_input_frame: bool = False, buil
         from .construct.as_built import shell_as_built
 
         doc["shell"] = shell_as_built(insert)
+    if outline.load is not None:
+        doc["pressure"] = pressure_section(insert)
+    return doc
+
+
+def pressure_section(insert) -> dict:
+    """A build from load's ``pressure`` section: the analysis (SPEC's keys) in the insert's frame,
+    the registration, the recess as built and the zones' loads."""
+    from .pressure import grading
+
+    load, p = insert.outline.load, insert.prescription.pressure
+    doc = load.report()
+    recess = insert.fields["pressure_offload"]
+    doc["offload"] = {
+        "threshold_kpa": p.offload_kpa,
+        "sensors_over": int(len(load.hot(p.offload_kpa))) if p.offload_kpa is not None else 0,
+        "depth_mm": round(max(0.0, -float(recess.min())), 4),
+        "full_depth_within_mm": round(load.reach_mm(p.offload_margin_mm)[0], 3),
+        "wall_mm": round(load.reach_mm(p.offload_margin_mm)[1], 3),
+    }
+    doc["zone_peak_kpa"] = {name: round(v, 2) for name, v in grading.zone_loads(insert).items()}
     return doc
 
 
@@ -120,6 +141,18 @@ def summary(report: dict) -> str:
             f"  scan {scan['file']}: {scan['units']}, {scan['side']} foot ({scan['side_from']}); fit P50/P95/max "
             f"{fit['p50']:.2f}/{fit['p95']:.2f}/{fit['max']:.2f} mm; arch as scanned {scan['arch_height_mm']:.1f} mm "
             f"(arch.height_mm ignored); arch fill {scan['as_built']['arch_fill_mm']:.2f} mm"
+        )
+    load = report.get("pressure")
+    if load:
+        reg, off = load["registration"], load["offload"]
+        from_load = [name for name, src in report["landmarks"].get("sources", {}).items() if src == "pressure"]
+        lines.append(
+            f"  pressure {load['system']} {load['side']}: peak {load['peak_kpa']:.0f} kPa; {reg['method']} on the outline"
+            + (f" (residual {reg['residual_mm']:.2f} mm)" if reg["method"] == "matched" else "")
+            + (f", mirrored onto the {report['side']} insert" if reg["mirrored"] else "")
+            + f"; landmarks from load: {', '.join(from_load) or 'none'}"
+            + (f"; recess {off['depth_mm']:.2f} mm under {off['sensors_over']} sensors over {off['threshold_kpa']:g} kPa"
+               if off["threshold_kpa"] is not None else "")
         )
     return "\n".join(lines)
 

@@ -151,7 +151,8 @@ def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES)
         args = await _build_args(await _form(request))
         token, folder = app.state.store.new()
         doc = await _run(request, jobs.build, *args, str(folder))
-        return {"report": doc, "files": app.state.store.files(token, f"insert-{doc['side']}")}
+        laid = doc.pop("pressure_map", None)  # the peak map under the insert (a build from load), not the report's
+        return {"report": doc, "files": app.state.store.files(token, f"insert-{doc['side']}"), "pressure_map": laid}
 
     @app.post("/api/view")
     async def view(request: Request):
@@ -170,6 +171,8 @@ def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES)
         short_side = _choice(form, "short_side", SIDES, None)
         if source.scan:
             raise WebError(400, "a scan builds one insert (molded to that foot); build a pair from an outline")
+        if source.pressure:
+            raise WebError(400, f"{source.pressure.name}: a pressure recording is of one foot; build each insert from its own")
         token, folder = app.state.store.new()
         docs = await _run(request, jobs.build_pair, source, rx.model_dump_json(), side, short_side, resolution, str(folder))
         store = app.state.store
@@ -354,7 +357,7 @@ async def _source(form) -> jobs.Source:
     shoe_size = _number(form, "shoe_size", None)
     size_system = _text(form, "size_system") or "eu"
     return jobs.Source(upload, kind, units, _number(form, "foot_length_mm", 265.0), _number(form, "foot_width_mm", 100.0),
-                       scan, scan_units, shoe_size, size_system)
+                       scan, scan_units, shoe_size, size_system, await _upload(form, "pressure"))
 
 
 async def _run(request: Request, job, *args) -> Any:

@@ -51,6 +51,7 @@ class Source:
     scan_units: str = "auto"
     shoe_size: float | None = None  # sizes the built-in outline instead of the length and width
     size_system: str = "eu"
+    pressure: Upload | None = None  # a plantar pressure recording to design from
 
 
 def warm_up() -> None:
@@ -109,6 +110,28 @@ def load_scan(source: Source, side: str, folder: Path):
     return dataclasses.replace(scan, raw=raw, shoe=shoe)
 
 
+def load_pressure(source: Source, side: str, folder: Path):
+    """The uploaded pressure recording's analysis (:func:`insolegen.api.load_pressure`), or None."""
+    from .. import api
+
+    if source.pressure is None:
+        return None
+    with _saved(source.pressure, folder, "pressure") as path:
+        analysis = api.load_pressure(path, side if side in ("left", "right") else None)
+    return dataclasses.replace(analysis, recording=dataclasses.replace(analysis.recording, source=source.pressure.name))
+
+
+def pressure_map(insert) -> dict[str, Any]:
+    """The peak map under the insert for the page: each loaded sensor's square (n, 4, 2) mm in the
+    insert's frame and its peak (n,) kPa."""
+    from ..pressure import picture
+
+    laid = insert.outline.load.laid()
+    squares = picture.squares_out(laid, laid.contact)
+    return {"squares": squares.round(2).tolist(), "peak_kpa": laid.peak[laid.contact].round(1).tolist(),
+            "max_kpa": float(laid.peak[laid.contact].max())}
+
+
 def _write_insert(insert, folder: Path, stem: str) -> dict[str, Any]:
     """STL, report, the kept mesh (and a 3MF of several volumes) of one insert; returns the report (its mesh named by file name)."""
     import numpy as np
@@ -136,8 +159,9 @@ def build(source: Source, rx_json: str, side: str, resolution: float, folder: st
     folder_path = Path(folder)
     rx = prescription.Prescription.model_validate_json(rx_json)
     shape = load_scan(source, side, folder_path) if source.scan else load_outline(source, side, folder_path)
-    insert = api.build(shape, rx, resolution=resolution)
-    return _write_insert(insert, folder_path, f"insert-{insert.outline.side}")
+    insert = api.build(shape, rx, resolution=resolution, pressure=load_pressure(source, side, folder_path))
+    doc = _write_insert(insert, folder_path, f"insert-{insert.outline.side}")
+    return doc if insert.outline.load is None else {**doc, "pressure_map": pressure_map(insert)}
 
 
 VIEW_JOB = "view-job.pickle"  # a screen build's inputs, until its files are made
@@ -160,7 +184,7 @@ def view(source: Source, rx_json: str, side: str, resolution: float, folder: str
     folder_path = Path(folder)
     rx = prescription.Prescription.model_validate_json(rx_json)
     shape = load_scan(source, side, folder_path) if source.scan else load_outline(source, side, folder_path)
-    insert = api.build(shape, rx, resolution=resolution)
+    insert = api.build(shape, rx, resolution=resolution, pressure=load_pressure(source, side, folder_path))
     (folder_path / VIEW_JOB).write_bytes(pickle.dumps((source, rx_json, side, resolution)))
     solid = as_manifold(insert.vertices, insert.faces)  # about 300 bytes a face: freed before the figures
     watertight, bodies, volume = solid.status().name == "NoError", len(solid.decompose()), float(solid.volume())
@@ -189,6 +213,8 @@ def view(source: Source, rx_json: str, side: str, resolution: float, folder: str
         "foot": {"length_mm": round(outline.length_mm, 3), "width_mm": round(outline.width_mm, 3), "outline": outline.source},
         "warnings": insert.warnings,
     }
+    if insert.outline.load is not None:  # the peak map under the insert
+        figures["pressure_map"] = pressure_map(insert)
     if source.scan:  # a scan's arch is the foot's own, as the report gives it
         from ..report import scan_section
 

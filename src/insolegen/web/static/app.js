@@ -168,7 +168,7 @@ function clearErrors() {
 
 function fieldNamed(message) {
   const names = [...document.querySelectorAll(".err[data-for]")].map((e) => e.dataset.for);
-  for (const input of ["outline", "scan", "batch"]) {  // an upload's error starts with its file name
+  for (const input of ["outline", "scan", "pressure", "batch"]) {  // an upload's error starts with its file name
     const file = $(`input[name=${input}]`).files[0];
     if (file && message.startsWith(file.name)) return input;
   }
@@ -203,7 +203,7 @@ function formData() {
     "shoe_size", "size_system"]) {
     data.append(name, document.querySelector(`[name=${name}]`).value);
   }
-  for (const name of ["outline", "scan"]) {
+  for (const name of ["outline", "scan", "pressure"]) {
     const file = $(`input[name=${name}]`).files[0];
     if (file) data.append(name, file, file.name);
   }
@@ -306,6 +306,7 @@ async function rebuild() {
     const built = performance.now();
     clearErrors();
     await show([mesh]);
+    (await viewer).showMap(figures.pressure_map);
     state.parts = { debounce: sent - started, build: built - sent, draw: performance.now() - built };
     showFigures(figures);
     const files = figures.files;  // made on their first download, the report with the whole QA
