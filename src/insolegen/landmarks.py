@@ -55,22 +55,25 @@ class Landmarks:
         return (self.mtpj1 - xy) @ self.met_line_normal
 
     def as_dict(self) -> dict:
-        """Report form: points as [x, y] in mm, plus their % of foot length."""
-        def point(p: np.ndarray) -> dict:
-            return {"xy_mm": [round(float(p[0]), 3), round(float(p[1]), 3)], "pct_length": round(100 * float(p[0]) / self.length_mm, 2)}
+        """Report form: points as [x, y] in mm, plus their % of foot length; the landmarks a recording
+        can give also say where they came from (``source``: pressure or proportions)."""
+        def point(p: np.ndarray, name: str = "") -> dict:
+            out = {"xy_mm": [round(float(p[0]), 3), round(float(p[1]), 3)], "pct_length": round(100 * float(p[0]) / self.length_mm, 2)}
+            if name in FROM_LOAD:
+                out["source"] = "pressure" if name in self.from_load else "proportions"
+            return out
 
         return {
-            "heel_centre": point(self.heel_centre),
+            "heel_centre": point(self.heel_centre, "heel_centre"),
             "arch_apex": point(self.arch_apex),
-            "mtpj1": point(self.mtpj1),
-            "mtpj5": point(self.mtpj5),
+            "mtpj1": point(self.mtpj1, "mtpj1"),
+            "mtpj5": point(self.mtpj5, "mtpj5"),
             "met_head_line": [point(self.mtpj1)["xy_mm"], point(self.mtpj5)["xy_mm"]],
             "met_pad_apex": point(self.met_pad_apex),
-            **{name: point(getattr(self, name)) for name in (
+            **{name: point(getattr(self, name), name) for name in (
                 "mtpj2", "mtpj3", "mtpj4", "navicular", "cuboid", "calcaneal_tubercle", "hallux")},
             "sulcus_x_mm": round(self.sulcus_x_mm, 3),
             "heel_width_mm": round(self.heel_width_mm, 3),
-            "sources": {name: "pressure" if name in self.from_load else "proportions" for name in FROM_LOAD},
         }
 
 

@@ -145,7 +145,7 @@ def summary(report: dict) -> str:
     load = report.get("pressure")
     if load:
         reg, off = load["registration"], load["offload"]
-        from_load = [name for name, src in report["landmarks"].get("sources", {}).items() if src == "pressure"]
+        from_load = [name for name, mark in report["landmarks"].items() if isinstance(mark, dict) and mark.get("source") == "pressure"]
         lines.append(
             f"  pressure {load['system']} {load['side']}: peak {load['peak_kpa']:.0f} kPa; {reg['method']} on the outline"
             + (f" (residual {reg['residual_mm']:.2f} mm)" if reg["method"] == "matched" else "")
