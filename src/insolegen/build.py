@@ -48,13 +48,19 @@ class Insert:
     build_seconds: float
     warnings: list[str] = field(default_factory=list)
     bottom: np.ndarray | None = None
+    lattice: "construct.lattice.Lattice | None" = None  # the printed body when lattice.type is not none
+
+    @property
+    def body(self) -> tuple[np.ndarray, np.ndarray]:
+        """The body written out: the lattice's vertices and faces when there is one, else the solid's."""
+        return (self.lattice.vertices, self.lattice.faces) if self.lattice is not None else (self.vertices, self.faces)
 
     @cached_property
     def mesh(self):
         """The solid as a ``trimesh.Trimesh`` (no vertex merging: vertices are already unique)."""
         import trimesh
 
-        return trimesh.Trimesh(self.vertices, self.faces, process=False)
+        return trimesh.Trimesh(*self.body, process=False)
 
     def qa(self) -> dict:
         """QA figures measured on the solid (see :mod:`insolegen.qa`)."""
@@ -97,8 +103,14 @@ def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) ->
     top = sum(heights.values())
     bottom = shoe.board(points, marks, rx)
     vertices, faces = construct.solid(points, triangles, rim, top, bottom)
-    return Insert(
+    insert = Insert(
         outline=outline, marks=marks, prescription=rx, resolution_mm=resolution, footprint=footprint,
         points=points, triangles=faces[: len(triangles)], rim=rim, fields=heights, vertices=vertices, faces=faces,
         build_seconds=time.perf_counter() - start, warnings=[*outline.notes, *rx.warnings()], bottom=bottom,
     )
+    if rx.lattice.type != "none":
+        from .construct import lattice
+
+        insert.lattice = lattice.build(insert)
+        insert.build_seconds = time.perf_counter() - start
+    return insert
