@@ -72,9 +72,11 @@ def thinnest_wall(vertices: np.ndarray, faces: np.ndarray, centre: np.ndarray, s
     distance, neighbour = cKDTree(points).query(points[probe], k=WALL_NEIGHBOURS, distance_upper_bound=3.0, workers=2)
     found = np.isfinite(distance)
     neighbour = np.where(found, neighbour, 0)
-    # The far side of a wall: facing the other way and behind the probe (across a gap they face each other).
-    behind = np.einsum("knj,kj->kn", points[neighbour] - points[probe][:, None], normals[probe]) < 0
-    facing = (np.einsum("kj,knj->kn", normals[probe], normals[neighbour]) < -0.5) & behind
+    # The far side of a wall: facing the other way and behind the probe (across a gap the two
+    # face each other), within 37 degrees of straight across: a vertex on an edge's rounding
+    # (the grid's chamfer where the sheet meets the open bottom) is not a thin wall.
+    behind = np.einsum("knj,kj->kn", points[neighbour] - points[probe][:, None], normals[probe]) < -0.8 * distance
+    facing = (np.einsum("kj,knj->kn", normals[probe], normals[neighbour]) < -0.8) & behind
     first = np.argmax(facing & found, axis=1)
     ok = (facing & found)[np.arange(len(first)), first]
     if not ok.any():

@@ -30,6 +30,7 @@ CORE_MIN_MM = 2.0  # thinner room under the skin stays solid (a 3 mm forefoot un
 DRAIN_HOLE_MM = 3.0  # drain hole diameter through a bottom skin: powder and resin run out
 MAX_STEP_PCT = 7.0  # density change over 10 mm along the foot (the contract allows 8 between windows)
 PAD_RAMP_MM = 10.0
+FILLET_MM = 0.8  # the sheet meets the skin and the rim wall in fillets this size (no cracks; stronger)
 REACH_MM = 10.0  # the rim's distance is needed this far in: past the skin, a drain hole and the core's edge  # the met pad is too small for the main ramp; across the foot it weighs little
 # Gibson & Ashby, Cellular Solids (2nd ed., 1997), open-cell foams: E/Es = C rho^n, C ~ 1, n = 2
 # (bending-dominated). Sheet gyroids measure stiffer (n ~ 1.5-2); n = 2 is the cautious estimate.
@@ -87,7 +88,7 @@ def build(insert) -> Lattice:
     top, bottom = _heights(insert, origin, h, nx, ny)
     rim = Polygon(insert.points[: insert.rim])
     inside = _rim_distance(rim, x, y)
-    weights = _zone_weights(insert, x, y, asked)
+    weights = _zone_weights(insert, x, y, asked, rx.zones.met_pad.density_pct is not None)
     density = sum(w * asked[name] / 100 for name, w in weights.items())
     half = (gyroid.wall_for(density, lat.cell_mm) / 2).astype(np.float32)
     skin = lat.skin_mm
@@ -155,24 +156,27 @@ def ramp_mm(asked: dict[str, float]) -> float:
     return max(10.0, 10.0 * jump / MAX_STEP_PCT)
 
 
-def _zone_weights(insert, x, y, asked) -> dict[str, np.ndarray]:
+def _zone_weights(insert, x, y, asked, pad: bool) -> dict[str, np.ndarray]:
     """Zone name -> (nx, ny) float, its share of the density blend (they sum to 1): each zone's
     indicator averaged over a square of the ramp's width, a linear ramp across its border; the
-    met pad, a small island, over PAD_RAMP_MM and laid on top."""
+    met pad (when ``pad``: its density is set), a small island, over PAD_RAMP_MM and laid on top."""
     from ..fabrication import zones
 
     regions = zones.regions(insert)
+    if not pad:
+        regions.pop("met_pad")
     h = x[1] - x[0]
     gx, gy = np.meshgrid(x, y, indexing="ij")
     share = {}
     for name, region in regions.items():
-        width = PAD_RAMP_MM if name == "met_pad" else ramp_mm({k: v for k, v in asked.items() if k != "met_pad"})
+        width = PAD_RAMP_MM if name == "met_pad" else ramp_mm({k: asked[k] for k in regions if k != "met_pad"})
         inside = shapely.contains_xy(region, gx, gy).astype(np.float32)
         share[name] = ndimage.uniform_filter(inside, size=max(1, int(round(width / h)) | 1), mode="nearest")
-    pad = share.pop("met_pad")
+    over = share.pop("met_pad", np.float32(0.0))
     total = sum(share.values())
-    out = {name: w / np.maximum(total, 1e-6) * (1.0 - pad) for name, w in share.items()}
-    out["met_pad"] = pad
+    out = {name: w / np.maximum(total, 1e-6) * (1.0 - over) for name, w in share.items()}
+    if pad:
+        out["met_pad"] = over
     return out
 
 
@@ -203,7 +207,7 @@ def _field(x, y, z, inside, top, bottom, ceiling, void_floor, slack, half, cell,
         solid = np.maximum(np.maximum(-d, b - zz), zz - t)
         void = np.maximum(np.maximum(zz - c, f - zz), sl)
         sheet = w - gyroid.distance(x[s].astype(np.float32)[:, None, None], y.astype(np.float32)[None, :, None], zz, cell)
-        void = np.maximum(void, sheet)
+        void = _smooth_max(void, sheet, FILLET_MM)
         if hole_map is not None:  # a drain hole: from below the bottom to a step into the core
             through = np.maximum(np.maximum(hole_map[s], (b - 1.0) - zz), zz - (floor32[s] + h))
             void = np.minimum(void, through)
@@ -212,6 +216,14 @@ def _field(x, y, z, inside, top, bottom, ceiling, void_floor, slack, half, cell,
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(slab, range(0, len(x), 32)))
     return out
+
+
+def _smooth_max(a: np.ndarray, b: np.ndarray, r: float) -> np.ndarray:
+    """max(a, b) rounded where the two are within r of each other (a quadratic blend): the void
+    ends in fillets of about r where the sheet meets the skin or the rim wall at a grazing angle,
+    not in a crack thinner than the grid."""
+    gap = np.maximum(np.float32(r) - np.abs(a - b), np.float32(0.0))
+    return np.maximum(a, b) + gap * gap * np.float32(0.25 / r)
 
 
 def _clean(field: np.ndarray, h: float) -> tuple[int, int]:
