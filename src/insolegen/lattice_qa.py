@@ -100,12 +100,15 @@ def figures(insert, volume_mm3: float) -> dict:
     xy, start, count, z = columns(vertices, faces, RAY_SPACING_MM)
     i, j = _on_grid(lat, xy)
     core = lat.core[i, j]
-    lo, hi = lat.floor[i, j], lat.ceiling[i, j]
+    # The core below (and, over a bottom skin, above) the fillets that join the sheet to the skins.
+    lo = lat.floor[i, j] + (construct_lattice.FILLET_MM if rx.lattice.bottom == "skin" else 0.0)
+    hi = lat.ceiling[i, j] - construct_lattice.FILLET_MM
     built = material_between(start, count, z, lo, hi)
     asked = construct_lattice._asked(rx)
     zones = {}
     for name, weight in lat.weights.items():
         mine = core & (weight[i, j] >= ZONE_CORE_SHARE)
+        mine &= hi > lo
         room = float((hi - lo)[mine].sum())
         density = float(built[mine].sum() / room) if room > 0 else None
         zones[name] = {
