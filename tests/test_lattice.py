@@ -170,3 +170,11 @@ def test_refused_when_the_sheet_would_be_too_thin(tmp_path, capsys):
     code, _, err = run(["build", "--set", "lattice.type=gyroid", "--set", "lattice.cell_mm=20",
                         "--set", "zones.heel.density_pct=12", "-o", tmp_path / "x.stl"], capsys)
     assert code == 2 and "zones.heel.density_pct 12" in err and "12.3 % or more" in err
+
+
+def test_check_takes_a_lattice_insert(built, capsys):
+    """`insolegen check` reads the report beside the mesh: a lattice passes without the milling rules."""
+    code, out, _ = run(["check", built["path"]], capsys)
+    assert code == 0 and "PASS" in out.splitlines()[0]
+    code, out, _ = run(["check", built["path"], "--solid"], capsys)
+    assert code == 4 and "vertical rays meet the solid other than twice" in out
