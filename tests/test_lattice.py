@@ -176,5 +176,6 @@ def test_check_takes_a_lattice_insert(built, capsys):
     """`insolegen check` reads the report beside the mesh: a lattice passes without the milling rules."""
     code, out, _ = run(["check", built["path"]], capsys)
     assert code == 0 and "PASS" in out.splitlines()[0]
-    code, out, _ = run(["check", built["path"], "--solid"], capsys)
-    assert code == 4 and "vertical rays meet the solid other than twice" in out
+    with pytest.raises(SystemExit) as failed:  # check exits 4 on a failing mesh
+        run(["check", built["path"], "--solid"], capsys)
+    assert failed.value.code == 4 and "vertical rays meet the solid other than twice" in capsys.readouterr().out
