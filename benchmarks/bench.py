@@ -3,7 +3,8 @@
     python benchmarks/bench.py
 
 Warm: per insert in one process (build = outline -> mesh; +export = binary STL bytes;
-+report = QA measured on the mesh). Cold: the whole `insolegen build` command, import
++report = QA measured on the mesh; report/build = the report's own cost over build + STL, the
+issue-20 figure: at most 0.5 means the report adds at most half). Cold: the whole `insolegen build` command, import
 included. Peak memory: peak resident set (VmHWM) of a `insolegen build` process at each
 resolution. Stages: one warm build timed step by step.
 """
@@ -98,9 +99,9 @@ def stages(resolution: float) -> str:
     heights = timed("fields", features.fields, points, outline, marks, rx)
     vertices, faces = timed("solid", construct.solid, points, tri, rim, sum(heights.values()))
     timed("stl", export.encode_stl, vertices, faces)
-    timed("manifold3d", qa.manifold_status, vertices, faces)
+    timed("topology (report)", qa._topology, vertices, faces, True)
     timed("rays", rays.grid_hits, vertices, faces, qa.REPORT_RAY_SPACING_MM)
-    timed("face areas", qa.face_areas, vertices, faces)
+    timed("manifold3d (check)", qa.manifold_status, vertices, faces)
     return ", ".join(f"{k} {v:.0f}" for k, v in clock.items())
 
 
@@ -113,12 +114,12 @@ def command(args: list[str], code: str | None = None) -> tuple[float, str]:
 
 def main() -> None:
     api.build(resolution=2.0)  # warm the imports
-    print(f"{'resolution':>10} {'faces':>9} {'build s':>8} {'+export s':>10} {'+report s':>10} {'peak MB':>8}")
+    print(f"{'resolution':>10} {'faces':>9} {'build s':>8} {'+export s':>10} {'+report s':>10} {'report/build':>13} {'peak MB':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         for res in RESOLUTIONS:
             b, e, q, faces = warm(res, 5 if res >= 0.5 else 3)
             _, rss = command(["build", "-q", "--resolution", str(res), "-o", str(Path(tmp) / "m.stl")], PEAK_RSS)
-            print(f"{res:>10} {faces:>9} {b:>8.3f} {e:>10.3f} {q:>10.3f} {int(rss) / 1024:>8.0f}")
+            print(f"{res:>10} {faces:>9} {b:>8.3f} {e:>10.3f} {q:>10.3f} {(q - e) / e:>13.2f} {int(rss) / 1024:>8.0f}")
         for res in (1.0, 0.25):
             print(f"stages at {res} mm, ms: {stages(res)}")
         print(every_field())

@@ -67,7 +67,7 @@ def main() -> None:
                   f"median {statistics.median(times):.0f} ms, p90 {times[int(0.9 * (len(times) - 1))]:.0f} ms, "
                   f"best {times[0]:.0f} ms (target < 150)")
             print("  median parts: " + ", ".join(f"{k} {statistics.median(p[k] for p in parts):.0f} ms" for k in parts[0])
-                  + " (build: the POST, from form to report; draw: parse, colour, render)")
+                  + " (build: the POST /api/view, from form to figures and mesh; draw: colour, render)")
         finally:
             stop_server(server)
             browser.close()

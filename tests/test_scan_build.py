@@ -19,7 +19,7 @@ SCANS = FEET.parent / "scans"
 TECHMED = SCANS / "techmed3d_right_plantar.obj"
 FIND = FEET / "find" / "template.obj"
 FIND_SOLE = FEET / "find" / "templ_sole_faces.npy"
-OFF = ["--set", "heel_cup.depth_mm=0"]  # every feature off (the others are off by default); cast.* at 0
+OFF = ["--set", "heel_cup.depth_mm=30", "--set", "scan.rim_mm=60"]  # nothing capped (rims over the trim height), every feature off; cast.* at 0
 
 needs_scans = pytest.mark.skipif(not (TECHMED.is_file() and FIND.is_file()), reason="../shared/data scans are absent")
 pytestmark = needs_scans
@@ -48,6 +48,23 @@ def _envelope(mesh: trimesh.Trimesh, xy: np.ndarray) -> np.ndarray:
     low = np.full(len(xy), np.nan)
     np.fmin.at(low, ray, loc[:, 2])
     return low
+
+
+def _clear_of_overhang(whole: trimesh.Trimesh, xy: np.ndarray, clear_mm: float = 3.0) -> np.ndarray:
+    """(n,) whether each xy (n, 2) lies ``clear_mm`` or more from where the whole foot's toes
+    overhang the ball, seen from below: an upward ray meets the foot four times or more (a toe
+    over the ball), its lowest surface lies over the 20 mm trim (the cave under the toes), or, in
+    the forefoot (past 60 % of the length), that surface steps up by over 3 mm within 1 mm (the
+    wall under a toe's overhanging underside)."""
+    from scipy.spatial import cKDTree
+
+    origins = np.c_[xy, np.full(len(xy), whole.bounds[0, 2] - 10.0)]
+    _, ray, _ = whole.ray.intersects_location(origins, np.tile([0.0, 0.0, 1.0], (len(xy), 1)), multiple_hits=True)
+    low = _envelope(whole, xy)
+    steps = [np.abs(_envelope(whole, xy + d) - _envelope(whole, xy - d)) for d in ([0.5, 0.0], [0.0, 0.5])]
+    step = np.fmax(*steps) > 3.0
+    over = (np.bincount(ray, minlength=len(xy)) >= 4) | (low > np.nanmin(low) + 20.0) | (step & (xy[:, 0] > 0.6 * np.ptp(xy[:, 0])))
+    return cKDTree(xy[over]).query(xy)[0] >= clear_mm if over.any() else np.ones(len(xy), bool)
 
 
 def _carried(mesh: trimesh.Trimesh, report: dict) -> trimesh.Trimesh:
@@ -107,7 +124,9 @@ STEP = ("the FIND foot's sulcus under its lesser toes is, seen from below, a ste
 
 
 @pytest.mark.parametrize("name", ["techmed", pytest.param("find", marks=pytest.mark.xfail(strict=True, reason=(
-    STEP + "; measured 1.01 mm at most there (0.98 before the balancing stopped early), P95 0.11 mm")))])
+    STEP + "; the fit is stiffened there (no crease over 10 degrees: 9.1), which takes it farther from the label next to "
+    "the step under the big toe: 3 mm or more from the toes' overhang (and the steps under them), measured P95 0.21 mm, "
+    "max 1.81 mm at (196, 28) mm (1.01 mm unstiffened, with a 19.4-degree crease)")))])
 def test_top_follows_the_plantar_surface(built_off, name):
     """Every feature off, cast.* at 0: the top within 0.5 mm (P95) and 1.0 mm (max) of the
     scan's plantar surface carried by the report's transform, 4 mm inside the rim, wherever that
@@ -121,6 +140,8 @@ def test_top_follows_the_plantar_surface(built_off, name):
     top = top_at(mesh, xy)
     gap = top - _envelope(truth, xy)
     under = ~np.isnan(gap)
+    if name == "find":  # judged 3 mm or more from where the toes overhang the ball (SPEC)
+        under &= _clear_of_overhang(_carried(_plantar("find-whole"), report), xy)
     assert under.mean() > 0.8  # the truth lies under nearly all of the insert
     distance = trimesh.proximity.closest_point(truth, np.c_[xy, top][under])[1]
     assert np.percentile(distance, 95) <= 0.5 and distance.max() <= 1.0, (np.percentile(distance, 95), distance.max())
@@ -129,23 +150,21 @@ def test_top_follows_the_plantar_surface(built_off, name):
         assert np.percentile(gap, 95) <= 0.5 and gap.max() <= 1.0, (np.percentile(gap, 95), gap.max())
 
 
-@pytest.mark.parametrize("name", ["techmed", pytest.param("find", marks=pytest.mark.xfail(strict=True, reason=(
-    STEP + "; a fit stiff enough for 10 degrees lies farther from them (smoothing 1.0: 8.3 degrees, 1.63 mm; stiffened "
-    "only where it bends: 9.4 degrees, 1.33 mm)")))])
+@pytest.mark.parametrize("name", ["techmed", "find"])
 def test_top_has_no_crease_at_half_a_millimetre(built_off, name):
-    """No two neighbouring top faces 4 mm inside the rim meet at over 10 degrees (0.5 mm mesh)."""
+    """Nothing capped: no two neighbouring top faces 4 mm inside the rim meet at over 10 degrees
+    (0.5 mm mesh). On the FIND foot the fit is stiffer where it would bend over the toes' steps."""
     assert top_crease_deg(built_off(name)[0]) <= 10.0
 
 
-@pytest.mark.parametrize("name,scan", [("techmed", TECHMED), ("find-whole", FIND), pytest.param("find", FIND, marks=pytest.mark.xfail(
-    strict=True, reason="the FIND foot's labelled sole is a footprint in a frame rolled 10-14 degrees onto the lateral border "
-                        "from the balanced cast's (whose heel is level: a bisector 2-8 mm up turns it 1.7 degrees more); it "
-                        "leaves out the medial border and the heel's back, which lie below the 20 mm trim in the balanced "
-                        "cast: measured 13.3 mm there; the whole scan's silhouette (find-whole) within 1.3 mm"))])
+@pytest.mark.parametrize("name,scan", [("techmed", TECHMED), ("find", FIND)])
 def test_footprint_is_the_sole_silhouette_below_the_trim(tmp_path, capsys, name, scan):
+    name = "find-whole" if name == "find" else name  # the FIND foot judged against the scan itself
     """The footprint lies within 2 mm of the silhouette of the plantar surface below
-    scan.trim_height_mm (20) over its lowest point, the triangles cut exactly at that height;
-    on the whole FIND foot, of all of it below that height (its toes' clefts kept open)."""
+    scan.trim_height_mm (20) over its lowest point, the triangles cut exactly at that height, opened
+    and closed by 5 mm as the outline is; the FIND foot judged against the scan itself (SPEC: its
+    labelled sole is a segmentation in a frame rolled 10-14 degrees from the balanced cast's), all
+    of it below that height."""
     out = _build(tmp_path, capsys, scan, *OFF)
     truth = _carried(_plantar(name), report_of(out))
     tri = truth.triangles
@@ -165,7 +184,10 @@ def test_footprint_is_the_sole_silhouette_below_the_trim(tmp_path, capsys, name,
     silhouette = shapely.union_all([p.buffer(0.01) for p in parts if p.area > 0])
     silhouette = max(shapely.get_parts(silhouette), key=lambda g: g.area)
     silhouette = Polygon(silhouette.exterior)  # holes (toe clefts seen from above) filled
-    assert footprint(load(out)).hausdorff_distance(silhouette) <= 2.0
+    # The outline is the silhouette without the notches and teeth of its edge: opened and closed by 5 mm
+    # (on the FIND foot that seals the cave under its toes, 35 mm deep behind a 3 mm mouth: filled).
+    smooth = Polygon(silhouette.buffer(-5.0).buffer(5.0).buffer(5.0).buffer(-5.0).exterior)
+    assert footprint(load(out)).hausdorff_distance(smooth) <= 2.0
 
 
 def test_report_says_what_the_scan_gave(tmp_path, capsys):
@@ -328,3 +350,178 @@ def test_same_scan_same_bytes(tmp_path, capsys):
     a = _build(tmp_path, capsys, TECHMED, name="a.stl", resolution="2.0")
     b = _build(tmp_path, capsys, TECHMED, name="b.stl", resolution="2.0")
     assert a.read_bytes() == b.read_bytes()
+
+
+# ---- It fits a shoe: the rim's heights, a smooth rim, the shoe's outline (SPEC "Foot scans") ----
+
+SHOE_SIZE = "M10.5"  # OpenFO's insole outline (278 mm) for the techmed foot (272 mm)
+
+
+def _rim_points(rim: Polygon, inset: float = 0.7, step: float = 0.5) -> np.ndarray:
+    """(n, 2) points ``step`` mm apart along the rim, ``inset`` mm inside it."""
+    inner = rim.buffer(-inset).exterior
+    return shapely.get_coordinates(shapely.line_interpolate_point(inner, np.arange(int(inner.length / step)) * step))
+
+
+def _lowest_across(mesh: trimesh.Trimesh, rim: Polygon, x: np.ndarray) -> np.ndarray:
+    """(n,) the lowest top across the foot (1 mm inside the rim, every 1 mm) at each x (n,)."""
+    ys = np.arange(rim.bounds[1], rim.bounds[3], 1.0)
+    q = np.c_[np.repeat(x, len(ys)), np.tile(ys, len(x))]
+    z = np.where(shapely.contains_xy(rim.buffer(-1.0), q[:, 0], q[:, 1]), 0.0, np.nan)
+    inside = ~np.isnan(z)
+    z[inside] = top_at(mesh, q[inside])
+    return np.nanmin(z.reshape(len(x), len(ys)), axis=1)
+
+
+def _shoe_outline(path: Path, side: str) -> Path:
+    """OpenFO's insole outline of SHOE_SIZE (20 landmarks through which it fits a periodic cubic
+    spline, as OpenFO does) as a CSV, for ``side`` (OpenFO draws a left foot)."""
+    import csv
+
+    from scipy.interpolate import splev, splprep
+
+    rows = [r for r in csv.DictReader(line for line in (FEET / "openfo" / "outlines_polygons_mm.csv").open() if not line.startswith("#"))
+            if r["size"] == SHOE_SIZE]
+    pts = np.array([[float(r["x_mm"]), float(r["y_mm"])] for r in rows])
+    pts = pts[:-1] if np.allclose(pts[0], pts[-1]) else pts
+    pts[:, 0] *= -1.0 if side == "right" else 1.0
+    tck, _ = splprep(pts.T, s=0, per=1)
+    ring = np.array(splev(np.linspace(0.0, 1.0, 400, endpoint=False), tck)).T
+    path.write_text("x,y\n" + "".join(f"{x!r},{y!r}\n" for x, y in ring.tolist()))
+    return path
+
+
+@pytest.fixture(scope="module")
+def built_fit(tmp_path_factory):
+    """name -> (mesh, report) of a scan built with the default rims (heel_cup.depth_mm 12, scan.rim_mm 5):
+    ``techmed`` and ``find`` at 0.5 mm; the techmed sheet ``posed`` (turned, moved, in metres), ``mirrored``
+    and as a ``noisy`` cloud (0.3 mm) at 1 mm; ``shoe`` / ``shoe-uncapped``: techmed with OpenFO's insole
+    outline, at 0.5 mm, with the default rims and with nothing capped."""
+    from insolegen.cli import main
+
+    folder, built = tmp_path_factory.mktemp("fit"), {}
+
+    def get(name: str):
+        if name not in built:
+            scan, args, resolution = TECHMED, [], "0.5"
+            if name == "find":
+                scan = FIND
+            elif name == "posed":
+                scan, resolution = _write(_scan_mesh(TECHMED), folder / "posed.stl", _random_pose(7, 0.001)), "1.0"
+            elif name == "mirrored":
+                scan, resolution = _write(_scan_mesh(TECHMED), folder / "mirrored.ply", _random_pose(8, 1.0), mirror=True), "1.0"
+            elif name == "noisy":
+                points = _scan_mesh(TECHMED).vertices
+                scan, resolution = folder / "noisy.xyz", "1.0"
+                np.savetxt(scan, points + np.random.default_rng(5).normal(0.0, 0.3, points.shape), fmt="%.4f")
+            elif name.startswith("shoe"):
+                args = ["--outline", _shoe_outline(folder / "shoe.csv", "right"), *(OFF if name == "shoe-uncapped" else [])]
+            out = folder / f"{name}.stl"
+            assert main(["build", "-q", "--scan", str(scan), "--resolution", resolution, *map(str, args), "-o", str(out)]) == 0
+            built[name] = load(out), report_of(out)
+        return built[name]
+
+    return get
+
+
+FITS = ["techmed", "find", "posed", "mirrored", "noisy"]
+
+
+@pytest.mark.parametrize("name", FITS)
+def test_heel_rim_stands_at_the_heel_cup_depth(built_fit, name):
+    """heel_cup.depth_mm (12) is the heel rim's height over the heel seat (the lowest top behind
+    30 % of the length): +-1 mm along the back of the heel, 0.7 mm inside the rim."""
+    mesh, report = built_fit(name)
+    rim, length = footprint(mesh), mesh.bounds[1, 0]
+    pts = _rim_points(rim)
+    back = pts[pts[:, 0] < 0.04 * length]
+    heel = grid_inside(mesh, 0.5, margin=1.0)
+    seat = np.nanmin(top_at(mesh, heel[heel[:, 0] < 0.3 * length]))
+    height = top_at(mesh, back) - seat
+    assert len(back) > 20 and np.all(np.abs(height - 12.0) <= 1.0), (height.min(), height.max())
+    assert report["scan"]["rim"]["capped"]["heel"]["area_cm2"] > 0
+
+
+@pytest.mark.parametrize("name", FITS)
+def test_border_and_forefoot_rim_stand_no_higher_than_scan_rim_mm(built_fit, name):
+    """Ahead of the 1st head and along the lateral midfoot (35-60 % of the length), the rim (0.7 mm
+    inside) stands no more than scan.rim_mm (5) + 0.5 mm over the top's lowest point across the foot there."""
+    mesh, report = built_fit(name)
+    rim, length = footprint(mesh), mesh.bounds[1, 0]
+    pts = _rim_points(rim)[::4]  # every 2 mm
+    lateral = -1 if report["side"] == "right" else 1
+    ahead = pts[:, 0] > report["landmarks"]["mtpj1"]["xy_mm"][0]
+    border = (pts[:, 0] > 0.35 * length) & (pts[:, 0] < 0.6 * length) & (pts[:, 1] * lateral > 0)
+    for where in (ahead, border):
+        over = top_at(mesh, pts[where]) - _lowest_across(mesh, rim, pts[where, 0])
+        assert where.sum() > 10 and np.nanmax(over) <= 5.5, np.nanmax(over)
+
+
+@pytest.mark.parametrize("name", FITS)
+def test_rim_runs_smoothly_along_a_smooth_outline(built_fit, name):
+    """0.7 mm inside the rim, no step over 0.3 mm between points 0.5 mm apart; the outline within
+    0.3 mm of its own opening and closing by 5 mm (no notch or tooth of the scan's edge)."""
+    mesh, _ = built_fit(name)
+    rim = footprint(mesh)
+    z = top_at(mesh, _rim_points(rim))
+    steps = np.abs(np.diff(np.r_[z, z[:1]]))
+    assert not np.isnan(steps).any() and steps.max() <= 0.3, steps.max()
+    assert rim.hausdorff_distance(rim.buffer(-5.0).buffer(5.0)) <= 0.3
+    assert rim.hausdorff_distance(rim.buffer(5.0).buffer(-5.0)) <= 0.3
+
+
+@pytest.mark.parametrize("name", ["techmed", "find"])
+def test_rim_levels_off_without_a_crease(built_fit, name):
+    """The top meets the rim's heights smoothly: no two neighbouring top faces 4 mm inside the
+    rim meet at over 10 degrees (0.5 mm mesh). On the FIND foot the forefoot's rim also levels
+    off the step its toes make over the ball."""
+    mesh, _ = built_fit(name)
+    assert mesh.is_watertight
+    assert top_crease_deg(mesh) <= 10.0
+
+
+def test_medial_arch_follows_the_cast_to_the_outline(built_off, built_fit):
+    """Along the medial arch (35-50 % of the length) the default rims change nothing: the top as
+    with nothing capped, to 1 mm from the rim; elsewhere they lower it."""
+    capped, report = built_fit("techmed")
+    free, _ = built_off("techmed")
+    xy = grid_inside(capped, 1.0, margin=1.0)
+    length, medial = capped.bounds[1, 0], 1 if report["side"] == "right" else -1
+    arch = (xy[:, 0] > 0.35 * length) & (xy[:, 0] < 0.5 * length) & (xy[:, 1] * medial > 0)
+    diff = top_at(capped, xy) - top_at(free, xy)
+    assert np.nanmax(np.abs(diff[arch])) <= 0.05
+    assert np.nanmin(diff[~arch]) < -5.0
+
+
+def test_shoe_outline_trims_the_molded_top(built_fit, tmp_path):
+    """--outline beside --scan: the footprint within 0.2 mm of the shoe's outline (as placed in the
+    output frame); inside it, 4 mm or more from the rim and where nothing is capped, the top within
+    0.5 mm (P95) of the scan's sole; where it reaches past the scan's footprint the top goes on
+    smoothly (no crease over 10 degrees) at the rim's height. The report names the outline used."""
+    from insolegen import api
+
+    mesh, report = built_fit("shoe")
+    uncapped, _ = built_fit("shoe-uncapped")
+    shoe = api.load_outline(_shoe_outline(tmp_path / "shoe.csv", "right"), side="right")
+    rim = footprint(mesh)
+    assert rim.hausdorff_distance(shoe.polygon) <= 0.2
+    assert report["scan"]["outline"]["file"].endswith("shoe.csv") and "--outline" in report["scan"]["outline"]["used"]
+    assert report["input"]["foot_length_mm"] == pytest.approx(shoe.length_mm, abs=0.2)
+    xy = grid_inside(mesh, 1.0, margin=4.0)
+    top = top_at(mesh, xy)
+    sole = _envelope(_carried(_plantar("techmed"), report), xy)
+    kept = ~np.isnan(sole) & (np.abs(top - top_at(uncapped, xy)) <= 0.01)
+    assert kept.mean() > 0.5
+    assert np.percentile(np.abs(top - sole)[kept], 95) <= 0.5
+    assert top_crease_deg(mesh) <= 10.0 and top_crease_deg(uncapped) <= 10.0
+    # Past the scan's footprint (its silhouette below the trim, 1 mm out) the top stays at the rim's height:
+    # no higher than the highest rim of the build without the shoe's outline, no lower than its lowest.
+    own, _ = built_fit("techmed")
+    ring = top_at(own, _rim_points(footprint(own)))
+    past = ~shapely.contains_xy(footprint(own).buffer(1.0), xy[:, 0], xy[:, 1])
+    assert past.sum() > 50 and np.nanmin(ring) - 0.5 <= np.nanmin(top[past]) and np.nanmax(top[past]) <= np.nanmax(ring) + 0.5
+
+
+def test_shoe_outline_is_checked(tmp_path, capsys):
+    code, _, err = run(["build", "--scan", TECHMED, "--outline", tmp_path / "missing.csv", "-o", tmp_path / "x.stl"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "missing.csv" in err and not (tmp_path / "x.stl").exists()

@@ -78,6 +78,50 @@ def test_a_field_is_on_the_exported_mesh(client, tmp_path):
     assert client.get(lifted.json()["files"]["report"]).json()["qa"] == report["qa"]
 
 
+def unpack_view(answer):
+    """(figures, vertices (n, 3), faces (f, 3)) of a POST /api/view answer."""
+    body = answer.content
+    length = int.from_bytes(body[:4], "little")
+    figures = json.loads(body[4 : 4 + length])
+    n, f = figures["vertices"], figures["faces"]
+    vertices = np.frombuffer(body, "<f4", 3 * n, 4 + length).reshape(-1, 3)
+    faces = np.frombuffer(body, "<u4", 3 * f, 4 + length + 12 * n).reshape(-1, 3)
+    assert 4 + length + 12 * (n + f) == len(body)
+    return figures, vertices, faces
+
+
+def test_the_pages_view_is_the_downloaded_insert_and_its_report_is_whole(client, tmp_path):
+    """POST /api/view (the page's build): its mesh is the solid of the STL made on the first download,
+    its figures are the report's, and the report so made has the whole QA (rays, footprint)."""
+    rx = {"heel_lift": {"height_mm": 6}, "met_pad": {"enabled": True}}
+    answer = client.post("/api/view", data={"prescription": json.dumps(rx), "resolution": "2"})
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/octet-stream"
+    figures, vertices, faces = unpack_view(answer)
+    files = figures["files"]
+    # nothing made yet but the inputs: the report and meshes come with the first download
+    report = client.get(files["report"]).json()
+    mesh = fetch_mesh(client, files["stl"], tmp_path)
+    assert mesh.is_watertight and len(mesh.faces) == len(faces) == figures["faces"]
+    assert np.allclose(np.sort(mesh.vertices, axis=0), np.sort(np.unique(vertices, axis=0), axis=0), atol=1e-4)
+    qa = report["qa"]
+    assert qa["rays"] > 1000 and "footprint_deviation_mm" in qa and report["mesh"] == "insert-right.stl"
+    assert figures["watertight"] == (qa["watertight"] and qa["winding_consistent"]) is True
+    assert figures["bodies"] == qa["bodies"] == 1
+    assert figures["volume_mm3"] == pytest.approx(qa["volume_mm3"], rel=1e-4)
+    assert figures["heel_lift_mm"] == qa["as_built"]["heel_lift_mm"] == pytest.approx(6.0, abs=0.01)
+    assert figures["met_pad_mm"] == qa["as_built"]["met_pad"]["height_mm"] > 0
+    assert figures["arch_mm"] == qa["as_built"]["arch"]["height_mm"]
+    assert figures["thickness_mm"] == [qa["min_thickness_mm"], qa["max_thickness_mm"]]
+    milled = client.post("/api/mill", data={"mesh": files["stl"], "stepover_mm": "3"})
+    assert milled.status_code == 200, milled.text
+    other = client.post("/api/view", data={"prescription": "{}", "resolution": "2"})  # G-code first, then the STL
+    other_files = unpack_view(other)[0]["files"]
+    assert client.get(other_files["gcode"]).text.startswith("(insolegen cam")
+    assert fetch_mesh(client, other_files["3mf"], tmp_path).is_watertight
+    bad = client.post("/api/view", data={"prescription": json.dumps({"arch": {"height_mm": 30}})})
+    assert bad.status_code == 422 and bad.json()["error"] == "prescription: arch.height_mm = 30.0 is out of range; allowed 0 to 25"
+
+
 def test_gcode_for_a_build_never_cuts_into_it(client, tmp_path):
     """POST /api/mill for a build's STL: the program's tool tip stays on or above the designed top
     (vertical rays on the downloaded STL) at every move end over the insert."""
@@ -133,8 +177,14 @@ def test_a_scan_upload_builds_an_insert_molded_to_it(client, tmp_path):
     mesh = fetch_mesh(client, answer.json()["files"]["stl"], tmp_path)
     assert mesh.is_watertight
     assert np.ptp(mesh.bounds[:, 0]) == pytest.approx(report["input"]["foot_length_mm"], abs=1.0)
-    both = build(client, files={"scan": ("s.obj", b"v 0 0 0\n", "model/obj"), "outline": ("o.csv", b"x,y\n", "text/csv")})
-    assert both.status_code == 400 and "not both" in both.json()["error"]
+    # An outline beside the scan is the shoe's insole outline: it trims the molded top (and is named by its own name).
+    from insolegen.template import builtin_points
+
+    shoe = "x,y\n" + "".join(f"{x},{y}\n" for x, y in builtin_points(280.0, 95.0))
+    both = build(client, files={"scan": ("s.obj", SCAN.read_bytes(), "model/obj"), "outline": ("Shoe 43.csv", shoe.encode(), "text/csv")})
+    assert both.status_code == 200, both.text
+    assert both.json()["report"]["scan"]["outline"]["file"] == "Shoe 43.csv" and "/tmp" not in both.text
+    assert both.json()["report"]["input"]["foot_length_mm"] == pytest.approx(280.0, abs=0.5)
     bad = build(client, files={"scan": ("broken.obj", b"v 0 0 0\nv 1 0 0\n", "model/obj")})
     assert bad.status_code == 400 and bad.json()["error"].startswith("broken.obj")
 

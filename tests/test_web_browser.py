@@ -150,7 +150,7 @@ def test_a_newer_change_withdraws_the_older_build(page):
     aborted: list[str] = []
 
     def listener(request):
-        if "/api/build" in request.url or "/files/" in request.url:
+        if "/api/view" in request.url:
             aborted.append(request.url)
 
     page.on("requestfailed", listener)
@@ -242,6 +242,8 @@ def test_a_scan_in_the_page(page, tmp_path):
     rebuilt(page, lambda: page.set_input_files("input[name=scan]", SCAN))
     assert page.input_value("[name=side]") == "auto"
     assert SCAN.name in page.locator("#figures tr[data-figure=foot]").inner_text()
+    # the arch as built is the foot's own, as scanned (the report's scan.arch_height_mm, 17.3 mm), not arch.height_mm
+    assert page.locator("#figures tr[data-figure=arch]").inner_text().split("\t")[-1].startswith("17.3 mm")
     mesh = load(download(page, "Download STL", tmp_path))
     assert mesh.is_watertight and 250 < np.ptp(mesh.bounds[:, 0]) < 290
     rebuilt(page, lambda: page.get_by_role("button", name="Use the built-in outline").click())
@@ -311,3 +313,31 @@ def test_a_shoe_size_in_the_page_sizes_the_built_in_outline(page, tmp_path):
     assert beside.inner_text().startswith("--shoe-size 30 is not an adult uk size")
     rebuilt(page, lambda: page.fill("[name=shoe_size]", ""))  # empty: the foot length and width again
     assert "265 × 100 mm, builtin" in page.locator("#figures tr[data-figure=foot]").inner_text()
+
+
+# the canvas's pixels in the pressure map's reds and oranges (the insert's own colours hold none)
+COUNT_HOT = """() => {
+  const source = document.querySelector('canvas#insert');
+  const copy = document.createElement('canvas');
+  copy.width = source.width; copy.height = source.height;
+  const g = copy.getContext('2d');
+  g.drawImage(source, 0, 0);
+  const px = g.getImageData(0, 0, copy.width, copy.height).data;
+  let hot = 0;
+  for (let i = 0; i < px.length; i += 4) if (px[i] > 120 && px[i] > px[i + 1] + 50 && px[i] > px[i + 2] + 50) hot++;
+  return hot;
+}"""
+PRESSURE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pressure" / "emed_test.lst"
+
+
+@pytest.mark.skipif(not PRESSURE.is_file(), reason="../shared/data/pressure is absent")
+def test_a_pressure_recording_in_the_page_lies_under_the_insert(page):
+    """A recording set beside the outline: the landmarks come from it and its peak map is drawn
+    under the (then see-through) insert; cleared, the map is gone."""
+    without = page.evaluate(COUNT_HOT)
+    rebuilt(page, lambda: page.set_input_files("input[name=pressure]", PRESSURE))
+    try:
+        assert page.evaluate(COUNT_HOT) > 200 + 10 * without
+    finally:
+        rebuilt(page, lambda: page.set_input_files("input[name=pressure]", []))
+    assert page.evaluate(COUNT_HOT) <= 2 * without + 50

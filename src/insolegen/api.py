@@ -64,12 +64,48 @@ def load_outline(
     return from_points(ring, units, side, str(path), sha, kind, tuple(notes))
 
 
-def load_scan(path: str | Path, units: str = "auto", side: str = "auto"):
+def load_scan(path: str | Path, units: str = "auto", side: str = "auto", outline: str | Path | None = None,
+              outline_units: str | None = None):
     """A foot scan (STL, OBJ, PLY, XYZ, CSV) read and posed: a :class:`~insolegen.scan.cast.ScanInput`
-    that :func:`build` takes in place of an outline (its outline depends on the prescription)."""
+    that :func:`build` takes in place of an outline (its outline depends on the prescription).
+    ``outline``: the shoe's insole outline (any outline file) that trims the molded top; drawn
+    for the other foot, it is mirrored (and a note says so)."""
+    import dataclasses
+
     from .scan import cast
 
-    return cast.load(path, units, side)
+    scan = cast.load(path, units, side)
+    if outline is None:
+        return scan
+    shoe = load_outline(outline, outline_units, scan.pose.side)
+    if shoe.apparent_side() != shoe.side:
+        shoe = dataclasses.replace(shoe.mirrored(), notes=(*shoe.notes, f"{outline}: the outline looks like a "
+                                                           f"{shoe.apparent_side()} foot's; mirrored for the {shoe.side} scan"))
+    return dataclasses.replace(scan, shoe=shoe)
+
+
+def load_pressure(path: str | Path, side: str | None = None, step: int | None = None):
+    """A plantar pressure recording read and analysed: an :class:`insolegen.pressure.Analysis`
+    that :func:`build` lays on the outline. ``side`` (the insert's) picks the insole of an in-shoe
+    pair; a plate's step or a single insole keeps the side its load shows (laid on an insert of the
+    other side, it is mirrored: see :func:`with_load`). ``step``: see :func:`insolegen.pressure.read`."""
+    from . import pressure
+
+    return pressure.analyse(pressure.read(path, side=side, step=step))
+
+
+def with_load(outline: Outline, analysis) -> Outline:
+    """``outline`` carrying the recording's load, registered on it (see :mod:`insolegen.pressure.register`)."""
+    from dataclasses import replace
+
+    from .pressure.register import register
+
+    load = register(analysis, outline)
+    notes = outline.notes
+    if load.mirrored:
+        notes += (f"{analysis.recording.source}: the recording is of the {analysis.recording.side} foot, the insert "
+                  f"{outline.side}: its load is mirrored onto the insert",)
+    return replace(outline, load=load, notes=notes)
 
 
 def build(
@@ -81,9 +117,11 @@ def build(
     side: str = "right",
     units: str | None = None,
     resolution: float = 1.0,
+    pressure=None,
 ) -> Insert:
     """Build one insert. ``outline``: an :class:`Outline`, a file path, None (built-in), or a
-    scan from :func:`load_scan`."""
+    scan from :func:`load_scan`. ``pressure``: a recording from :func:`load_pressure` (or its
+    file) to design from: its landmarks, and ``pressure.*``."""
     check_resolution(resolution)
     if rx is None:
         rx = prescription.resolve(profile, settings)
@@ -93,12 +131,15 @@ def build(
         outline = outline.outline(rx)
     if not isinstance(outline, Outline):
         outline = load_outline(outline, units, side)
+    if pressure is not None:
+        outline = with_load(outline, load_pressure(pressure) if isinstance(pressure, (str, Path)) else pressure)
     return build_insert(outline, rx, resolution)
 
 
 def key_for(outline: Outline, rx: prescription.Prescription, resolution: float, keep_input_frame: bool = False) -> str:
     """The build key: the same key always gives the same mesh bytes."""
-    return report.build_key(outline.digest, rx.model_dump_json(), outline.side, resolution, f"kif={keep_input_frame}")
+    load = f"|pressure={outline.load.digest}" if outline.load is not None else ""
+    return report.build_key(outline.digest, rx.model_dump_json(), outline.side, resolution, f"kif={keep_input_frame}{load}")
 
 
 def key_of(insert: Insert, keep_input_frame: bool = False) -> str:
@@ -130,6 +171,18 @@ def write(
     return doc
 
 
+def write_mold(insert: Insert, path: str | Path, *, ascii_stl: bool = False, keep_input_frame: bool = False) -> Path:
+    """Write the insert's positive model (see :mod:`insolegen.construct.mold`) atomically; the
+    format follows the suffix."""
+    from .construct import mold
+
+    path = export.check_writable(path)
+    vertices, faces = mold.of_insert(insert)
+    if keep_input_frame:
+        vertices = export.to_input_frame(vertices, insert.outline.transform)
+    return export.write_mesh(path, vertices, faces, ascii_stl=ascii_stl)
+
+
 def pair_paths(path: str | Path) -> tuple[Path, Path]:
     """``pair.stl`` -> (``pair-left.stl``, ``pair-right.stl``)."""
     path = Path(path)
@@ -151,6 +204,8 @@ def build_pair(
     """
     if short_side not in ("left", "right"):
         raise InputError(f"--short-side '{short_side}' is not known; use left or right")
+    if outline is not None and outline.load is not None:  # its mirror would carry the load laid for this side
+        raise InputError(f"{outline.load.analysis.recording.source}: a pressure recording is of one foot; give left and right, each with its own")
     if outline is not None:
         left = outline if outline.side == "left" else outline.mirrored()
         right = outline if outline.side == "right" else outline.mirrored()

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from . import construct, features, landmarks, mesh, triangulate
+from .construct import shell as construct_shell
 from .fabrication import shoe
 from .outline import Outline
 from .prescription import Prescription
-
-MIN_RESOLUTION_MM, MAX_RESOLUTION_MM = 0.2, 5.0
+from .resolution import MAX_RESOLUTION_MM, MIN_RESOLUTION_MM, check_resolution  # noqa: F401  (the API's names)
 
 
 @dataclass
@@ -48,6 +48,7 @@ class Insert:
     build_seconds: float
     warnings: list[str] = field(default_factory=list)
     bottom: np.ndarray | None = None
+    parts: tuple = ()  # (name, vertices, faces) of each printed body when there are several (a shell's extrinsic post)
     lattice: "construct.lattice.Lattice | None" = None  # the printed body when lattice.type is not none
 
     @property
@@ -75,42 +76,51 @@ class Insert:
         return export.write_insert(self, path, ascii_stl=ascii_stl, keep_input_frame=keep_input_frame)
 
 
-def check_resolution(resolution, name: str = "--resolution") -> float:
-    """``resolution`` as mm, or an error naming ``name`` (the option or column it came from)."""
-    from .errors import InputError
-
-    allowed = f"allowed {MIN_RESOLUTION_MM:g} to {MAX_RESOLUTION_MM:g} mm"
-    try:
-        value = float(resolution)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} {resolution!r} is not a number; {allowed}") from None
-    if not MIN_RESOLUTION_MM <= value <= MAX_RESOLUTION_MM:
-        raise InputError(f"{name} {value:g} mm is out of range; {allowed}")
-    return value
-
-
 def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) -> Insert:
     """Build the insert for ``outline`` and prescription ``rx`` at ``resolution`` mm."""
     check_resolution(resolution)
+    check_load(outline, rx)
     start = time.perf_counter()
     marks = landmarks.place(outline, rx)
-    footprint = mesh.trim(outline.points, marks, rx.shell.length)
+    sheet = rx.device.type == "shell"
+    footprint = (construct_shell.trim if sheet else mesh.trim)(outline.points, marks, rx.shell.length)
     # The lattice runs through the pad apex whether the pad is on or not: builds with a feature
     # on and off share one triangulation and differ by exactly that feature's field.
     points, triangles, rim = triangulate.triangulate(footprint, resolution, marks.met_pad_apex)
     heights = features.fields(points, outline, marks, rx)
     features.check_thickness(points, heights, marks, rx)
-    top = sum(heights.values())
-    bottom = shoe.board(points, marks, rx)
-    vertices, faces = construct.solid(points, triangles, rim, top, bottom)
+    parts = ()
+    if sheet:
+        device = construct_shell.build(points, triangles, rim, footprint, lambda xy: features.fields(xy, outline, marks, rx),
+                                       outline, marks, rx, resolution)
+        vertices, faces, bottom, heights, parts = device.vertices, device.faces, device.bottom, device.fields, device.parts
+    else:
+        top = sum(heights.values())
+        bottom = shoe.board(points, marks, rx)
+        vertices, faces = construct.solid(points, triangles, rim, top, bottom)
     insert = Insert(
         outline=outline, marks=marks, prescription=rx, resolution_mm=resolution, footprint=footprint,
         points=points, triangles=faces[: len(triangles)], rim=rim, fields=heights, vertices=vertices, faces=faces,
         build_seconds=time.perf_counter() - start, warnings=[*outline.notes, *rx.warnings()], bottom=bottom,
+        parts=parts,
     )
+    if rx.pressure.grade_zones:  # the zones' infill from the load: the slicer's settings, not the mesh
+        from .pressure.grading import graded
+
+        insert = graded(insert)
     if rx.lattice.type != "none":
         from .construct import lattice
 
         insert.lattice = lattice.build(insert)
         insert.build_seconds = time.perf_counter() - start
     return insert
+
+
+def check_load(outline: Outline, rx: Prescription) -> None:
+    """A design from load (``pressure.offload_kpa``, ``pressure.grade_zones``) needs a recording laid on the outline."""
+    from .errors import InputError
+
+    asked = [name for name, on in (("pressure.offload_kpa", rx.pressure.offload_kpa is not None),
+                                   ("pressure.grade_zones", rx.pressure.grade_zones)) if on]
+    if asked and outline.load is None:
+        raise InputError(f"{' and '.join(asked)} design from a pressure recording; give one (build --pressure FILE) or unset them")

@@ -66,24 +66,37 @@ def _printed(path: Path, mesh):
 def check_mesh(vertices, faces, min_thickness_mm: float = 2.0, ray_spacing: float = 1.0,
                stored_degenerate_faces: int | None = None, lattice: bool = False) -> dict:
     """The QA figures and the reasons it fails, if any; ``passed`` is the verdict.
-    stored_degenerate_faces: the file's own count, when the mesh is a union of its parts;
-    lattice: a printed lattice insert, hollow by design: no milling or ray-thickness rules
-    (one body with one surface, so no sealed void, is still required)."""
+    stored_degenerate_faces: the file's own count, when the mesh is a union of its parts.
+
+    A shell (see :mod:`insolegen.sheet`) is measured along its normals instead of vertically:
+    ``device`` says which, ``normal_thickness`` holds the figures; its post and a top cover run
+    on past its trim edge may be bodies of their own (up to 3 in all) and, formed or printed
+    rather than milled, it need not be millable. ``lattice``: a printed lattice insert, hollow by
+    design: no milling or ray-thickness rules (one body with one surface, so no sealed void, is
+    still required)."""
+    from . import sheet
     from .qa import solid_report
 
     result = solid_report(vertices, faces, ray_spacing)
     if stored_degenerate_faces is not None:
         result["degenerate_faces"] = stored_degenerate_faces
+    shell = None if lattice else sheet.measure(vertices, faces, ray_spacing)
+    result["device"] = "solid" if shell is None else "shell"
+    if shell is not None:
+        result["normal_thickness"] = shell
+        result["vertical_thickness_mm"] = [result["min_thickness_mm"], result["max_thickness_mm"]]
+        result["min_thickness_mm"], result["max_thickness_mm"] = shell["min_mm"], None
     rules = [
         (result["watertight"], "not watertight (open edges or holes)"),
         (result["winding_consistent"], "faces are not wound consistently (flipped faces)"),
         (result["outward"], "faces are wound inward (negative volume)"),
-        (result["bodies"] == 1, f"{result['bodies']} separate bodies, expected 1"),
+        (result["bodies"] == 1 or (shell is not None and result["bodies"] <= 3),
+         f"{result['bodies']} separate bodies, expected 1" + (" (a shell: up to 3, with its post and top cover)" if shell else "")),
         (result["degenerate_faces"] == 0, f"{result['degenerate_faces']} degenerate (zero-area) faces"),
         (result["manifold3d"] == "NoError", f"manifold3d rejects the mesh ({result['manifold3d']})"),
-        (result["millable_from_above"], f"{result['undercut_rays']} vertical rays meet the solid other than twice (undercuts or open surface)"),
+        (result["millable_from_above"] or shell is not None, f"{result['undercut_rays']} vertical rays meet the solid other than twice (undercuts or open surface)"),
         (result["min_thickness_mm"] is not None and result["min_thickness_mm"] >= min_thickness_mm - 1e-6,
-         f"thinner than {min_thickness_mm:g} mm (min {result['min_thickness_mm']})"),
+         f"thinner than {min_thickness_mm:g} mm (min {result['min_thickness_mm']}{' along the normal' if shell else ''})"),
     ]
     if lattice:
         rules = rules[:6]
@@ -124,10 +137,14 @@ def scan_fit(path: str | Path, scan_path: str | Path) -> dict:
 
 def table(result: dict) -> str:
     """The result as aligned lines for a person."""
-    keys = ["watertight", "winding_consistent", "outward", "bodies", "volume_mm3", "faces", "degenerate_faces",
+    keys = ["device", "watertight", "winding_consistent", "outward", "bodies", "volume_mm3", "faces", "degenerate_faces",
             "manifold3d", "millable_from_above", "undercut_rays", "min_thickness_mm", "max_thickness_mm", "bounds_mm"]
     lines = [f"{result['mesh']}: {'PASS' if result['passed'] else 'FAIL'}"]
     lines += [f"  {k:22s} {result[k]}" for k in keys]
+    if result.get("device") == "shell":
+        nt = result["normal_thickness"]
+        lines.append(f"  {'shell: along normals':22s} min {nt['min_mm']} / P5 {nt['p5_mm']} / P50 {nt['p50_mm']} / P95 {nt['p95_mm']} mm "
+                     f"over {nt['samples']} points (vertical: {result['vertical_thickness_mm']})")
     if "scan_fit" in result:
         fit = result["scan_fit"]
         lines.append(f"  {'scan_fit':22s} P50 {fit['p50_mm']} / P95 {fit['p95_mm']} / max {fit['max_mm']} mm over {fit['points']} points "

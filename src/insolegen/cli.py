@@ -35,7 +35,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--outline", type=click.Path(dir_okay=False, path_type=Path), help="outline file (.csv .txt .json .geojson .svg .dxf .lst); default: built-in outline")
+@click.option("--outline", type=click.Path(dir_okay=False, path_type=Path), help="outline file (.csv .txt .json .geojson .svg .dxf .lst); default: built-in outline; with --scan: the shoe's insole outline that trims the top")
 @OUTLINE_KIND
 @UNITS
 @click.option("--side", type=click.Choice(["auto", "left", "right"]),
@@ -58,18 +58,33 @@ def cli() -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="mesh file; the suffix picks the format [default: outputs/insert-<side>.stl]")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="report file [default: <output stem>.report.json]")
 @click.option("--keep-input-frame", is_flag=True, help="write the mesh in the outline's own position and rotation (mm)")
+@click.option("--mold", "mold_path", type=click.Path(path_type=Path),
+              help="also write the positive model to form the device over (its top continued 15 mm past the outline, on a flat base)")
 @click.option("--ascii", "ascii_stl", is_flag=True, help="text STL instead of binary")
 @click.option("--pair", is_flag=True, help="build left and right (files NAME-left, NAME-right)")
 @click.option("--short-side", type=click.Choice(["left", "right"]), help="with --pair: the side that gets the heel lift")
 @click.option("--outline-left", type=click.Path(dir_okay=False, path_type=Path), help="with --pair: the left foot's outline")
 @click.option("--outline-right", type=click.Path(dir_okay=False, path_type=Path), help="with --pair: the right foot's outline")
+@click.option("--pressure", type=click.Path(dir_okay=False, path_type=Path),
+              help="plantar pressure recording (.lst .asc .asf .csv) to design from: landmarks from the load, pressure.* fields")
+@click.option("--step", type=click.IntRange(1), help="with --pressure: the step (plate) or stance phase (in-shoe) to use")
 @click.option("-q", "--quiet", is_flag=True, help="no summary on stderr")
 def build(outline, outline_kind, units, side, scan, scan_units, foot_length, foot_width, shoe_size, size_system, profile, set_,
           arch_height, leg_length_offset, met_pad, resolution, output, report_path, keep_input_frame, ascii_stl, pair, short_side,
-          outline_left, outline_right, quiet):
+          outline_left, outline_right, pressure, step, quiet, mold_path):
     """Build an insert (or a pair) and write the mesh and its JSON report."""
     from . import api, export, prescription
     from . import report as reports
+
+    load = None
+    if pressure is not None:
+        if pair:
+            raise InputError(f"--pressure {pressure}: a recording is of one foot; build each insert with its own --pressure, without --pair")
+        load = api.load_pressure(pressure, side if side in ("left", "right") else None, step)
+        if scan is None and side is None:  # the insert is for the recorded foot
+            side = load.recording.side
+    elif step is not None:
+        raise InputError("--step picks a step of a --pressure recording; give --pressure FILE too")
 
     if shoe_size is not None:
         foot_length, foot_width = _shoe_size_foot(shoe_size, size_system, outline or outline_left or outline_right or scan)
@@ -81,9 +96,10 @@ def build(outline, outline_kind, units, side, scan, scan_units, foot_length, foo
         raise InputError("--side auto needs --scan (an outline's side is given: --side left or right)")
     side = side or ("auto" if scan else "right")
     if scan is not None:
-        if outline or outline_left or outline_right or pair:
-            raise InputError("--scan builds one insert from the scan; leave out --outline, --outline-left/right and --pair")
-        molded = api.build(api.load_scan(scan, scan_units, side), rx, resolution=resolution)
+        if outline_left or outline_right or pair:
+            raise InputError("--scan builds one insert from the scan; leave out --outline-left/right and --pair "
+                             "(--outline beside it is the shoe's insole outline)")
+        molded = api.build(api.load_scan(scan, scan_units, side, outline, units), rx, resolution=resolution, pressure=load)
         jobs = [(export.check_writable(output or Path(f"outputs/insert-{molded.outline.side}.stl")), molded)]
     elif pair:
         if short_side is None:
@@ -106,20 +122,30 @@ def build(outline, outline_kind, units, side, scan, scan_units, foot_length, foo
         target = export.check_writable(output or Path(f"outputs/insert-{side}.stl"))
         one = api.load_outline(outline, units, side, foot_length, foot_width, outline_kind)
         _check_shape(one)
-        jobs = [(target, api.build(one, rx, resolution=resolution))]
+        jobs = [(target, api.build(one, rx, resolution=resolution, pressure=load))]
     for message in rx.warnings():
         warn(message)
+    molds = [None] * len(jobs)
+    if mold_path is not None:
+        molds = [export.check_writable(p) for p in (api.pair_paths(mold_path) if len(jobs) == 2 else [mold_path])]
     written = []
     try:
-        for path, insert in jobs:
+        for (path, insert), mold in zip(jobs, molds):
             doc = api.write(insert, path, report_path, ascii_stl=ascii_stl, keep_input_frame=keep_input_frame)
             written.append((path, doc))
+            if mold is not None:
+                written.append((api.write_mold(insert, mold, ascii_stl=ascii_stl, keep_input_frame=keep_input_frame), None))
             if not quiet:
                 click.echo(reports.summary(doc), err=True)
+                if mold is not None:
+                    from .construct.mold import EXTEND_MM
+
+                    click.echo(f"  mold {mold}: the top continued {EXTEND_MM:g} mm past the outline, on a flat base", err=True)
     except BaseException:
         for path, doc in written:  # a pair is delivered whole or not at all
             Path(path).unlink(missing_ok=True)
-            Path(path).with_name(f"{Path(path).stem}.report.json").unlink(missing_ok=True)
+            if doc is not None:  # a mold has no report
+                Path(path).with_name(f"{Path(path).stem}.report.json").unlink(missing_ok=True)
         raise
 
 
@@ -352,6 +378,38 @@ def _return_freed_memory() -> None:
         ctypes.CDLL(None).mallopt(-3, 128 * 1024)  # -3: M_MMAP_THRESHOLD
     except (OSError, AttributeError, TypeError):
         pass
+
+
+@cli.command(name="pressure")
+@click.argument("recording", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="the peak-pressure map, PNG (needs the preview extra)")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="the analysis, JSON [default: printed]")
+@click.option("--side", type=click.Choice(["auto", "left", "right"]), default="auto", show_default=True,
+              help="in-shoe pair: the insole to analyse (auto: the more loaded); plate: the foot's side (auto: from the load)")
+@click.option("--step", type=click.IntRange(min=1), help="plate: the step to analyse [default: the most complete]; in-shoe: the stance phase [default: all]")
+def pressure_cmd(recording, output, report_path, side, step):
+    """Analyse a plantar pressure recording (emed .lst, pliance .asc, F-Scan .asf, XSENSOR .csv)."""
+    import json
+
+    from . import export, pressure
+    from .pressure import picture
+
+    if output is not None and output.suffix.lower() != ".png":
+        raise InputError(f"{output}: the pressure map is a PNG; name it FILE.png")
+    analysis = pressure.analyse(pressure.read(recording, side=side, step=step, relabel=True))
+    doc = (json.dumps(analysis.report(), indent=2) + "\n").encode()
+    image = picture.png(analysis) if output else None
+    written = []
+    try:  # the map and the report together or not at all
+        for path, data in ((output, image), (report_path, doc)):
+            if path is not None:
+                written.append(export.write_bytes(path, data))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    if report_path is None:
+        click.echo(doc.decode(), nl=False)
 
 
 def main(argv: list[str] | None = None) -> int:

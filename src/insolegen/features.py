@@ -217,16 +217,41 @@ def met_bar(xy, outline, marks, rx):
     return bar.height_mm * profile * across
 
 
+# The 1st ray across the ball, as shares of the ball's width (the head line's span across the
+# foot, from MTPJ1 on the medial border to MTPJ5 on the lateral: CLINICAL.md). The 2nd head's
+# centre sits at 0.30 of it (landmarks.LESSER_HEADS_ACROSS); the 1st, the widest head, takes
+# about the medial quarter, its centre a tenth in. So the 1st ray is whole to 0.19 and gone at
+# 0.31, the 1st-2nd gap (0.25) half way: the narrowest change that keeps a 6 mm field under 10
+# degrees of crease at 0.5 mm on the narrowest OpenFO outline (W8.5: 8.7). One definition serves
+# the Morton's extension (raised over it), the reverse Morton's (free over it) and the cut-out.
+FIRST_RAY_SHARES = (0.19, 0.31)
+FIRST_HEAD_CENTRE_SHARE = 0.10
+
+
+def _ball_width(marks) -> float:
+    """mm across the foot from the 1st head to the 5th."""
+    return abs(float(marks.mtpj1[1] - marks.mtpj5[1]))
+
+
+def _first_head(outline, marks) -> np.ndarray:
+    """(2,) the 1st metatarsal head's centre: FIRST_HEAD_CENTRE_SHARE of the ball in from MTPJ1."""
+    return marks.mtpj1 - np.array([0.0, outline.medial_sign * FIRST_HEAD_CENTRE_SHARE * _ball_width(marks)])
+
+
 def _first_ray_share(xy, outline, marks) -> np.ndarray:
-    """(n,) 1 under the 1st ray, 0 from the 2nd ray on, smooth in between (over 15 % of the
-    foot's width), measured from the 1st head along the head line (a straight coordinate: the
-    border's own curves near the toe would crease the field). The 1st ray is 12 % of the width
-    at the head, widening to 21 % past the sulcus: the hallux is wider than its head."""
-    width, x = outline.width_mm, xy[:, 0]
-    d = marks.mtpj5 - marks.mtpj1
-    lateral = (xy - marks.mtpj1) @ (d / np.linalg.norm(d))
-    full = width * (0.12 + 0.09 * smootherstep((x - marks.sulcus_x_mm) / (0.12 * marks.length_mm)))
-    return fade_out(lateral, full, full + 0.15 * width)
+    """(n,) 1 over the 1st ray, 0 from the 2nd head's centre on, smooth in between
+    (FIRST_RAY_SHARES), measured across the ray's axis (the 1st head's centre to the hallux):
+    a straight coordinate keeps the border's own curves out of the field, and the axis follows
+    the ray to the toe. Past the sulcus the ray widens by 0.09 of the ball: the hallux is wider
+    than its head."""
+    ball, head = _ball_width(marks), _first_head(outline, marks)
+    axis = (marks.hallux - head) / np.linalg.norm(marks.hallux - head)
+    across = np.array([axis[1], -axis[0]])
+    across = across if across[1] * outline.medial_sign < 0 else -across  # pointing lateral
+    lateral = (xy - head) @ across + FIRST_HEAD_CENTRE_SHARE * ball
+    widen = 0.09 * ball * smootherstep((xy[:, 0] - marks.sulcus_x_mm) / (0.2 * marks.length_mm))
+    start, end = (share * ball + widen for share in FIRST_RAY_SHARES)
+    return fade_out(lateral, start, end)
 
 
 def _forefoot_reach(xy, marks) -> np.ndarray:
@@ -264,9 +289,11 @@ def _dome(xy, centre: np.ndarray, half_x: float, half_y: float, height: float) -
 
 
 def first_ray_cutout(xy, outline, marks, rx):
-    """A recess under the 1st metatarsal head, 32 x 24 mm, centred a tenth of the width in from the border."""
-    centre = marks.mtpj1 - np.array([0.0, outline.medial_sign * 0.1 * outline.width_mm])
-    return _dome(xy, centre, 16.0, 12.0, -rx.first_ray_cutout.depth_mm)
+    """A recess under the 1st metatarsal head, 32 mm long, centred on the head (a tenth of the
+    ball's width in from the border) and reaching across to the 1st-2nd gap, half way through
+    the 1st ray's edge (FIRST_RAY_SHARES): nothing of it under the 2nd head."""
+    half_across = (0.5 * sum(FIRST_RAY_SHARES) - FIRST_HEAD_CENTRE_SHARE) * _ball_width(marks)
+    return _dome(xy, _first_head(outline, marks), 16.0, half_across, -rx.first_ray_cutout.depth_mm)
 
 
 def cuboid_pad(xy, outline, marks, rx):
@@ -285,21 +312,48 @@ def heel_spur(xy, outline, marks, rx):
     return _dome(xy, marks.calcaneal_tubercle, radius, radius, -rx.heel_spur.depth_mm)
 
 
+# A flange's wall: 25 mm on a foot of usual width, never more than 0.42 of the narrowest midfoot
+# width under the flange, so the half of the width away from it is never raised (a narrow
+# footprint: the emed plate's, read as a plain outline, 32 mm). One wall for the whole flange, and
+# the widest share that keeps 8 mm on that footprint under 10 degrees of crease at 0.5 mm (9.4).
+FLANGE_WALL_MM, FLANGE_WALL_SHARE = 25.0, 0.42
+
+
+def pressure_offload(xy, outline, marks, rx):
+    """A recess ``pressure.offload_depth_mm`` deep under every region of the laid-on peak-pressure
+    map above ``pressure.offload_kpa``, grown by ``pressure.offload_margin_mm`` (see
+    :meth:`insolegen.pressure.register.Load.offload_share`)."""
+    p = rx.pressure
+    if outline.load is None or p.offload_kpa is None:
+        return np.zeros(len(xy))
+    return -p.offload_depth_mm * outline.load.offload_share(xy, p.offload_kpa, p.offload_margin_mm)
+
+
 def flange(xy, outline, marks, rx):
-    """The rim of the midfoot raised on the medial and/or lateral side, over a 25 mm wall,
-    rising in from 20 % of the length and gone by 65 %."""
+    """The rim of the midfoot raised on the medial and/or lateral side: full height at the
+    border, down to nothing over the wall (FLANGE_WALL_MM, at most
+    FLANGE_WALL_SHARE of the narrowest width from 20 to 65 % of the length, by a smooth
+    minimum), rising in from 20 % of the length and gone by 65 %."""
     medial_mm, lateral_mm = rx.flange.medial_mm, rx.flange.lateral_mm
     out = np.zeros(len(xy))
     length = marks.length_mm
     rows = np.flatnonzero((xy[:, 0] > 0.2 * length) & (xy[:, 0] < 0.65 * length))
     if medial_mm == 0 and lateral_mm == 0:
         return out
-    wall = 25.0
-    x, ym = xy[rows, 0], xy[rows, 1] * outline.medial_sign
+    sides = outline.borders(np.linspace(0.2, 0.65, 91) * length)
+    narrowest = float((sides[1] - sides[0]).min())
+    # p-norm smooth minimum (p = 4): below both, so a usual foot keeps about its 25 mm
+    wall = ((FLANGE_WALL_SHARE * narrowest) ** -4 + FLANGE_WALL_MM ** -4) ** -0.25
+    part = xy.take(rows, axis=0)
+    x, ym = part[:, 0], part[:, 1] * outline.medial_sign
     lateral, medial = outline.borders(x)
     along = smootherstep((x - 0.2 * length) / (0.08 * length)) * fade_out(x, 0.55 * length, 0.65 * length)
-    rim = medial_mm * smootherstep(1.0 - (medial - ym) / wall) + lateral_mm * smootherstep(1.0 - (ym - lateral) / wall)
-    out[rows] = along * rim
+    # Distance along the rim's normal, not across the foot: where a footprint's border turns
+    # across the foot (the arch's notch) a distance across would crease the field. Each half of
+    # the width takes its own side's flange: the wall ends before the middle, so no seam.
+    dist = rim_distance(outline.polygon, part, wall)
+    height = np.where(ym > 0.5 * (lateral + medial), medial_mm, lateral_mm)
+    out[rows] = along * height * smootherstep(1.0 - dist / wall)
     return out
 
 
@@ -317,10 +371,11 @@ def distal_taper(xy, outline, marks, rx):
         return out
     from shapely.geometry import Polygon
 
+    from .construct import shell
     from .mesh import trim
 
     length, normal = marks.length_mm, marks.met_line_normal
-    ring = trim(outline.points, marks, rx.shell.length)
+    ring = (shell.trim if rx.device.type == "shell" else trim)(outline.points, marks, rx.shell.length)
     front = float((ring @ normal).max())
     full, fading = (0.22 * length, 0.1 * length) if rx.shell.length == "full" else (taper, taper)
     gate = smootherstep((xy @ normal - (front - full - fading)) / fading)
@@ -358,16 +413,19 @@ FEATURES: dict[str, Field] = {
     "cuboid_pad": cuboid_pad,
     "navicular_pad": navicular_pad,
     "heel_spur": heel_spur,
+    "pressure_offload": pressure_offload,
     "flange": flange,
     "distal_taper": distal_taper,
     "top_cover": top_cover,  # last: "top minus top_cover" is the insert under its cover
 }
-RECESSES = {"first_ray_cutout": "first_ray_cutout.depth_mm", "heel_spur": "heel_spur.depth_mm"}
+RECESSES = {"first_ray_cutout": "first_ray_cutout.depth_mm", "heel_spur": "heel_spur.depth_mm",
+            "pressure_offload": "pressure.offload_depth_mm"}
 
 
 def cast(xy, outline, marks, rx):
-    """Scan builds: the balanced plantar surface of the scan, set on the base thickness."""
-    return outline.cast.height(xy)
+    """Scan builds: the balanced plantar surface of the scan, set on the base thickness (carried
+    on smoothly past the scan's footprint where the outline reaches farther)."""
+    return outline.cast.carried(xy)
 
 
 def heel_expansion(xy, outline, marks, rx):
@@ -395,10 +453,19 @@ def _ignored(xy, outline, marks, rx):
     return np.zeros(len(xy))
 
 
+def scan_rim(xy, outline, marks, rx):
+    """Scan builds: the rim levelled off at heel_cup.depth_mm and scan.rim_mm (see :mod:`insolegen.scan.rim`)."""
+    from .scan import rim
+
+    return rim.field(xy, outline, marks, rx)
+
+
 # A scan build: the cast replaces the shell's constant thickness and the arch (the foot gives
-# the arch; arch.height_mm is ignored), and the cast modifications join every other feature.
+# the arch; arch.height_mm is ignored) and its rim the heel cup (heel_cup.depth_mm caps the
+# heel's sides), and the cast modifications join every other feature.
 SCAN_FEATURES: dict[str, Field] = {
-    **FEATURES, "shell": _ignored, "arch": _ignored, "cast": cast, "heel_expansion": heel_expansion, "arch_fill": arch_fill,
+    **FEATURES, "shell": _ignored, "arch": _ignored, "heel_cup": _ignored, "cast": cast, "heel_expansion": heel_expansion,
+    "arch_fill": arch_fill, "rim": scan_rim,
 }
 SCAN_FEATURES["top_cover"] = SCAN_FEATURES.pop("top_cover")  # last here too: the cover lies on everything else
 

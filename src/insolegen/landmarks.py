@@ -1,4 +1,6 @@
-"""Landmarks placed on an outline by published foot proportions (CLINICAL.md).
+"""Landmarks placed on an outline by published foot proportions (CLINICAL.md), or where the load
+puts them when a pressure recording is laid on the outline (``Outline.load``: the heel centre,
+the 1st and 5th metatarsal heads and the hallux; the points placed from those follow them).
 
 All positions are (2,) float, mm, in the output frame. Percentages come from the
 prescription's ``landmarks`` section so that each can be overridden per patient.
@@ -18,6 +20,8 @@ from .prescription import Prescription
 LESSER_HEADS_AHEAD_MM = {2: 20.2, 3: 15.8, 4: 9.0}
 LESSER_HEADS_ACROSS = {2: 0.30, 3: 0.53, 4: 0.76}
 REFERENCE_LENGTH_MM = 265.0
+# Landmark -> its name in a pressure analysis (insolegen.pressure.analysis.LANDMARKS)
+FROM_LOAD = {"heel_centre": "heel_centre", "mtpj1": "mth1", "mtpj5": "mth5", "hallux": "hallux"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Landmarks:
     cuboid: np.ndarray
     calcaneal_tubercle: np.ndarray
     hallux: np.ndarray
+    from_load: tuple[str, ...] = ()  # the landmarks the pressure recording placed
 
     @property
     def met_line_normal(self) -> np.ndarray:
@@ -65,6 +70,7 @@ class Landmarks:
                 "mtpj2", "mtpj3", "mtpj4", "navicular", "cuboid", "calcaneal_tubercle", "hallux")},
             "sulcus_x_mm": round(self.sulcus_x_mm, 3),
             "heel_width_mm": round(self.heel_width_mm, 3),
+            "sources": {name: "pressure" if name in self.from_load else "proportions" for name in FROM_LOAD},
         }
 
 
@@ -89,6 +95,10 @@ def place(outline: Outline, rx: Prescription) -> Landmarks:
     lat, med = outline.borders(np.array([lm.heel_centre_pct / 100 * length]))
     heel_centre = np.array([lm.heel_centre_pct / 100 * length, sign * 0.5 * (lat[0] + med[0])])
     mtpj1, mtpj5 = on_border(lm.mtpj1_pct, +1), on_border(lm.mtpj5_pct, -1)
+    hallux = inside(lm.hallux_pct, 0.8)
+    measured = {} if outline.load is None else outline.load.landmarks()
+    found = {name: measured[key] for name, key in FROM_LOAD.items() if key in measured}
+    heel_centre, mtpj1, mtpj5, hallux = (found.get(name, p) for name, p in zip(FROM_LOAD, (heel_centre, mtpj1, mtpj5, hallux)))
     on_line = mtpj1 + rx.met_pad.across_pct / 100 * (mtpj5 - mtpj1)
     scale = length / REFERENCE_LENGTH_MM
     lesser = {
@@ -112,7 +122,8 @@ def place(outline: Outline, rx: Prescription) -> Landmarks:
         cuboid=inside(lm.cuboid_pct, 0.2),
         # the tubercle sits a sixth of the heel's width medial of its centre
         calcaneal_tubercle=np.array([lm.calcaneal_tubercle_pct / 100 * length, heel_centre[1] + sign * heel_width / 6]),
-        hallux=inside(lm.hallux_pct, 0.8),
+        hallux=hallux,
+        from_load=tuple(found),
     )
     apex = on_line - rx.met_pad.offset_mm * marks.met_line_normal
     return Landmarks(**{**marks.__dict__, "met_pad_apex": apex})

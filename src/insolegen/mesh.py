@@ -26,7 +26,7 @@ def each_face_block(vertices: np.ndarray, faces: np.ndarray, work: Callable[[sli
 
     def one(start: int) -> None:
         block = slice(start, start + size)
-        (ax, ay, az), (bx, by, bz), (cx, cy, cz) = (coords[:, corners[i, block]] for i in range(3))
+        (ax, ay, az), (bx, by, bz), (cx, cy, cz) = (np.take(coords, corners[i, block], axis=1) for i in range(3))
         ux, uy, uz, vx, vy, vz = bx - ax, by - ay, bz - az, cx - ax, cy - ay, cz - az
         cross = np.stack([uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx])
         work(block, np.array([[ax, ay, az], [bx, by, bz], [cx, cy, cz]]), cross)
@@ -61,7 +61,13 @@ def trim(ring: np.ndarray, marks: Landmarks, length: str) -> np.ndarray:
         origin = marks.mtpj1 - 3.0 * normal
     else:
         origin = marks.mtpj1 + (marks.sulcus_x_mm - marks.mtpj1[0]) / normal[0] * normal
-    part = Polygon(ring).intersection(behind(origin, normal, 4.0 * marks.length_mm))
+    return cut_behind(ring, origin, normal, 4.0 * marks.length_mm)
+
+
+def cut_behind(ring: np.ndarray, origin: np.ndarray, normal: np.ndarray, big: float) -> np.ndarray:
+    """The part of the outline ring (n, 2) behind the line through origin (2,) with unit normal
+    (2,) (pointing ahead), counter-clockwise; the largest piece should the line cut it in several."""
+    part = Polygon(ring).intersection(behind(origin, normal, big))
     if part.geom_type != "Polygon":
         part = max(part.geoms, key=lambda g: g.area)
     return np.asarray(shapely.orient_polygons(part).exterior.coords)[:-1]

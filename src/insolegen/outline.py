@@ -49,6 +49,8 @@ class Outline:
     notes: tuple[str, ...] = ()
     # A scan's outline carries its balanced plantar surface (insolegen.scan.cast.Cast); None otherwise.
     cast: object = field(default=None, compare=False, repr=False)
+    # The plantar load laid on this outline (insolegen.pressure.register.Load) for --pressure; None otherwise.
+    load: object = field(default=None, compare=False, repr=False)
 
     @cached_property
     def digest(self) -> str:

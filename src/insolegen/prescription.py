@@ -142,6 +142,29 @@ class TopCover(_Section):
     extent: Literal["sulcus", "toes"] = Field("toes", description="the top cover runs to the toe crease or to the toes")
 
 
+# The thinnest shell each material makes (CLINICAL.md, "Functional shells and posts": graphite
+# 1-2 mm, fibreglass 2-3, polypropylene and polyethylene 2-9; printed PA12 holds a 1.5 mm sheet).
+SHELL_MATERIAL_MIN_MM = {"polypropylene": 2.0, "polyethylene": 2.0, "fibreglass": 2.0, "carbon": 1.0, "nylon": 1.5}
+
+
+class Device(_Section):
+    """What is built: a solid insert, or a functional shell (a sheet following the top)."""
+
+    type: Literal["solid", "shell"] = Field(
+        "solid", description="solid: filled down to a flat bottom; shell: a sheet shell.thickness_mm thick along the normal")
+    material: Literal["polypropylene", "polyethylene", "fibreglass", "carbon", "nylon"] = Field(
+        "polypropylene", description="the shell's material, which sets the thinnest sheet it makes")
+
+
+class Post(_Section):
+    """The rearfoot post under a shell."""
+
+    rearfoot: Literal["none", "intrinsic", "extrinsic"] = Field(
+        "none", description="none; intrinsic (the shell's material, one body) or extrinsic (its own body in a 3MF)")
+    length_pct: float = Field(30.0, ge=20.0, le=45.0, description="the post's flat bottom ends here, % of foot length; then a bevel")
+    thickness_mm: float = Field(3.0, ge=1.5, le=10.0, description="the post at its thinnest under the heel seat, mm")
+
+
 class Zone(_Section):
     infill_pct: float | None = Field(
         None, ge=0.0, le=100.0,
@@ -200,6 +223,22 @@ class Scan(_Section):
     """How a foot scan becomes an outline."""
 
     trim_height_mm: float = Field(20.0, ge=5.0, le=60.0, description="the outline is the sole's footprint below this height above its lowest point, mm")
+    rim_mm: float = Field(5.0, ge=0.0, le=60.0, description="the lateral border and the forefoot ahead of the heads rise at most this far above the seat beside them, mm")
+
+
+class Pressure(_Section):
+    """Design from a plantar pressure recording (``build --pressure FILE``)."""
+
+    offload_kpa: float | None = Field(
+        None, gt=0.0, le=2000.0,
+        description="recess the top under every region of the peak-pressure map above this, kPa (200: the diabetic-foot "
+                    "in-shoe target); unset: no recess",
+    )
+    offload_depth_mm: float = Field(3.0, ge=0.5, le=10.0, description="depth of the pressure-relief recess, mm")
+    offload_margin_mm: float = Field(5.0, ge=0.0, le=10.0, description="the recess reaches this far past the sensors above offload_kpa, mm")
+    grade_zones: bool = Field(
+        False, description="print zones' infill from the load (the most loaded zone softest); zones set by hand are kept",
+    )
 
 
 class Prescription(_Section):
@@ -227,6 +266,9 @@ class Prescription(_Section):
     shoe: Shoe = Field(default_factory=Shoe)
     cast: Cast = Field(default_factory=Cast)
     scan: Scan = Field(default_factory=Scan)
+    device: Device = Field(default_factory=Device)
+    post: Post = Field(default_factory=Post)
+    pressure: Pressure = Field(default_factory=Pressure)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Prescription":
@@ -249,15 +291,37 @@ class Prescription(_Section):
             raise ValueError("landmarks.sulcus_pct must lie beyond landmarks.mtpj1_pct")
         for problem in self._lab_conflicts():
             raise ValueError(problem)
+        for problem in self._device_conflicts():
+            raise ValueError(problem)
         if self.lattice.type != "none":
             self._check_lattice_walls()
         return self
+
+    def _device_conflicts(self) -> list[str]:
+        """A post without a shell to stand on it, a sheet thinner than its material makes, a recess that leaves too little sheet."""
+        out = []
+        if self.device.type == "solid" and self.post.rearfoot != "none":
+            out.append(f"post.rearfoot = {self.post.rearfoot} needs a shell to stand on it: a solid insert is its own post; "
+                       "set device.type=shell or post.rearfoot=none")
+        floor = SHELL_MATERIAL_MIN_MM[self.device.material]
+        if self.device.type == "shell" and self.shell.thickness_mm < floor:
+            out.append(f"shell.thickness_mm {self.shell.thickness_mm:g} is thinner than a {self.device.material} shell can be "
+                       f"made; use {floor:g} mm or more, or another device.material")
+        if self.device.type == "shell":  # a recess thins the sheet (its underside does not follow it)
+            for name, depth in (("first_ray_cutout.depth_mm", self.first_ray_cutout.depth_mm), ("heel_spur.depth_mm", self.heel_spur.depth_mm)):
+                if self.shell.thickness_mm - depth < self.shell.min_thickness_mm:
+                    out.append(f"{name} {depth:g} leaves {self.shell.thickness_mm - depth:g} mm of the {self.shell.thickness_mm:g} mm "
+                               f"shell under the recess, below shell.min_thickness_mm {self.shell.min_thickness_mm:g}; make it at most "
+                               f"{self.shell.thickness_mm - self.shell.min_thickness_mm:g} mm or raise shell.thickness_mm")
+        return out
 
     def _check_lattice_walls(self) -> None:
         """A density and cell size whose sheet would be thinner than the printer's least wall."""
         from .construct import gyroid
 
         lat = self.lattice
+        if self.device.type != "solid":
+            raise ValueError(f"lattice.type = {lat.type} fills a solid insert's core; set device.type=solid or lattice.type=none")
         asked = [("lattice.density_pct", lat.density_pct)] + [
             (f"zones.{name}.density_pct", zone.density_pct)
             for name, zone in self.zones if zone.density_pct is not None

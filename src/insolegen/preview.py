@@ -11,15 +11,16 @@ import numpy as np
 from .errors import InputError
 
 
-def height_grid(mesh, spacing: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Top surface sampled by vertical rays: xs (nx,), ys (ny,), z (ny, nx) with NaN outside."""
+def height_grid(mesh, spacing: float, underside: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top surface (or the underside: the lowest hits) sampled by vertical rays: xs (nx,), ys (ny,),
+    z (ny, nx) with NaN outside."""
     from . import rays
 
     hits = rays.grid_hits(mesh.vertices, mesh.faces, spacing)
     origin = hits.xy.min(axis=0)
     ij = np.round((hits.xy - origin) / spacing).astype(int)
     z = np.full(ij.max(axis=0)[::-1] + 1, np.nan)
-    z[ij[:, 1], ij[:, 0]] = hits.top
+    z[ij[:, 1], ij[:, 0]] = hits.bottom if underside else hits.top
     return origin[0] + spacing * np.arange(z.shape[1]), origin[1] + spacing * np.arange(z.shape[0]), z
 
 
@@ -51,7 +52,7 @@ def _prescription_text(report: dict, width: int = 200) -> str:
 
     rx = report.get("prescription")
     if not rx:
-        return "no report beside the mesh"
+        return "\n".join(["no report beside the mesh", *_shell_lines(report.get("shell"))])
     defaults = Prescription().model_dump(mode="json")
     lines = [f"{report.get('side', '?')} insert, {report.get('resolution_mm', '?')} mm mesh"]
     unchanged = []
@@ -68,7 +69,42 @@ def _prescription_text(report: dict, width: int = 200) -> str:
     if qa:
         lines.append(f"QA: watertight={qa.get('watertight')}, manifold3d={qa.get('manifold3d')}, "
                      f"thickness {qa.get('min_thickness_mm')}-{qa.get('max_thickness_mm')} mm")
+    lines += _shell_lines(report.get("shell"))
     return "\n".join(textwrap.fill(line, width, subsequent_indent="    ") for line in lines)
+
+
+def _shell_lines(shell: dict | None) -> list[str]:
+    """A shell's figures as built (the report's ``shell`` section), as short lines; none for a solid."""
+    if not shell:
+        return []
+    nt = shell["normal_thickness"]
+    lines = [f"shell ({shell.get('material', 'as measured')}) along the normal: min {nt['min_mm']}, P5 {nt['p5_mm']}, "
+             f"P50 {nt['p50_mm']}, P95 {nt['p95_mm']} mm" + (f" (prescribed {nt['prescribed_mm']})" if "prescribed_mm" in nt else "")]
+    if shell.get("trim_edge"):
+        trim = shell["trim_edge"]
+        lines.append(f"trim edge {trim['behind_mtpj1_mm']} / {trim['behind_mtpj5_mm']} mm behind the 1st / 5th head")
+    if shell.get("post"):
+        post = shell["post"]
+        lines.append(f"{post['kind']} post: {post['rearfoot_deg']} deg, motion {post['motion_deg']} deg, "
+                     f"flat to {post['flat_end_mm']} mm, bottom plane residual {post['bottom_plane_residual_mm']} mm")
+    return lines
+
+
+def section(mesh, y: float) -> list[tuple[np.ndarray, int]]:
+    """The mesh cut by the plane at ``y`` (mm), seen from the side: closed (k, 2) rings of (x, z),
+    each with the index of the body it cuts (bodies largest first: a shell before its post)."""
+    import shapely
+    import trimesh
+
+    bodies = sorted(mesh.split(only_watertight=False), key=lambda b: -b.area)
+    out = []
+    for index, body in enumerate(bodies):
+        lines = trimesh.intersections.mesh_plane(body, [0.0, 1.0, 0.0], [0.0, y, 0.0])
+        if not len(lines):
+            continue
+        for ring in shapely.get_parts(shapely.polygonize(shapely.linestrings(np.round(lines[:, :, [0, 2]], 5)))):
+            out.append((np.asarray(ring.exterior.coords), index))
+    return out
 
 
 LANDMARK_NAMES = {"heel_centre": "heel centre", "arch_apex": "arch apex", "mtpj1": "1st met head",
@@ -126,10 +162,13 @@ def png(mesh, report: dict, out: Path) -> bytes:
     fig = plt.figure(figsize=(15, 6.8), dpi=100, layout="constrained")
     grid = fig.add_gridspec(2, 2, width_ratios=[2.1, 1], height_ratios=[1.55, 1])
     top = fig.add_subplot(grid[0, 0])
-    shaded = top.tripcolor(tri, z, shading="gouraud", cmap="viridis")
+    under = _load_under(top, report)
+    shaded = top.tripcolor(tri, z, shading="gouraud", cmap="viridis", alpha=1.0 if under is None else 0.5)
     top.tricontour(tri, z, levels=np.arange(z.min() + 0.5, z.max(), 1.0), colors="k", linewidths=0.35, alpha=0.7)
     top.add_collection(LineCollection(rim, colors="k", linewidths=0.8))
     fig.colorbar(shaded, ax=top, label="top height, mm", shrink=0.9, pad=0.01)
+    if under is not None:
+        fig.colorbar(under, ax=top, label="peak pressure, kPa (under the insert)", shrink=0.9, pad=0.01)
     centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
     marks = report.get("landmarks", {})
     for name, mark in marks.items():
@@ -150,21 +189,11 @@ def png(mesh, report: dict, out: Path) -> bytes:
 
     side = fig.add_subplot(grid[1, 0])
     xs, ys, heights = height_grid(mesh, 1.0)
-    medial = 1 if report.get("side", "right") == "right" else -1
-    half = ys * medial > 0
-    with warnings.catch_warnings():  # columns the insert does not reach (a narrow midfoot) stay blank
-        warnings.simplefilter("ignore", RuntimeWarning)
-        highest, lowest = np.nanmax(np.where(half[:, None], heights, np.nan), axis=0), np.nanmin(heights, axis=0)
-    side.fill_between(xs, 0, lowest, color="0.85", label="lowest across")
-    side.plot(xs, highest, color="C0", label="medial half (highest)")
-    side.plot(xs, lowest, color="C1", lw=0.8)
-    side.set_xlim(x0 - 4, x1 + 4)
-    side.set_ylim(0, np.nanmax(heights) * 1.15)
-    side.set_xlabel("x, mm")
-    side.set_ylabel("z, mm")
-    side.legend(fontsize=8, loc="upper right")
-    side.set_title("medial side profile (heights drawn 2x)", fontsize=11)
-    side.set_aspect(2.0)
+    shell = shell_of(mesh, report)
+    if shell:
+        _section_panel(side, mesh, {**report, "shell": shell}, (x0, x1))
+    else:
+        _profile_panel(side, xs, ys, heights, report, (x0, x1))
     if report.get("prescription", {}).get("lattice", {}).get("type", "none") != "none":
         side.clear()  # a lattice insert: a cut through it says more than its profile
         _lattice_cut(side, mesh, (y0 + y1) / 2, (x0, x1))
@@ -177,7 +206,7 @@ def png(mesh, report: dict, out: Path) -> bytes:
     view.margins(0)
     words = fig.add_subplot(grid[1, 1])
     words.set_axis_off()
-    text = _prescription_text(report, 58)
+    text = _prescription_text({**report, "shell": shell}, 58)
     # the text stays out of the layout (a long prescription would squeeze the views) and is set
     # small enough to fit the cell the layout leaves it: monospace, 0.6 em wide, 1.25 em a line
     fig.canvas.draw()
@@ -190,6 +219,75 @@ def png(mesh, report: dict, out: Path) -> bytes:
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return buffer.getvalue()
+
+
+def _profile_panel(side, xs, ys, heights, report: dict, span: tuple[float, float]) -> None:
+    """A solid's medial side profile: the highest top over the medial half, the lowest across."""
+    medial = 1 if report.get("side", "right") == "right" else -1
+    half = ys * medial > 0
+    with warnings.catch_warnings():  # columns the insert does not reach (a narrow midfoot) stay blank
+        warnings.simplefilter("ignore", RuntimeWarning)
+        highest, lowest = np.nanmax(np.where(half[:, None], heights, np.nan), axis=0), np.nanmin(heights, axis=0)
+    side.fill_between(xs, 0, lowest, color="0.85", label="lowest across")
+    side.plot(xs, highest, color="C0", label="medial half (highest)")
+    side.plot(xs, lowest, color="C1", lw=0.8)
+    side.set_xlim(span[0] - 4, span[1] + 4)
+    side.set_ylim(0, np.nanmax(heights) * 1.15)
+    side.set_xlabel("x, mm")
+    side.set_ylabel("z, mm")
+    side.legend(fontsize=8, loc="upper right")
+    side.set_title("medial side profile (heights drawn 2x)", fontsize=11)
+    side.set_aspect(2.0)
+
+
+def shell_of(mesh, report: dict) -> dict | None:
+    """The report's ``shell`` section; for a mesh with no report of ours, what :mod:`insolegen.sheet`
+    measures on it if it is a shell ({"normal_thickness": ...}); None for a solid."""
+    if report.get("prescription"):
+        return report.get("shell")
+    from . import sheet
+
+    measured = sheet.measure(mesh.vertices, mesh.faces)
+    return {"normal_thickness": measured} if measured else None
+
+
+def _section_panel(side, mesh, report: dict, span: tuple[float, float]) -> None:
+    """A shell's section along its length, medial of the heel centre (through the heel seat, the
+    post and the arch): the sheet and the post filled, each its own colour."""
+    from matplotlib.patches import Polygon as Patch
+
+    marks = report.get("landmarks", {})
+    heel = marks.get("heel_centre", {}).get("xy_mm", [0.0, mesh.bounds[:, 1].mean()])[1]  # no report: the middle
+    apex = marks.get("arch_apex", {}).get("xy_mm", [0.0, heel])[1]
+    y = heel + 0.4 * (apex - heel)
+    post = (report["shell"].get("post") or {}).get("kind")
+    names = ("sheet and its intrinsic post (one body)" if post == "intrinsic" else "sheet", f"{post or 'separate'} post")
+    for ring, body in section(mesh, y):
+        label = names[min(body, 1)]
+        side.add_patch(Patch(ring, closed=True, fc=("C0", "C1")[min(body, 1)], ec="k", lw=0.4, alpha=0.8,
+                             label=label if label not in side.get_legend_handles_labels()[1] else None))
+    side.axhline(0, color="0.5", lw=0.6)
+    side.set_xlim(span[0] - 4, span[1] + 4)
+    side.set_ylim(-1, mesh.bounds[1, 2] * 1.15)
+    side.set_xlabel("x, mm")
+    side.set_ylabel("z, mm")
+    side.legend(fontsize=8, loc="upper right")
+    nt = report["shell"]["normal_thickness"]
+    side.set_title(f"section at y = {round(y)} mm (heights drawn 2x): sheet {nt['p50_mm']} mm along the normal", fontsize=11)
+    side.set_aspect(2.0)
+
+
+def _load_under(ax, report: dict):
+    """The peak-pressure map of a build from load drawn on ``ax`` where it lies under the insert
+    (its recording read again); its colour-mapped cells, or None (no load, the mesh kept in the
+    input frame, or the recording gone)."""
+    doc = report.get("pressure")
+    if not doc or report.get("keep_input_frame"):
+        return None
+    from .pressure import picture, register
+
+    load = register.from_report(doc)
+    return None if load is None else picture.draw_peak_map(ax, load.laid(), upright=False)
 
 
 _HTML = """<!doctype html>
@@ -237,20 +335,29 @@ document.title = "insolegen preview: " + F.length + " faces";
 """
 
 
-def html(mesh, report: dict) -> bytes:
-    """A page that turns and zooms the insert with no network request (viewer code inlined)."""
-    xs, ys, z = height_grid(mesh, 2.5)
+def _grid_surface(xs: np.ndarray, ys: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The grid heights z (ny, nx) (NaN outside) as vertices (n, 3) and triangles (t, 3), facing up."""
     index = -np.ones(z.shape, int)
     inside = ~np.isnan(z)
     index[inside] = np.arange(inside.sum())
     gx, gy = np.meshgrid(xs, ys)
-    vertices = np.c_[gx[inside], gy[inside], z[inside]]
     a, b, c, d = index[:-1, :-1], index[:-1, 1:], index[1:, :-1], index[1:, 1:]
     faces = np.vstack([np.stack([a, b, d], -1).reshape(-1, 3), np.stack([a, d, c], -1).reshape(-1, 3)])
-    faces = faces[(faces >= 0).all(axis=1)]
+    return np.c_[gx[inside], gy[inside], z[inside]], faces[(faces >= 0).all(axis=1)]
+
+
+def html(mesh, report: dict) -> bytes:
+    """A page that turns and zooms the insert with no network request (viewer code inlined);
+    a shell's underside (and post) too, so that turned over it shows the sheet."""
+    xs, ys, z = height_grid(mesh, 2.5)
+    vertices, faces = _grid_surface(xs, ys, z)
+    shell = shell_of(mesh, report)
+    if shell:
+        under, under_faces = _grid_surface(*height_grid(mesh, 2.5, underside=True))
+        vertices, faces = np.vstack([vertices, under]), np.vstack([faces, under_faces[:, ::-1] + len(vertices)])
     data = {
         "vertices": np.round(vertices, 2).tolist(), "faces": faces.tolist(), "zmax": float(np.nanmax(z)),
-        "cx": float(np.mean(xs)), "cy": float(np.mean(ys)), "text": _prescription_text(report),
+        "cx": float(np.mean(xs)), "cy": float(np.mean(ys)), "text": _prescription_text({**report, "shell": shell}),
     }
     return _HTML.replace("__DATA__", json.dumps(data)).encode()
 

@@ -44,6 +44,31 @@ def make_report(insert, mesh_path: Path, *, keep_input_frame: bool = False, buil
     }
     if outline.cast is not None:
         doc["scan"] = scan_section(insert)
+    if insert.prescription.device.type == "shell":
+        from .construct.as_built import shell_as_built
+
+        doc["shell"] = shell_as_built(insert)
+    if outline.load is not None:
+        doc["pressure"] = pressure_section(insert)
+    return doc
+
+
+def pressure_section(insert) -> dict:
+    """A build from load's ``pressure`` section: the analysis (SPEC's keys) in the insert's frame,
+    the registration, the recess as built and the zones' loads."""
+    from .pressure import grading
+
+    load, p = insert.outline.load, insert.prescription.pressure
+    doc = load.report()
+    recess = insert.fields["pressure_offload"]
+    doc["offload"] = {
+        "threshold_kpa": p.offload_kpa,
+        "sensors_over": int(len(load.hot(p.offload_kpa))) if p.offload_kpa is not None else 0,
+        "depth_mm": round(max(0.0, -float(recess.min())), 4),
+        "full_depth_within_mm": round(load.reach_mm(p.offload_margin_mm)[0], 3),
+        "wall_mm": round(load.reach_mm(p.offload_margin_mm)[1], 3),
+    }
+    doc["zone_peak_kpa"] = {name: round(v, 2) for name, v in grading.zone_loads(insert).items()}
     return doc
 
 
@@ -56,13 +81,17 @@ def scan_section(insert) -> dict:
         "arch_fill_mm": round(max(0.0, -float(insert.fields["arch_fill"].min())), 4),
         "heel_expansion_mm": insert.outline.cast.heel_expansion_mm,
     }
+    from .scan.rim import as_built
+
+    facts["rim"] = as_built(insert)
     return facts
 
 
 def summary(report: dict) -> str:
     """A few lines for a person reading the terminal."""
     qa, built, rx = report["qa"], report["qa"]["as_built"], report["prescription"]
-    ok = qa["watertight"] and qa["winding_consistent"] and qa["bodies"] == 1 and qa["manifold3d"] == "NoError"
+    bodies = max(1, len((report.get("shell") or {}).get("parts", [])))  # a shell's extrinsic post is a body of its own
+    ok = qa["watertight"] and qa["winding_consistent"] and qa["bodies"] == bodies and qa["manifold3d"] == "NoError"
     # A scan build's arch is the foot's own (its scan line below says so), not arch.height_mm.
     arch = "" if report.get("scan") else (
         f"arch {built['arch']['height_mm']:.2f} mm at {built['arch']['at_pct_length']:.0f}% "
@@ -93,6 +122,18 @@ def summary(report: dict) -> str:
         lab.append(f"distal edge {built['distal_edge_max_thickness_mm']:.2f} mm")
     if lab:
         lines.append("  lab: " + ", ".join(lab))
+    shell = report.get("shell")
+    if shell:
+        nt, trim, post = shell["normal_thickness"], shell["trim_edge"], shell["post"]
+        line = (f"  shell {shell['material']}: normal thickness min/P5/P50/P95 {nt['min_mm']:.2f}/{nt['p5_mm']:.2f}/"
+                f"{nt['p50_mm']:.2f}/{nt['p95_mm']:.2f} mm (prescribed {nt['prescribed_mm']:g})")
+        if trim:
+            line += f"; trim edge {trim['behind_mtpj1_mm']:.1f} / {trim['behind_mtpj5_mm']:.1f} mm behind the 1st / 5th head"
+        lines.append(line)
+        if post:
+            lines.append(f"  {post['kind']} post: {post['rearfoot_deg']:.1f} deg, motion {post['motion_deg']:.1f} deg, "
+                         f"flat to {post['flat_end_pct']:.1f}% ({post['flat_end_mm']:.1f} mm), bottom plane residual "
+                         f"{post['bottom_plane_residual_mm']:.3f} mm")
     scan = report.get("scan")
     if scan:
         fit = scan["fit_residuals_mm"]
@@ -100,6 +141,18 @@ def summary(report: dict) -> str:
             f"  scan {scan['file']}: {scan['units']}, {scan['side']} foot ({scan['side_from']}); fit P50/P95/max "
             f"{fit['p50']:.2f}/{fit['p95']:.2f}/{fit['max']:.2f} mm; arch as scanned {scan['arch_height_mm']:.1f} mm "
             f"(arch.height_mm ignored); arch fill {scan['as_built']['arch_fill_mm']:.2f} mm"
+        )
+    load = report.get("pressure")
+    if load:
+        reg, off = load["registration"], load["offload"]
+        from_load = [name for name, src in report["landmarks"].get("sources", {}).items() if src == "pressure"]
+        lines.append(
+            f"  pressure {load['system']} {load['side']}: peak {load['peak_kpa']:.0f} kPa; {reg['method']} on the outline"
+            + (f" (residual {reg['residual_mm']:.2f} mm)" if reg["method"] == "matched" else "")
+            + (f", mirrored onto the {report['side']} insert" if reg["mirrored"] else "")
+            + f"; landmarks from load: {', '.join(from_load) or 'none'}"
+            + (f"; recess {off['depth_mm']:.2f} mm under {off['sensors_over']} sensors over {off['threshold_kpa']:g} kPa"
+               if off["threshold_kpa"] is not None else "")
         )
     return "\n".join(lines)
 

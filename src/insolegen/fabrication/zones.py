@@ -114,14 +114,16 @@ def _cover_cutter(insert, cover: np.ndarray, deeper: float = 0.0):
 def volumes(insert) -> list[Volume]:
     """The insert's printed parts (the insert, or its base and the top cover) then a modifier per
     zone given an infill; just the insert when neither zones nor a cover are prescribed."""
-    parts = [Volume("insert", insert.vertices, insert.faces)]
+    body = insert.parts[0][1:] if insert.parts else (insert.vertices, insert.faces)  # a shell's post is a part of its own
+    parts = [Volume("insert", *body)]
     cover = insert.fields.get("top_cover")
     if cover is not None and (cover > COVER_MIN_MM).any():
-        solid = as_manifold(insert.vertices, insert.faces)
+        solid = as_manifold(*body)
         # The cover reaches ZONE_INSET_MM into the base: the two overlap (the slicer prints the
         # later part there) rather than touch, so they unite into one solid and share no vertex.
         base, layer = solid - _cover_cutter(insert, cover), solid ^ _cover_cutter(insert, cover, ZONE_INSET_MM)
         parts = [Volume("insert", *mesh_of(base)), Volume("top cover", *mesh_of(layer))]
+    parts += [Volume(name, vertices, faces) for name, vertices, faces in insert.parts[1:]]
     zones = insert.prescription.zones
     wanted = [name for name in ZONE_NAMES if getattr(zones, name).infill_pct is not None]
     if not wanted:

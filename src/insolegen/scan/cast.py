@@ -24,6 +24,7 @@ from ..errors import InputError
 from . import surface as surfaces
 from .balance import FORE_LOW, HEEL_LOW, HEEL_STRIP, balance, low_point, rot_x, samples
 from .footprint import ENVELOPE_MM, footprint, hull_area
+from .rim import SMOOTH_MM, smooth_outline
 
 ARCH_SPAN = (0.30, 0.60)  # where the arch apex of the foot as scanned is sought (CLINICAL.md: 0.40-0.45)
 FIT_MARGIN_MM = 5.0  # the sole is fitted this far above the trim height
@@ -41,7 +42,8 @@ class Cast:
 
     surface: the fitted plantar surface in the balanced frame; to_fit: (2, 3) float, output xy ->
     that frame's xy; lift_mm: added to its z. arch_apex, heel_centre: (2,) float, mm, output frame;
-    length_mm: the footprint's length; facts: the report's ``scan`` section.
+    length_mm: the footprint's length; facts: the report's ``scan`` section; sole: the scan's own
+    footprint (the contour at the trim height, output frame); trim_level_mm: that contour's height.
     """
 
     surface: surfaces.Surface
@@ -52,10 +54,32 @@ class Cast:
     length_mm: float
     heel_expansion_mm: float
     facts: dict = field(default_factory=dict)
+    sole: Polygon | None = None
+    trim_level_mm: float = np.inf
 
     def height(self, xy: np.ndarray) -> np.ndarray:
         """(n,) float, mm: the cast's plantar surface at xy (n, 2) float, mm, output frame."""
         return self.surface.height(xy @ self.to_fit[:, :2].T + self.to_fit[:, 2]) + self.lift_mm
+
+    def carried(self, xy: np.ndarray) -> np.ndarray:
+        """(n,) float, mm: the plantar surface at xy (n, 2), carried on smoothly where the outline
+        reaches past the scan's footprint: past the fit's grid along its slope at the grid's edge
+        (C1), and levelled off just over the trim height (:func:`~insolegen.scan.rim.level_above`)."""
+        from .rim import TRIM_LEVEL_MM, level_above
+
+        at = xy @ self.to_fit[:, :2].T + self.to_fit[:, 2]
+        s = self.surface
+        edge = np.c_[np.clip(at[:, 0], s.xs[0], s.xs[-1]), np.clip(at[:, 1], s.ys[0], s.ys[-1])]
+        z = s.height(edge) + self.lift_mm
+        past = np.flatnonzero(np.any(edge != at, axis=1))
+        if len(past):
+            slope = np.c_[s.height(edge[past], dx=1), s.height(edge[past], dy=1)]
+            z[past] += np.sum(slope * (at[past] - edge[past]), axis=1)
+        return level_above(z, self.trim_level_mm + TRIM_LEVEL_MM, TRIM_LEVEL_MM)
+
+    def molded(self, xy: np.ndarray) -> np.ndarray:
+        """(n,) float, mm: the top as molded (the carried surface and the heel expansion), before the rim's caps."""
+        return self.carried(xy) + self.expansion(xy)
 
     def expansion(self, xy: np.ndarray) -> np.ndarray:
         """(n,) float, mm: how the surface changes where the heel seat widens (xy (n, 2), mm).
@@ -72,7 +96,7 @@ class Cast:
         half = self.facts["heel_width_mm"] / 2 - e
         pull = fade_out(xy[:, 0], 0.20 * self.length_mm, 0.35 * self.length_mm) * (e / (half + e))
         source = xy - pull[:, None] * (xy - self.heel_centre)
-        return self.height(source) - self.height(xy)
+        return self.carried(source) - self.carried(xy)
 
 
 def _strip(poly: Polygon, x0: float, x1: float) -> tuple[float, float]:
@@ -137,14 +161,16 @@ def _seen_from_below(points: np.ndarray, faces: np.ndarray | None, rot: np.ndarr
 
 
 def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarray, side: str, rx, source: str, sha256: str = "",
-                 notes=(), about=None):
+                 notes=(), about=None, shoe=None):
     """The scan as an :class:`~insolegen.outline.Outline` (kind ``scan``) carrying its :class:`Cast`.
 
     points: (n, 3) float, mm, the scan in the pose's frame (heel toward -x, toes +x, sole down);
     faces: (f, 3) int, or None for a cloud; to_pose: (4, 4) scan coordinates (scan units) -> that
     frame; rx: the prescription (its ``cast``, ``scan`` and ``shell`` sections); about: report
-    lines from reading and posing the scan. The surface fitted is the scan seen from below
-    (:func:`_seen_from_below`). The outline's transform takes scan coordinates to the output
+    lines from reading and posing the scan; shoe: an :class:`~insolegen.outline.Outline` of the
+    shoe's insole (output frame) that trims the top instead of the scan's own footprint (opened
+    and closed by :data:`~insolegen.scan.rim.SMOOTH_MM`). The surface fitted is the scan seen from
+    below (:func:`_seen_from_below`). The outline's transform takes scan coordinates to the output
     frame: the pose, the balancing turn and the placement.
     """
     from ..outline import MAX_LENGTH_MM, MIN_LENGTH_MM, Outline, _long_axis, check_proportions
@@ -187,14 +213,19 @@ def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarr
     ring = (np.asarray(poly.exterior.coords)[:-1] - centre) @ turn.T
     length = float(np.ptp(ring[:, 0]))
     check_proportions(length, float(np.ptp(ring[:, 1])), f"{source}: the scan's sole", "check that the file is a scan of one foot")
-    grow = rx.cast.heel_expansion_mm
-    if grow > 0:
-        ring = _grow_heel(ring, grow, length)
+    grow = rx.cast.heel_expansion_mm if shoe is None else 0.0
+    raw = ring  # the scan's own footprint, centred on the long axis
+    if shoe is None:
+        ring = np.asarray(smooth_outline(Polygon(ring)).exterior.coords)[:-1]
+        if grow > 0:
+            ring = _grow_heel(ring, grow, length)
     offset = np.array([-ring[:, 0].min(), 0.0])
-    ring = ring + offset
+    sole = Polygon(raw + offset)
+    # A shoe's outline, placed as an outline is (heel at x = 0, long axis along x), laid heel to heel on the footprint.
+    ring = ring + offset if shoe is None else shoe.points
     to_fit = np.c_[turn.T, centre - turn.T @ offset]  # output xy -> the fitted surface's xy
     unlifted = Cast(fitted, to_fit, 0.0, np.zeros(2), np.zeros(2), length + grow, grow)
-    placed = Polygon(ring)
+    placed = Polygon(ring) if shoe is None else sole  # the foot's own low points, heel and arch
     q = samples(unlifted.height, placed)
     heel, fore = low_point(q, 0.0, length, HEEL_LOW), low_point(q, 0.0, length, FORE_LOW)
     lift = base - min(heel[2], fore[2])  # the lower of the heel and forefoot lows on the base
@@ -221,8 +252,12 @@ def cast_outline(points: np.ndarray, faces: np.ndarray | None, to_pose: np.ndarr
         "balance": {"heel_levelled": levelled, "inversion_deg": rx.cast.inversion_deg, "rotation": np.round(rot, 9).tolist(),
                     "heel_low_xy_mm": np.round(heel[:2], 3).tolist(), "forefoot_low_xy_mm": np.round(fore[:2], 3).tolist()},
         "ignored": ["arch.height_mm (the scanned foot gives the arch)"],
+        "outline": ({"file": shoe.source, "sha256": shoe.sha256, "used": "--outline: the shoe's insole outline, laid heel to heel on "
+                     "the scan's footprint along the long axis, trims the molded top"} if shoe is not None else
+                    {"file": source, "used": f"the scan's footprint below {trim:g} mm, opened and closed by {SMOOTH_MM:g} mm"}),
     }
-    cast = Cast(fitted, to_fit, lift, apex, np.array([0.135 * length + grow, heel_yc]), length + grow, grow, facts)
+    cast = Cast(fitted, to_fit, lift, apex, np.array([0.135 * length + grow, heel_yc]), length + grow, grow, facts,
+                sole=sole, trim_level_mm=lowest + trim + lift)
     return Outline(_ccw_ring(ring), transform, side, source, sha256, "scan", tuple(notes), cast=cast)
 
 
@@ -235,12 +270,14 @@ class ScanInput:
     """A foot scan read and posed, waiting for a prescription (:meth:`outline`).
 
     raw: the :class:`~insolegen.scan.read.RawScan`; pose: its :class:`~insolegen.scan.pose.Pose`;
-    side_asked: ``auto``, ``left`` or ``right`` as given.
+    side_asked: ``auto``, ``left`` or ``right`` as given; shoe: the shoe's insole
+    :class:`~insolegen.outline.Outline` that trims the top (``--outline``), or None.
     """
 
     raw: object
     pose: object
     side_asked: str
+    shoe: object = None
 
     @property
     def sha256(self) -> str:
@@ -257,7 +294,8 @@ class ScanInput:
             "notes": [*raw.notes, *pose.notes],
         }
         with one_blas_thread():
-            return cast_outline(pose.place(raw.points), raw.faces, pose.transform, pose.side, rx, raw.source, raw.sha256, (), about)
+            return cast_outline(pose.place(raw.points), raw.faces, pose.transform, pose.side, rx, raw.source, raw.sha256,
+                                self.shoe.notes if self.shoe is not None else (), about, self.shoe)
 
 
 def load(path, units: str = "auto", side: str = "auto") -> ScanInput:

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import secrets
@@ -23,13 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from .. import prescription
+from .. import prescription, warm
 from ..errors import InputError
+from ..resolution import check_resolution
 from . import jobs
 from .guard import LOCAL_NAMES, SameOrigin
 from .limits import BodyLimit
@@ -83,7 +83,8 @@ class Store:
         """(token, folder, stem) of a mesh URL this server gave (``/files/<token>/<stem>.stl``), or None."""
         match = re.fullmatch(r"/files/([^/]+)/([a-z0-9][a-z0-9-]*)\.stl", url)
         folder = self.folder(match.group(1)) if match else None
-        if folder is None or not (folder / f"{match.group(2)}.stl").is_file():
+        made = folder is not None and ((folder / f"{match.group(2)}.stl").is_file() or (folder / jobs.VIEW_JOB).is_file())
+        if not made:
             return None
         return match.group(1), folder, match.group(2)
 
@@ -96,7 +97,11 @@ def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES)
     async def lifespan(app: FastAPI):
         root = Path(tempfile.mkdtemp(prefix="insolegen-web-"))
         count = workers or min(4, os.cpu_count() or 1)
-        app.state.pool, app.state.store, app.state.workers, app.state.warm = _pool(count), Store(root), count, False
+        app.state.pool, app.state.store, app.state.workers = _pool(count), Store(root), count
+        app.state.completing = {}  # token -> the task making a screen build's files
+        # the workers start with the server, so that the page's first insert need not wait for them; from a
+        # thread, as each start waits for the forkserver to have loaded the build, and the server answers meanwhile
+        asyncio.get_running_loop().run_in_executor(None, _warm_up, app.state.pool, count)
         try:
             yield
         finally:
@@ -135,10 +140,6 @@ def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES)
 
     @app.get("/api/profiles")
     async def profiles():
-        if not app.state.warm:  # the page's last request before its first build: the workers start now,
-            app.state.warm = True  # not while the page itself loads (on two cores they would slow it)
-            for _ in range(app.state.workers):
-                app.state.pool.submit(jobs.warm_up)
         return {"profiles": [
             {"name": name, "description": prescription.profile_description(name),
              "prescription": prescription.resolve(name).model_dump(mode="json")}
@@ -147,12 +148,21 @@ def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES)
 
     @app.post("/api/build")
     async def build(request: Request):
-        form = await _form(request)
-        rx, resolution, source = _prescription(form), _resolution(form), await _source(form)
-        side = _choice(form, "side", (*SIDES, "auto") if source.scan else SIDES, "auto" if source.scan else "right")
+        args = await _build_args(await _form(request))
         token, folder = app.state.store.new()
-        doc = await _run(request, jobs.build, source, rx.model_dump_json(), side, resolution, str(folder))
-        return {"report": doc, "files": app.state.store.files(token, f"insert-{doc['side']}")}
+        doc = await _run(request, jobs.build, *args, str(folder))
+        laid = doc.pop("pressure_map", None)  # the peak map under the insert (a build from load), not the report's
+        return {"report": doc, "files": app.state.store.files(token, f"insert-{doc['side']}"), "pressure_map": laid}
+
+    @app.post("/api/view")
+    async def view(request: Request):
+        """The page's build: the figures it shows and the mesh, in one answer (see :func:`_packed`);
+        the files and the whole QA report are made on their first download."""
+        args = await _build_args(await _form(request))
+        token, folder = app.state.store.new()
+        figures, mesh = await _run(request, jobs.view, *args, str(folder))
+        figures["files"] = app.state.store.files(token, f"insert-{figures['side']}")
+        return Response(_packed(figures, mesh), media_type="application/octet-stream")
 
     @app.post("/api/pair")
     async def pair(request: Request):
@@ -161,6 +171,8 @@ def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES)
         short_side = _choice(form, "short_side", SIDES, None)
         if source.scan:
             raise WebError(400, "a scan builds one insert (molded to that foot); build a pair from an outline")
+        if source.pressure:
+            raise WebError(400, f"{source.pressure.name}: a pressure recording is of one foot; build each insert from its own")
         token, folder = app.state.store.new()
         docs = await _run(request, jobs.build_pair, source, rx.model_dump_json(), side, short_side, resolution, str(folder))
         store = app.state.store
@@ -183,6 +195,7 @@ def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES)
         if found is None:
             raise WebError(400, "mesh: give the STL link of a build from this server (files.stl); build again if it has expired")
         token, folder, stem = found
+        await _complete(request, token, folder)
         options = _mill_options(form)
         name = f"{stem}-{hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:10]}.nc"
         report = await _run(request, jobs.mill, str(folder), stem, options, name)
@@ -193,6 +206,7 @@ def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES)
         folder = app.state.store.folder(token)
         if folder is None or not Store.NAME.fullmatch(name):
             raise WebError(404, "no such file; build again for fresh links")
+        await _complete(request, token, folder)
         path = folder / name
         stem, suffix = name.rsplit(".", 1)[0], "." + name.rsplit(".", 1)[1]
         if not path.is_file() and (folder / f"{stem}.{jobs.MESH_KEEP}").is_file():  # made on first download
@@ -208,8 +222,41 @@ def create_app(workers: int | None = None, hosts: tuple[str, ...] = LOCAL_NAMES)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
-    # spawn, not fork: the server has threads, and a forked child would inherit their locks
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=warm.context(jobs.__name__))
+
+
+def _warm_up(pool: ProcessPoolExecutor, workers: int) -> None:
+    for _ in range(workers):
+        pool.submit(jobs.warm_up)
+
+
+async def _build_args(form) -> tuple[jobs.Source, str, str, float]:
+    """(source, prescription JSON, side, resolution) of a build's form."""
+    rx, resolution, source = _prescription(form), _resolution(form), await _source(form)
+    side = _choice(form, "side", (*SIDES, "auto") if source.scan else SIDES, "auto" if source.scan else "right")
+    return source, rx.model_dump_json(), side, resolution
+
+
+def _packed(figures: dict[str, Any], mesh: bytes) -> bytes:
+    """The page's answer to a view: the figures' JSON length (uint32, little-endian), the JSON
+    (padded with spaces to a multiple of 4 bytes), then the mesh (:func:`jobs.pack_mesh`;
+    ``figures["vertices"]`` and ``figures["faces"]`` count it)."""
+    figures["vertices"] = (len(mesh) - 12 * figures["faces"]) // 12
+    text = json.dumps(figures).encode()
+    text += b" " * (-len(text) % 4)
+    return len(text).to_bytes(4, "little") + text + mesh
+
+
+async def _complete(request: Request, token: str, folder: Path) -> None:
+    """Make a screen build's files (once, however many downloads ask at the same time)."""
+    if not (folder / jobs.VIEW_JOB).is_file():
+        return
+    completing = request.app.state.completing
+    if token not in completing:
+        task = asyncio.ensure_future(_run(request, jobs.complete, str(folder)))
+        task.add_done_callback(lambda _: completing.pop(token, None))
+        completing[token] = task
+    await asyncio.shield(completing[token])
 
 
 async def _form(request: Request):
@@ -285,8 +332,6 @@ def _mill_options(form) -> dict[str, Any]:
 
 
 def _resolution(form) -> float:
-    from ..build import check_resolution  # here: the server starts without the mesh code's imports
-
     try:
         return check_resolution(_number(form, "resolution", 1.0), "resolution")
     except InputError as exc:
@@ -303,9 +348,7 @@ async def _upload(form, name: str) -> jobs.Upload | None:
 
 
 async def _source(form) -> jobs.Source:
-    upload, scan = await _upload(form, "outline"), await _upload(form, "scan")
-    if upload and scan:
-        raise WebError(400, f"give an outline ({upload.name}) or a scan ({scan.name}), not both")
+    upload, scan = await _upload(form, "outline"), await _upload(form, "scan")  # both: the outline is the shoe's
     kind = _choice(form, "outline_kind", ("outline", "footprint"), "outline")
     units = _text(form, "units") or None
     if units is not None and units not in ("mm", "cm", "in"):
@@ -314,7 +357,7 @@ async def _source(form) -> jobs.Source:
     shoe_size = _number(form, "shoe_size", None)
     size_system = _text(form, "size_system") or "eu"
     return jobs.Source(upload, kind, units, _number(form, "foot_length_mm", 265.0), _number(form, "foot_width_mm", 100.0),
-                       scan, scan_units, shoe_size, size_system)
+                       scan, scan_units, shoe_size, size_system, await _upload(form, "pressure"))
 
 
 async def _run(request: Request, job, *args) -> Any:
@@ -327,7 +370,9 @@ async def _run(request: Request, job, *args) -> Any:
     state = request.app.state
     pool = state.pool
     try:
-        return await asyncio.wrap_future(pool.submit(job, *args))
+        # submitted from a thread: a submit that starts a worker waits for the forkserver, the server does not
+        future = await asyncio.get_running_loop().run_in_executor(None, pool.submit, job, *args)
+        return await asyncio.wrap_future(future)
     except InputError as exc:
         raise WebError(400, str(exc).replace("\n", " ")) from None
     except BrokenProcessPool:

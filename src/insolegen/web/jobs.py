@@ -51,15 +51,17 @@ class Source:
     scan_units: str = "auto"
     shoe_size: float | None = None  # sizes the built-in outline instead of the length and width
     size_system: str = "eu"
+    pressure: Upload | None = None  # a plantar pressure recording to design from
 
 
 def warm_up() -> None:
-    """Import and run everything a build needs once, so the first real build is as quick as the rest."""
+    """Run everything a build needs once, so the first real build is as quick as the rest (the
+    GLB's trimesh, a seventh of a second, loads on its first download: the page offers none)."""
     from .. import api, export
 
     insert = api.build(resolution=5.0)
     insert.qa()
-    for suffix in (".stl", *LAZY_FORMATS):
+    for suffix in (".stl", ".3mf"):
         export.encode(suffix, insert.vertices, insert.faces)
 
 
@@ -94,15 +96,40 @@ def load_outline(source: Source, side: str, folder: Path):
 
 
 def load_scan(source: Source, side: str, folder: Path):
-    """The uploaded scan, read and posed (:func:`insolegen.api.load_scan`); ``side`` may be ``auto``."""
+    """The uploaded scan, read and posed (:func:`insolegen.api.load_scan`); ``side`` may be ``auto``.
+    An outline uploaded beside it is the shoe's insole outline that trims the top."""
     from .. import api
 
     if source.shoe_size is not None:  # as the CLI answers
         raise InputError(f"{source.scan.name}: --shoe-size sizes the built-in outline; drop it or drop the scan")
-    with _saved(source.scan, folder, "scan") as path:
-        scan = api.load_scan(path, source.scan_units, side)
+    with _saved(source.scan, folder, "scan") as path, \
+            (_saved(source.upload, folder, "upload") if source.upload else contextlib.nullcontext()) as shoe_path:
+        scan = api.load_scan(path, source.scan_units, side, shoe_path, source.units)
     raw = dataclasses.replace(scan.raw, source=source.scan.name, notes=_named(scan.raw.notes, path, source.scan))
-    return dataclasses.replace(scan, raw=raw)
+    shoe = scan.shoe and dataclasses.replace(scan.shoe, source=source.upload.name, notes=_named(scan.shoe.notes, shoe_path, source.upload))
+    return dataclasses.replace(scan, raw=raw, shoe=shoe)
+
+
+def load_pressure(source: Source, side: str, folder: Path):
+    """The uploaded pressure recording's analysis (:func:`insolegen.api.load_pressure`), or None."""
+    from .. import api
+
+    if source.pressure is None:
+        return None
+    with _saved(source.pressure, folder, "pressure") as path:
+        analysis = api.load_pressure(path, side if side in ("left", "right") else None)
+    return dataclasses.replace(analysis, recording=dataclasses.replace(analysis.recording, source=source.pressure.name))
+
+
+def pressure_map(insert) -> dict[str, Any]:
+    """The peak map under the insert for the page: each loaded sensor's square (n, 4, 2) mm in the
+    insert's frame and its peak (n,) kPa."""
+    from ..pressure import picture
+
+    laid = insert.outline.load.laid()
+    squares = picture.squares_out(laid, laid.contact)
+    return {"squares": squares.round(2).tolist(), "peak_kpa": laid.peak[laid.contact].round(1).tolist(),
+            "max_kpa": float(laid.peak[laid.contact].max())}
 
 
 def _write_insert(insert, folder: Path, stem: str) -> dict[str, Any]:
@@ -133,8 +160,90 @@ def build(source: Source, rx_json: str, side: str, resolution: float, folder: st
     folder_path = Path(folder)
     rx = prescription.Prescription.model_validate_json(rx_json)
     shape = load_scan(source, side, folder_path) if source.scan else load_outline(source, side, folder_path)
-    insert = api.build(shape, rx, resolution=resolution)
-    return _write_insert(insert, folder_path, f"insert-{insert.outline.side}")
+    insert = api.build(shape, rx, resolution=resolution, pressure=load_pressure(source, side, folder_path))
+    doc = _write_insert(insert, folder_path, f"insert-{insert.outline.side}")
+    return doc if insert.outline.load is None else {**doc, "pressure_map": pressure_map(insert)}
+
+
+VIEW_JOB = "view-job.pickle"  # a screen build's inputs, until its files are made
+
+
+def view(source: Source, rx_json: str, side: str, resolution: float, folder: str) -> tuple[dict[str, Any], bytes]:
+    """One insert for the screen: (the figures the page shows, the mesh as :func:`pack_mesh` bytes).
+
+    No file is written but the inputs: the STL, 3MF and report are made on their first download
+    (:func:`complete`), and so is the whole QA report (rays, face areas, footprint): the screen
+    shows manifold3d's verdict and the features as built, read off the insert's own fields (and a
+    shell's section of the report)."""
+    import pickle
+
+    import numpy as np
+
+    from .. import api, prescription
+    from ..qa import as_manifold
+
+    folder_path = Path(folder)
+    rx = prescription.Prescription.model_validate_json(rx_json)
+    shape = load_scan(source, side, folder_path) if source.scan else load_outline(source, side, folder_path)
+    insert = api.build(shape, rx, resolution=resolution, pressure=load_pressure(source, side, folder_path))
+    (folder_path / VIEW_JOB).write_bytes(pickle.dumps((source, rx_json, side, resolution)))
+    solid = as_manifold(insert.vertices, insert.faces)  # about 300 bytes a face: freed before the figures
+    watertight, bodies, volume = solid.status().name == "NoError", len(solid.decompose()), float(solid.volume())
+    del solid
+    fields, pts, marks = insert.fields, insert.points, insert.marks
+    arch, pad = int(np.argmax(fields["arch"])), int(np.argmax(fields["met_pad"]))
+    heel = int(np.argmin(np.linalg.norm(pts - marks.heel_centre, axis=1)))  # as the report measures them
+    thickness = insert.vertices[: len(pts), 2] - insert.bottom
+    outline = insert.outline
+    figures = {
+        "side": outline.side,
+        "watertight": watertight,  # closed, consistently wound, manifold: manifold3d accepts it
+        "bodies": bodies,
+        "volume_mm3": round(volume, 3),
+        "faces": len(insert.faces),
+        "resolution_mm": resolution,
+        "arch_mm": round(float(fields["arch"][arch]), 4),
+        "arch_at_pct_length": round(100 * float(pts[arch, 0]) / marks.length_mm, 2),
+        "heel_lift_mm": round(float(fields["heel_lift"][heel]), 4),
+        "met_pad_mm": round(float(fields["met_pad"][pad]), 4),
+        "met_pad_behind_met_line_mm": round(float(marks.behind_met_line_mm(pts[pad])), 3),
+        "heel_cup_mm": round(float(fields["heel_cup"].max()), 4),
+        "set": {"arch_mm": rx.arch.height_mm, "heel_lift_mm": rx.heel_lift.height_mm, "met_pad": rx.met_pad.enabled,
+                "heel_cup_mm": rx.heel_cup.depth_mm, "rim_mm": rx.scan.rim_mm},
+        "thickness_mm": [round(float(thickness.min()), 4), round(float(thickness.max()), 4)],
+        "foot": {"length_mm": round(outline.length_mm, 3), "width_mm": round(outline.width_mm, 3), "outline": outline.source},
+        "warnings": insert.warnings,
+    }
+    if insert.outline.load is not None:  # the peak map under the insert
+        figures["pressure_map"] = pressure_map(insert)
+    if source.scan:  # a scan's arch is the foot's own, as the report gives it
+        from ..report import scan_section
+
+        figures["scan"] = scan_section(insert)
+    if rx.device.type == "shell":  # as the report measures it (normal rays: most of a shell's view)
+        from ..construct.as_built import shell_as_built
+
+        figures["shell"] = shell_as_built(insert)
+    return figures, pack_mesh(insert.vertices, insert.faces)
+
+
+def pack_mesh(vertices, faces) -> bytes:
+    """(n, 3) vertices as float32 then (f, 3) faces as uint32, little-endian: a third of an STL's
+    bytes, drawn by the page without parsing."""
+    import numpy as np
+
+    return np.asarray(vertices, "<f4").tobytes() + np.asarray(faces, "<u4").tobytes()
+
+
+def complete(folder: str) -> None:
+    """The files of a screen build (:func:`view`): STL, report (the whole QA), and the 3MF when it has volumes."""
+    import pickle
+
+    job = Path(folder) / VIEW_JOB
+    if job.is_file():
+        source, rx_json, side, resolution = pickle.loads(job.read_bytes())
+        build(source, rx_json, side, resolution, folder)
+        job.unlink()
 
 
 def build_pair(source: Source, rx_json: str, side: str, short_side: str, resolution: float, folder: str) -> dict[str, dict]:

@@ -10,6 +10,9 @@ from ..errors import InputError
 
 def serve(host: str = "127.0.0.1", port: int = 8000, open_browser: bool = False) -> None:
     """Serve until Ctrl-C; with ``open_browser`` the page opens once the server answers."""
+    from .. import warm
+
+    warm.start("insolegen.web.jobs")  # the build workers' modules load on the other core while the server starts
     try:
         import uvicorn
 

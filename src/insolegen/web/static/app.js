@@ -168,7 +168,7 @@ function clearErrors() {
 
 function fieldNamed(message) {
   const names = [...document.querySelectorAll(".err[data-for]")].map((e) => e.dataset.for);
-  for (const input of ["outline", "scan", "batch"]) {  // an upload's error starts with its file name
+  for (const input of ["outline", "scan", "pressure", "batch"]) {  // an upload's error starts with its file name
     const file = $(`input[name=${input}]`).files[0];
     if (file && message.startsWith(file.name)) return input;
   }
@@ -203,7 +203,7 @@ function formData() {
     "shoe_size", "size_system"]) {
     data.append(name, document.querySelector(`[name=${name}]`).value);
   }
-  for (const name of ["outline", "scan"]) {
+  for (const name of ["outline", "scan", "pressure"]) {
     const file = $(`input[name=${name}]`).files[0];
     if (file) data.append(name, file, file.name);
   }
@@ -217,6 +217,23 @@ async function post(url, data, signal) {
   return body;
 }
 
+// the page's build (POST /api/view): the figures and the mesh in one binary answer, read without
+// parsing the mesh: uint32 length of the JSON, the JSON, float32 vertices (n, 3), uint32 faces (f, 3)
+async function postView(data, signal) {
+  const answer = await fetch("/api/view", { method: "POST", body: data, signal });
+  if (!answer.ok) {
+    const body = await answer.json().catch(() => ({ error: `the server answered ${answer.status}` }));
+    throw new Error(body.error || `the server answered ${answer.status}`);
+  }
+  const bytes = await answer.arrayBuffer();
+  const length = new DataView(bytes).getUint32(0, true);
+  const figures = JSON.parse(new TextDecoder().decode(new Uint8Array(bytes, 4, length)));
+  const at = 4 + length;
+  const positions = new Float32Array(bytes, at, 3 * figures.vertices);
+  const index = new Uint32Array(bytes, at + 12 * figures.vertices, 3 * figures.faces);
+  return { figures, mesh: { positions, index } };
+}
+
 async function fetchMesh(url, signal) {
   const answer = await fetch(url, { signal });
   if (!answer.ok) throw new Error(`the mesh could not be fetched (${answer.status}); build again`);
@@ -225,20 +242,34 @@ async function fetchMesh(url, signal) {
 
 function fmt(v, digits = 2) { return typeof v === "number" ? v.toFixed(digits) : String(v); }
 
-function showReport(report) {
-  const qa = report.qa, built = qa.as_built, rx = report.prescription;
-  const valid = qa.watertight && qa.winding_consistent && qa.bodies === 1;
+// the figures of a screen build (see jobs.view); the downloaded report has them all, measured on the file
+function showFigures(f) {
+  const shell = f.shell, post = shell && shell.post;
+  const bodies = post && post.kind === "extrinsic" ? 2 : 1;  // an extrinsic post is a body of its own
+  const valid = f.watertight && f.bodies === bodies;
   const rows = [
-    ["arch", `${fmt(built.arch.height_mm)} mm at ${fmt(built.arch.at_pct_length, 0)}% (set ${rx.arch.height_mm})`],
-    ["heel lift", `${fmt(built.heel_lift_mm)} mm (set ${rx.heel_lift.height_mm})`],
-    ["met pad", rx.met_pad.enabled ? `${fmt(built.met_pad.height_mm)} mm, ${fmt(built.met_pad.behind_met_line_mm, 1)} mm behind the heads` : "off"],
-    ["heel cup", `${fmt(built.heel_cup_mm)} mm`],
-    ["thickness", `${fmt(qa.min_thickness_mm)} to ${fmt(qa.max_thickness_mm)} mm`],
-    ["watertight", valid ? "yes, one valid body" : "NO"],
-    ["volume", `${fmt(qa.volume_mm3 / 1000, 1)} cm³`],
-    ["foot", `${report.side}, ${fmt(report.input.foot_length_mm, 0)} × ${fmt(report.input.foot_width_mm, 0)} mm, ${report.input.outline}`],
-    ["mesh", `${qa.faces} faces, ${report.resolution_mm} mm`],
+    f.scan  // a scan's arch is the foot's own, as scanned (arch.height_mm is ignored)
+      ? ["arch", `${fmt(f.scan.arch_height_mm, 1)} mm at ${fmt(f.scan.arch_apex.pct_length, 0)}% (scanned; fill ${fmt(f.scan.as_built.arch_fill_mm)})`]
+      : ["arch", `${fmt(f.arch_mm)} mm at ${fmt(f.arch_at_pct_length, 0)}% (set ${f.set.arch_mm})`],
+    ["heel lift", `${fmt(f.heel_lift_mm)} mm (set ${f.set.heel_lift_mm})`],
+    ["met pad", f.set.met_pad ? `${fmt(f.met_pad_mm)} mm, ${fmt(f.met_pad_behind_met_line_mm, 1)} mm behind the heads` : "off"],
+    f.scan  // a scan's rim: the heel's sides and the border kept to these heights over the seat
+      ? ["rim", `heel ${fmt(f.set.heel_cup_mm, 0)} mm, border ${fmt(f.set.rim_mm, 0)} mm over the seat`]
+      : ["heel cup", `${fmt(f.heel_cup_mm)} mm`],
+    ["thickness", `${fmt(f.thickness_mm[0])} to ${fmt(f.thickness_mm[1])} mm`],
+    ["watertight", valid ? (bodies === 2 ? "yes, shell and post, each valid" : "yes, one valid body") : "NO"],
+    ["volume", `${fmt(f.volume_mm3 / 1000, 1)} cm³`],
+    ["foot", `${f.side}, ${fmt(f.foot.length_mm, 0)} × ${fmt(f.foot.width_mm, 0)} mm, ${f.foot.outline}`],
+    ["mesh", `${f.faces} faces, ${f.resolution_mm} mm`],
   ];
+  if (shell) {  // a shell is measured along its normals; its trim edge and post as built
+    const nt = shell.normal_thickness, trim = shell.trim_edge;
+    rows.splice(4, 1, ["device", `shell, ${shell.material}`],
+      ["thickness", `${fmt(nt.p50_mm)} mm along the normal (min ${fmt(nt.min_mm)}, P5–P95 ${fmt(nt.p5_mm)}–${fmt(nt.p95_mm)}; set ${nt.prescribed_mm})`]);
+    if (trim) rows.push(["trim edge", `${fmt(trim.behind_mtpj1_mm, 1)} / ${fmt(trim.behind_mtpj5_mm, 1)} mm behind the 1st / 5th head`]);
+    rows.push(["post", post ? `${post.kind}: ${fmt(post.rearfoot_deg, 1)}°, motion ${fmt(post.motion_deg, 1)}°, flat to ` +
+      `${fmt(post.flat_end_pct, 0)}% (${fmt(post.flat_end_mm, 0)} mm), bottom flat to ${fmt(post.bottom_plane_residual_mm, 3)} mm` : "none"]);
+  }
   const body = $("#figures tbody");
   body.replaceChildren(...rows.map(([k, v]) => {
     const tr = document.createElement("tr");
@@ -249,7 +280,7 @@ function showReport(report) {
     if (k === "watertight") tr.children[1].className = valid ? "ok" : "bad";
     return tr;
   }));
-  $("#warnings").replaceChildren(...report.warnings.map((w) => { const li = document.createElement("li"); li.textContent = w; return li; }));
+  $("#warnings").replaceChildren(...f.warnings.map((w) => { const li = document.createElement("li"); li.textContent = w; return li; }));
 }
 
 function link(text, href, name) {
@@ -271,19 +302,19 @@ async function rebuild() {
   status("building…");
   try {
     const sent = performance.now();
-    const answer = await post("/api/build", formData(), controller.signal);
+    const { figures, mesh } = await postView(formData(), controller.signal);
     const built = performance.now();
-    const stl = await fetchMesh(answer.files.stl, controller.signal);
-    const fetched = performance.now();
     clearErrors();
-    await show([stl]);
-    state.parts = { debounce: sent - started, build: built - sent, fetch: fetched - built, draw: performance.now() - fetched };
-    showReport(answer.report);
-    $("#download-stl").href = answer.files.stl;
-    $("#download-3mf").href = answer.files["3mf"];
-    $("#download-report").href = answer.files.report;
-    $("#download-gcode").href = answer.files.gcode;
-    $("#download-gcode").dataset.mesh = answer.files.stl;
+    await show([mesh]);
+    (await viewer).showMap(figures.pressure_map);
+    state.parts = { debounce: sent - started, build: built - sent, draw: performance.now() - built };
+    showFigures(figures);
+    const files = figures.files;  // made on their first download, the report with the whole QA
+    $("#download-stl").href = files.stl;
+    $("#download-3mf").href = files["3mf"];
+    $("#download-report").href = files.report;
+    $("#download-gcode").href = files.gcode;
+    $("#download-gcode").dataset.mesh = files.stl;
     requestAnimationFrame(() => {
       state.lastMs = performance.now() - started;
       state.drawn++;
@@ -384,10 +415,10 @@ async function start() {
   for (const el of document.querySelectorAll("#inputs [name]")) {
     el.addEventListener(el.type === "file" || el.tagName === "SELECT" || el.type === "checkbox" ? "change" : "input", () => schedule());
   }
-  // one shape at a time: an outline, a scan, or the built-in outline
+  // an outline, a scan (with an outline beside it: the shoe's), or the built-in outline
   const outline = $("input[name=outline]"), scan = $("input[name=scan]"), side = $("[name=side]");
-  outline.addEventListener("change", () => { scan.value = ""; if (side.value === "auto") side.value = "right"; }, true);
-  scan.addEventListener("change", () => { outline.value = ""; side.value = "auto"; }, true);
+  outline.addEventListener("change", () => { if (side.value === "auto" && !scan.value) side.value = "right"; }, true);
+  scan.addEventListener("change", () => { side.value = "auto"; }, true);
   $("#builtin").addEventListener("click", () => {
     outline.value = scan.value = "";
     if (side.value === "auto") side.value = "right";

@@ -1,4 +1,4 @@
-// The 3D view of the web app: binary STL meshes drawn with three.js, coloured by height.
+// The 3D view of the web app: meshes drawn with three.js, coloured by height.
 import * as THREE from "three";
 import { OrbitControls } from "/static/vendor/three/OrbitControls.js";
 import { STLLoader } from "/static/vendor/three/STLLoader.js";
@@ -33,6 +33,26 @@ resize();
 
 // height colours (a viridis-like ramp): low is blue-violet, high is yellow
 const RAMP = [[0.27, 0.0, 0.33], [0.23, 0.32, 0.55], [0.13, 0.57, 0.55], [0.37, 0.79, 0.38], [0.99, 0.91, 0.14]];
+// the peak-pressure map under the insert (a build from load): each loaded sensor a square just
+// below the insert's bottom, coloured blue (low) to red (the highest peak), as pressure software does
+const HOT = [[0.19, 0.07, 0.23], [0.16, 0.47, 0.93], [0.1, 0.85, 0.6], [0.76, 0.93, 0.2], [0.98, 0.5, 0.1], [0.48, 0.02, 0.01]];
+export function showMap(map) {
+  if (!map || !shown.length) { render(); return; }
+  const positions = [], colours = [];
+  map.squares.forEach((sq, i) => {
+    const t = Math.min(1, map.peak_kpa[i] / map.max_kpa) * (HOT.length - 1);
+    const k = Math.min(HOT.length - 2, Math.floor(t)), f = t - k;
+    const c = [0, 1, 2].map((j) => HOT[k][j] * (1 - f) + HOT[k + 1][j] * f);
+    for (const v of [0, 1, 2, 0, 2, 3]) { positions.push(sq[v][0], sq[v][1], -0.5); colours.push(...c); }
+  });
+  const geometry = new THREE.BufferGeometry();
+  geometry.setAttribute("position", new THREE.Float32BufferAttribute(positions, 3));
+  geometry.setAttribute("color", new THREE.Float32BufferAttribute(colours, 3));
+  shown[0].add(new THREE.Mesh(geometry, new THREE.MeshBasicMaterial({ vertexColors: true, side: THREE.DoubleSide })));
+  Object.assign(shown[0].material, { transparent: true, opacity: 0.35, depthWrite: false, needsUpdate: true });  // the map seen through the insert
+  render();
+}
+
 function colourByHeight(geometry, zmax) {
   const pos = geometry.getAttribute("position");
   const colours = new Float32Array(pos.count * 3);
@@ -44,19 +64,27 @@ function colourByHeight(geometry, zmax) {
   geometry.setAttribute("color", new THREE.BufferAttribute(colours, 3));
 }
 
-// show binary STL meshes side by side (one insert, or a left and right pair); medial: +1 when the
+// a binary STL, or { positions: Float32Array (n * 3), index: Uint32Array (f * 3) } (drawn flat shaded as the STL is)
+function geometryOf(mesh) {
+  if (mesh instanceof ArrayBuffer) return new STLLoader().parse(mesh);
+  const geometry = new THREE.BufferGeometry();
+  geometry.setAttribute("position", new THREE.BufferAttribute(mesh.positions, 3));
+  geometry.setIndex(new THREE.BufferAttribute(mesh.index, 1));
+  return geometry;
+}
+
+// show meshes side by side (one insert, or a left and right pair); medial: +1 when the
 // medial side is +y (a right foot), -1 for a left one: the camera looks from above that side
 export function show(buffers, medial = 1) {
-  for (const mesh of shown) { scene.remove(mesh); mesh.geometry.dispose(); }
-  const loader = new STLLoader();
-  const geometries = buffers.map((b) => loader.parse(b));
+  for (const mesh of shown) { scene.remove(mesh); mesh.geometry.dispose(); mesh.children.forEach((c) => c.geometry.dispose()); }
+  const geometries = buffers.map(geometryOf);
   geometries.forEach((g) => g.computeBoundingBox());
   const zmax = Math.max(...geometries.map((g) => g.boundingBox.max.z), 1);
   const gap = 20;
   let y = 0;
   shown = geometries.map((g) => {
     colourByHeight(g, zmax);
-    const mesh = new THREE.Mesh(g, new THREE.MeshStandardMaterial({ vertexColors: true, roughness: 0.75 }));
+    const mesh = new THREE.Mesh(g, new THREE.MeshStandardMaterial({ vertexColors: true, roughness: 0.75, flatShading: true }));
     mesh.position.y = y - g.boundingBox.max.y;  // each next insert sits beside the last, towards -y
     y = mesh.position.y + g.boundingBox.min.y - gap;
     scene.add(mesh);
