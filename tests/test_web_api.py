@@ -420,7 +420,7 @@ def test_zones_and_a_top_cover_are_volumes_of_the_downloaded_3mf(client, tmp_pat
     rx = {"zones": {"heel": {"infill_pct": 20}, "arch": {"infill_pct": None}}, "top_cover": {"thickness_mm": 2}}
     answer = build(client, rx)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["report"]["prescription"]["zones"]["heel"] == {"infill_pct": 20.0}
+    assert answer.json()["report"]["prescription"]["zones"]["heel"] == {"infill_pct": 20.0, "density_pct": None}
     path = tmp_path / "z.3mf"
     path.write_bytes(client.get(answer.json()["files"]["3mf"]).content)
     volumes = volumes_of(path)

@@ -307,7 +307,7 @@ def test_zones_from_a_profile_table_and_in_the_input_frame(tmp_path, capsys):
     assert run(args, capsys)[0] == 0
     vols = volumes_of(out)
     assert [v["keys"].get("fill_density") for v in vols] == [None, "12%", "50.5%"]
-    assert json.loads(out.with_name("k.report.json").read_text())["prescription"]["zones"]["heel"] == {"infill_pct": 12.0}
+    assert json.loads(out.with_name("k.report.json").read_text())["prescription"]["zones"]["heel"] == {"infill_pct": 12.0, "density_pct": None}
     # every volume moved by the same transform: the zones still lie within the turned insert
     insert = vols[0]["mesh"]
     for v in vols[1:]:

@@ -49,13 +49,19 @@ class Insert:
     warnings: list[str] = field(default_factory=list)
     bottom: np.ndarray | None = None
     parts: tuple = ()  # (name, vertices, faces) of each printed body when there are several (a shell's extrinsic post)
+    lattice: "construct.lattice.Lattice | None" = None  # the printed body when lattice.type is not none
+
+    @property
+    def body(self) -> tuple[np.ndarray, np.ndarray]:
+        """The body written out: the lattice's vertices and faces when there is one, else the solid's."""
+        return (self.lattice.vertices, self.lattice.faces) if self.lattice is not None else (self.vertices, self.faces)
 
     @cached_property
     def mesh(self):
         """The solid as a ``trimesh.Trimesh`` (no vertex merging: vertices are already unique)."""
         import trimesh
 
-        return trimesh.Trimesh(self.vertices, self.faces, process=False)
+        return trimesh.Trimesh(*self.body, process=False)
 
     def qa(self) -> dict:
         """QA figures measured on the solid (see :mod:`insolegen.qa`)."""
@@ -102,6 +108,11 @@ def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) ->
         from .pressure.grading import graded
 
         insert = graded(insert)
+    if rx.lattice.type != "none":
+        from .construct import lattice
+
+        insert.lattice = lattice.build(insert)
+        insert.build_seconds = time.perf_counter() - start
     return insert
 
 

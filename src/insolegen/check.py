@@ -64,21 +64,23 @@ def _printed(path: Path, mesh):
 
 
 def check_mesh(vertices, faces, min_thickness_mm: float = 2.0, ray_spacing: float = 1.0,
-               stored_degenerate_faces: int | None = None) -> dict:
+               stored_degenerate_faces: int | None = None, lattice: bool = False) -> dict:
     """The QA figures and the reasons it fails, if any; ``passed`` is the verdict.
     stored_degenerate_faces: the file's own count, when the mesh is a union of its parts.
 
     A shell (see :mod:`insolegen.sheet`) is measured along its normals instead of vertically:
     ``device`` says which, ``normal_thickness`` holds the figures; its post and a top cover run
     on past its trim edge may be bodies of their own (up to 3 in all) and, formed or printed
-    rather than milled, it need not be millable."""
+    rather than milled, it need not be millable. ``lattice``: a printed lattice insert, hollow by
+    design: no milling or ray-thickness rules (one body with one surface, so no sealed void, is
+    still required)."""
     from . import sheet
     from .qa import solid_report
 
     result = solid_report(vertices, faces, ray_spacing)
     if stored_degenerate_faces is not None:
         result["degenerate_faces"] = stored_degenerate_faces
-    shell = sheet.measure(vertices, faces, ray_spacing)
+    shell = None if lattice else sheet.measure(vertices, faces, ray_spacing)
     result["device"] = "solid" if shell is None else "shell"
     if shell is not None:
         result["normal_thickness"] = shell
@@ -96,15 +98,30 @@ def check_mesh(vertices, faces, min_thickness_mm: float = 2.0, ray_spacing: floa
         (result["min_thickness_mm"] is not None and result["min_thickness_mm"] >= min_thickness_mm - 1e-6,
          f"thinner than {min_thickness_mm:g} mm (min {result['min_thickness_mm']}{' along the normal' if shell else ''})"),
     ]
+    if lattice:
+        rules = rules[:6]
+    result["lattice"] = lattice
     result["reasons"] = [reason for ok, reason in rules if not ok]
     result["passed"] = not result["reasons"]
     return result
 
 
-def check_file(path: str | Path, min_thickness_mm: float = 2.0, ray_spacing: float = 1.0) -> dict:
+def is_lattice(path: str | Path) -> bool:
+    """Whether the build report beside the mesh says it is a lattice insert."""
+    import json
+
+    report = Path(path).with_name(f"{Path(path).stem}.report.json")
+    try:
+        return json.loads(report.read_text())["prescription"]["lattice"]["type"] != "none"
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def check_file(path: str | Path, min_thickness_mm: float = 2.0, ray_spacing: float = 1.0, lattice: bool | None = None) -> dict:
+    """lattice None: as the report beside the mesh says (see :func:`is_lattice`)."""
     mesh = load_mesh(path)
     result = check_mesh(mesh.vertices, mesh.faces, min_thickness_mm, ray_spacing,
-                        mesh.metadata.get("stored_degenerate_faces"))
+                        mesh.metadata.get("stored_degenerate_faces"), is_lattice(path) if lattice is None else lattice)
     return {"mesh": str(path), **result}
 
 

@@ -192,14 +192,16 @@ def _check_shape(outline, declared: str = "") -> None:
 @click.option("--ray-spacing", type=float, default=1.0, show_default=True, help="grid spacing of the vertical rays, mm")
 @click.option("--scan", type=click.Path(dir_okay=False, path_type=Path),
               help="the foot scan the insert was built from: also measure how closely the top follows its sole")
-def check(mesh, report_path, as_json, min_thickness, ray_spacing, scan):
+@click.option("--lattice/--solid", "lattice", default=None,
+              help="a printed lattice insert (hollow: no milling or thickness rules) or a solid one [default: as the report beside it says]")
+def check(mesh, report_path, as_json, min_thickness, ray_spacing, scan, lattice):
     """Independent QA of any insert mesh (STL, 3MF, OBJ, PLY): exit 0 when it passes."""
     import json
 
     from . import check as checks
     from . import export
 
-    result = checks.check_file(mesh, min_thickness, ray_spacing)
+    result = checks.check_file(mesh, min_thickness, ray_spacing, lattice)
     if scan is not None:
         result["scan_fit"] = checks.scan_fit(mesh, scan)
     if report_path:

@@ -162,11 +162,13 @@ def write_insert(insert, path: str | Path, ascii_stl: bool = False, keep_input_f
     def frame(vertices: np.ndarray) -> np.ndarray:
         return to_input_frame(vertices, insert.outline.transform) if keep_input_frame else vertices
 
-    if check_writable(path).suffix.lower() == ".3mf":
+    # A lattice goes to powder-bed and resin printers: no slicer zones, the body alone.
+    if check_writable(path).suffix.lower() == ".3mf" and insert.lattice is None:
         from .fabrication import prusa, zones
 
         volumes = zones.volumes(insert)
         if len(volumes) > 1:
             vertices, faces, config = prusa.package(volumes)
             return write_bytes(path, encode_3mf(frame(vertices), faces, config))
-    return write_mesh(path, frame(insert.vertices), insert.faces, ascii_stl=ascii_stl)
+    vertices, faces = insert.body
+    return write_mesh(path, frame(vertices), faces, ascii_stl=ascii_stl)

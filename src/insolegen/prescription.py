@@ -7,6 +7,7 @@ clinical range is accepted, values past the usual ones give a warning, not an er
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -169,6 +170,10 @@ class Zone(_Section):
         None, ge=0.0, le=100.0,
         description="infill density printed in this zone, %; unset: no zone, the slicer's own density",
     )
+    density_pct: float | None = Field(
+        None, ge=10.0, le=60.0,
+        description="relative density of a gyroid lattice's core in this zone, %; unset: lattice.density_pct",
+    )
 
 
 class Zones(_Section):
@@ -178,6 +183,19 @@ class Zones(_Section):
     arch: Zone = Field(default_factory=Zone, description="midfoot, from 30% of foot length to the metatarsal-head line")
     forefoot: Zone = Field(default_factory=Zone, description="from the metatarsal-head line forward")
     met_pad: Zone = Field(default_factory=Zone, description="the metatarsal pad's footprint (where the pad sits, on or off)")
+
+
+class Lattice(_Section):
+    """A printed gyroid lattice for powder-bed and resin printers (SPEC "Printed lattices")."""
+
+    type: Literal["none", "gyroid"] = Field("none", description="none: a solid insert; gyroid: a TPMS sheet lattice under a closed skin")
+    skin_mm: float = Field(1.2, ge=0.8, le=3.0, description="top skin and rim wall thickness over the lattice, mm")
+    bottom: Literal["open", "skin"] = Field(
+        "open", description="open: the lattice open underneath (powder and resin drain); skin: closed, with drain holes"
+    )
+    cell_mm: float = Field(10.0, ge=6.0, le=20.0, description="gyroid cell size, mm")
+    density_pct: float = Field(25.0, ge=10.0, le=60.0, description="relative density of the lattice core, % (zones.<name>.density_pct per zone)")
+    min_wall_mm: float = Field(0.8, ge=0.3, le=3.0, description="thinnest sheet the printer makes, mm (PA12 on SLS/MJF: 0.8)")
 
 
 class Shoe(_Section):
@@ -244,6 +262,7 @@ class Prescription(_Section):
     flange: Flange = Field(default_factory=Flange)
     top_cover: TopCover = Field(default_factory=TopCover)
     zones: Zones = Field(default_factory=Zones)
+    lattice: Lattice = Field(default_factory=Lattice)
     shoe: Shoe = Field(default_factory=Shoe)
     cast: Cast = Field(default_factory=Cast)
     scan: Scan = Field(default_factory=Scan)
@@ -274,6 +293,8 @@ class Prescription(_Section):
             raise ValueError(problem)
         for problem in self._device_conflicts():
             raise ValueError(problem)
+        if self.lattice.type != "none":
+            self._check_lattice_walls()
         return self
 
     def _device_conflicts(self) -> list[str]:
@@ -293,6 +314,29 @@ class Prescription(_Section):
                                f"shell under the recess, below shell.min_thickness_mm {self.shell.min_thickness_mm:g}; make it at most "
                                f"{self.shell.thickness_mm - self.shell.min_thickness_mm:g} mm or raise shell.thickness_mm")
         return out
+
+    def _check_lattice_walls(self) -> None:
+        """A density and cell size whose sheet would be thinner than the printer's least wall."""
+        from .construct import gyroid
+
+        lat = self.lattice
+        if self.device.type != "solid":
+            raise ValueError(f"lattice.type = {lat.type} fills a solid insert's core; set device.type=solid or lattice.type=none")
+        asked = [("lattice.density_pct", lat.density_pct)] + [
+            (f"zones.{name}.density_pct", zone.density_pct)
+            for name, zone in self.zones if zone.density_pct is not None
+        ]
+        for name, pct in asked:
+            wall = float(gyroid.wall_for(pct / 100, lat.cell_mm))
+            if wall < lat.min_wall_mm:
+                least = float(gyroid.density_of(lat.min_wall_mm, lat.cell_mm)) * 100
+                cell = lat.min_wall_mm / wall * lat.cell_mm
+                cell = math.ceil(cell * 10) / 10
+                bigger = f", or lattice.cell_mm {cell:g} or more" if cell <= Lattice.model_fields["cell_mm"].metadata[1].le else ""
+                raise ValueError(
+                    f"{name} {pct:g} at lattice.cell_mm {lat.cell_mm:g} makes {wall:.2f} mm sheets, under "
+                    f"lattice.min_wall_mm {lat.min_wall_mm:g}; ask {math.ceil(least * 10) / 10:g} % or more{bigger}"
+                )
 
     def _lab_conflicts(self) -> list[str]:
         """Fields that undo each other: the lab would send the form back."""

@@ -123,6 +123,27 @@ def top_surface(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return vertices, triangles, vertices[unique[count == 1]][:, :, :2]
 
 
+def _lattice_cut(ax, mesh, y: float, span) -> None:
+    """A lattice insert cut along the foot at y (mm), its material filled: the sheet, the skin
+    and the open bottom show."""
+    from matplotlib.patches import PathPatch
+    from matplotlib.path import Path as MplPath
+
+    section = mesh.section(plane_origin=(0.0, y, 0.0), plane_normal=(0.0, 1.0, 0.0))
+    if section is not None:
+        codes, points = [], []
+        for loop in section.discrete:  # closed loops in 3D; x and z span the cut's plane
+            points += [loop[:, [0, 2]], loop[:1, [0, 2]]]
+            codes += [MplPath.MOVETO] + [MplPath.LINETO] * (len(loop) - 1) + [MplPath.CLOSEPOLY]
+        ax.add_patch(PathPatch(MplPath(np.vstack(points), codes), facecolor="C0", edgecolor="k", lw=0.3))
+    ax.set_xlim(span[0] - 4, span[1] + 4)
+    ax.set_ylim(-1, mesh.bounds[1, 2] + 2)
+    ax.set_xlabel("x, mm")
+    ax.set_ylabel("z, mm")
+    ax.set_title(f"cut along the foot at y = {y:.0f} mm (material filled; heights drawn 2x)", fontsize=11)
+    ax.set_aspect(2.0)
+
+
 def png(mesh, report: dict, out: Path) -> bytes:
     """Top view coloured by height with contours and landmarks, medial profile, shaded 3D view."""
     import io
@@ -173,6 +194,9 @@ def png(mesh, report: dict, out: Path) -> bytes:
         _section_panel(side, mesh, {**report, "shell": shell}, (x0, x1))
     else:
         _profile_panel(side, xs, ys, heights, report, (x0, x1))
+    if report.get("prescription", {}).get("lattice", {}).get("type", "none") != "none":
+        side.clear()  # a lattice insert: a cut through it says more than its profile
+        _lattice_cut(side, mesh, (y0 + y1) / 2, (x0, x1))
 
     view = fig.add_subplot(grid[0, 1], projection="3d")
     view.plot_trisurf(tri, z, cmap="viridis", linewidth=0, antialiased=False, shade=True)

@@ -158,7 +158,11 @@ def insert_qa(insert) -> dict:
     it), and the footprint's deviation from the outline."""
     from shapely.geometry import Polygon
 
-    qa = solid_report(insert.vertices, insert.faces, REPORT_RAY_SPACING_MM, proven=True)
+    qa = solid_report(*insert.body, REPORT_RAY_SPACING_MM, proven=True)
+    if insert.lattice is not None:
+        from . import lattice_qa
+
+        qa["lattice"] = lattice_qa.figures(insert, qa["volume_mm3"])
     thickness = insert.vertices[: len(insert.points), 2] - insert.bottom  # above the bottom, bent or flat
     qa["min_thickness_mm"] = round(float(thickness.min()), 4)
     qa["max_thickness_mm"] = round(float(thickness.max()), 4)

@@ -31,6 +31,18 @@ def grid_hits(vertices: np.ndarray, faces: np.ndarray, spacing: float, origin: n
     """Cast a vertical ray through every grid point ``spacing`` mm apart over the mesh bounds;
     ``origin`` (2,), mm: a point the grid passes through (default: the bounds' corner plus
     GRID_PHASE of a spacing)."""
+    origin, ray, z, ix, iy = crossings(vertices, faces, spacing, origin)
+    first = np.r_[True, np.diff(ray) != 0]
+    start = np.flatnonzero(first)
+    count = np.diff(np.r_[start, len(ray)])
+    last = np.r_[start[1:], len(ray)] - 1
+    xy = origin + np.c_[ix[start], iy[start]] * spacing
+    return Hits(xy=xy, count=count, bottom=z[start], top=z[last])
+
+
+def crossings(vertices: np.ndarray, faces: np.ndarray, spacing: float, origin: np.ndarray | None = None):
+    """Every crossing of the vertical rays of :func:`grid_hits`: the grid's origin (2,), mm, then
+    ray id, z (mm), grid column ix and row iy, each (h,), sorted by ray then z, a grazed edge once."""
     corner = np.array([vertices[:, 0].min(), vertices[:, 1].min()])
     if origin is None:
         origin = corner + np.array(GRID_PHASE) * spacing
@@ -75,10 +87,4 @@ def grid_hits(vertices: np.ndarray, faces: np.ndarray, spacing: float, origin: n
     order = np.lexsort((z, ray))
     ray, z, ix, iy = ray[order], z[order], ix[order], iy[order]
     new = np.r_[True, (np.diff(ray) != 0) | (np.diff(z) > 1e-6)]  # a grazed edge counts once
-    ray, z, ix, iy = ray[new], z[new], ix[new], iy[new]
-    first = np.r_[True, np.diff(ray) != 0]
-    start = np.flatnonzero(first)
-    count = np.diff(np.r_[start, len(ray)])
-    last = np.r_[start[1:], len(ray)] - 1
-    xy = origin + np.c_[ix[start], iy[start]] * spacing
-    return Hits(xy=xy, count=count, bottom=z[start], top=z[last])
+    return origin, ray[new], z[new], ix[new], iy[new]

@@ -140,7 +140,8 @@ def _write_insert(insert, folder: Path, stem: str) -> dict[str, Any]:
 
     mesh_name = f"{stem}.stl"
     insert.export(folder / mesh_name)
-    np.savez(folder / f"{stem}.{MESH_KEEP}", vertices=insert.vertices, faces=insert.faces)
+    vertices, faces = insert.body  # a lattice insert's lattice, else the solid
+    np.savez(folder / f"{stem}.{MESH_KEEP}", vertices=vertices, faces=faces)
     rx = insert.prescription
     if rx.top_cover.thickness_mm > 0 or any(zone.infill_pct is not None for _, zone in rx.zones):
         # a top cover and print zones are volumes of the 3MF that the kept mesh has not: that 3MF is made now

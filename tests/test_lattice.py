@@ -1,0 +1,183 @@
+"""Gyroid lattice inserts (SPEC "Printed lattices"), measured on the exported file as a CAM
+engineer would: vertical rays through the STL for density and skin, voxels for sealed voids,
+manifold3d for the body, the distance across the walls for the thinnest one.
+
+One build, kept small: a three-quarter FIND insert on a 3 mm shell with an 8 mm heel lift, so
+the heel and the arch hold a core (graded 40 % -> 25 %) and the front, 3 mm thick, stays solid.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from insolegen import lattice_qa, rays
+from insolegen.construct import lattice
+from insolegen.qa import as_manifold
+
+from conftest import FEET, footprint, load, needs_feet, report_of, run
+
+pytestmark = [needs_feet, pytest.mark.filterwarnings("ignore")]
+SKIN, HEEL, ARCH = 1.2, 40.0, 25.0
+CORE_MM = 4.0  # a zone's core: 4 mm of lattice or more (at the core's thin edge the walls that close it weigh in)
+SETTINGS = ["shell.length=three_quarter", "heel_lift.height_mm=8", "lattice.type=gyroid",
+            f"zones.heel.density_pct={HEEL:g}", f"lattice.density_pct={ARCH:g}"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lattice")
+    from insolegen.cli import main
+
+    args = ["build", "--outline", str(FEET / "find" / "template_sole_outline_mm.csv"), "--side", "left"]
+    solid_args = list(args)
+    for s in SETTINGS:
+        args += ["--set", s]
+    for s in SETTINGS[:2]:
+        solid_args += ["--set", s]
+    assert main([*args, "-o", str(out / "lattice.stl")]) == 0
+    assert main([*solid_args, "-o", str(out / "solid.stl")]) == 0
+    mesh = load(out / "lattice.stl")
+    xy, start, count, z = lattice_qa.columns(mesh.vertices, mesh.faces, 0.5)
+    return {"path": out / "lattice.stl", "mesh": mesh, "solid": load(out / "solid.stl"), "report": report_of(out / "lattice.stl"),
+            "xy": xy, "start": start, "count": count, "z": z}
+
+
+def _inside_mm(mesh, xy):
+    import shapely
+
+    rim = footprint(mesh)
+    return np.where(shapely.contains_xy(rim, xy[:, 0], xy[:, 1]), 1, -1) * shapely.distance(rim.exterior, shapely.points(xy))
+
+
+def _core_columns(b):
+    """Columns of the file that hold a lattice core: more than one run of material, the skin
+    and CORE_MM of room above the flat bottom, 3 mm inside the rim. Returns (mask, core height)."""
+    top = b["z"][b["start"] + b["count"] - 1]
+    room = top - SKIN
+    mask = (b["count"] > 2) & (room >= CORE_MM) & (_inside_mm(b["mesh"], b["xy"]) >= 3.0)
+    return mask, room
+
+
+def _density(b, mask, room):
+    """The core's density below the fillets that join the sheet to the skin (their share of a
+    thin core is the skin's, not the lattice's)."""
+    below = room - lattice.FILLET_MM
+    built = lattice_qa.material_between(b["start"], b["count"], b["z"], np.zeros(len(room)), below)
+    return 100 * built[mask].sum() / below[mask].sum()
+
+
+def test_zone_density_as_asked_and_graded_smoothly(built):
+    mask, room = _core_columns(built)
+    x = built["xy"][:, 0]
+    length = built["report"]["input"]["foot_length_mm"]
+    ramp = lattice.ramp_mm({"heel": HEEL, "arch": ARCH, "forefoot": ARCH})
+    seat = 0.3 * length  # fabrication.zones: the heel zone lies behind 30 % of the length
+    heel = _density(built, mask & (x < seat - ramp / 2), room)
+    arch = _density(built, mask & (x > seat + ramp / 2), room)
+    assert abs(heel - HEEL) <= 3.0 and abs(arch - ARCH) <= 3.0, (heel, arch)
+    # 10 mm windows along the foot over the core: no step over 8 points between neighbours.
+    edges = np.arange(x[mask].min(), x[mask].max() - 10.0, 10.0)
+    windows = [_density(built, mask & (x >= e) & (x < e + 10.0), room) for e in edges]
+    assert np.abs(np.diff(windows)).max() <= 8.0, np.round(windows, 1)
+    figures = built["report"]["qa"]["lattice"]["zones"]
+    assert abs(figures["heel"]["density_built_pct"] - heel) < 1.5 and figures["heel"]["relative_stiffness"] > figures["arch"]["relative_stiffness"]
+
+
+def test_thin_front_stays_solid_and_report_gives_share(built):
+    x, inside = built["xy"][:, 0], _inside_mm(built["mesh"], built["xy"])
+    top = built["z"][built["start"] + built["count"] - 1]
+    front = (x > x.max() - 15.0) & (inside > 3.0)
+    assert (top[front] < 3.0 + SKIN + lattice.CORE_MIN_MM).all() and (built["count"][front] == 2).all()
+    figures = built["report"]["qa"]["lattice"]
+    assert 0 < figures["lattice_share_pct"] < 100 and figures["triangles"] == len(built["mesh"].faces)
+
+
+def test_one_watertight_body_manifold3d_accepts(built):
+    mesh = built["mesh"]
+    solid = as_manifold(mesh.vertices, mesh.faces.astype(np.int32))
+    assert solid.status().name == "NoError"
+    assert len(solid.decompose()) == 1  # one surface: one body and no cavity inside it
+    qa = built["report"]["qa"]
+    assert qa["watertight"] and qa["bodies"] == 1 and qa["degenerate_faces"] == 0
+
+
+def test_no_sealed_void_flood_fill(built):
+    """Empty voxels (0.4 mm) flood-filled from outside the box reach every empty voxel."""
+    mesh, voxel = built["mesh"], 0.4
+    lo, hi = mesh.bounds
+    origin = lo[:2] - voxel * 1.5 + 0.0123
+    _, ray, z, ix, iy = rays.crossings(mesh.vertices, mesh.faces, voxel, origin)
+    first = origin + np.ceil((lo[:2] - origin) / voxel) * voxel
+    nx, ny = (np.ceil((hi[:2] - origin) / voxel).astype(int) + 3)
+    nz = int(np.ceil((hi[2] - lo[2]) / voxel)) + 4
+    z0 = lo[2] - 1.5 * voxel
+    gx = ix + int(round((first[0] - origin[0]) / voxel))
+    gy = iy + int(round((first[1] - origin[1]) / voxel))
+    k = np.clip(np.ceil((z - z0) / voxel - 0.5).astype(int), 0, nz)
+    flips = np.zeros((nx, ny, nz + 1), np.int8)
+    np.add.at(flips, (gx, gy, k), 1)
+    solid = (np.cumsum(flips, axis=2, dtype=np.int16)[:, :, :nz] % 2).astype(bool)
+    assert solid.sum() * voxel**3 == pytest.approx(built["report"]["qa"]["volume_mm3"], rel=0.05)
+    # 26-connected: a passage narrower than a voxel still joins (the exact test is the one
+    # connected surface above); 6-connected, 2 pockets of 2 and 6 voxels high in the heel cup.
+    labels, count = ndimage.label(~solid, structure=np.ones((3, 3, 3)))
+    assert count == 1, f"{count - 1} sealed voids"
+
+
+def test_top_skin_closed_and_top_as_the_solid(built):
+    mask, _ = _core_columns(built)
+    inner = mask & (_inside_mm(built["mesh"], built["xy"]) >= 4.0)
+    skin = lattice_qa.top_skin(built["start"], built["count"], built["z"])[inner]
+    assert skin.min() >= SKIN - 0.1, skin.min()
+    solid = built["solid"]
+    hits = rays.grid_hits(solid.vertices, solid.faces, 0.5, built["xy"][0])
+    solid_top = dict(zip(map(tuple, np.round(hits.xy, 3)), hits.top))
+    top = built["z"][built["start"] + built["count"] - 1]
+    pairs = [(solid_top[key], t) for key, t in zip(map(tuple, np.round(built["xy"][inner], 3)), top[inner]) if key in solid_top]
+    diff = np.abs(np.subtract(*np.array(pairs).T))
+    assert len(pairs) > 1000 and np.percentile(diff, 99) < 0.05 and diff.max() < 0.15, (np.percentile(diff, 99), diff.max())
+
+
+def test_thinnest_wall_in_the_core(built):
+    """Around the thinnest sheet asked (the arch, 25 %), 1 mm above the open bottom and below the skin."""
+    mesh, report = built["mesh"], built["report"]
+    x0 = 0.3 * report["input"]["foot_length_mm"] + lattice.ramp_mm({"heel": HEEL, "arch": ARCH}) / 2 + 5.0
+    mask, room = _core_columns(built)
+    here = mask & (np.abs(built["xy"][:, 0] - x0) < 5.0) & (np.abs(built["xy"][:, 1]) < 5.0)
+    wall = lattice_qa.thinnest_wall(mesh.vertices, mesh.faces.astype(np.int32), np.array([x0, 0.0]), 10.0,
+                                    1.0, float(room[here].min()) - 0.3)
+    assert wall >= 0.8 - 0.05, wall
+
+
+@pytest.mark.xfail(strict=True, reason="the open bottom cuts the sheet where it runs nearly flat: slivers down "
+                   "to 0.03 mm within 0.3 mm of the bottom (measured on a full FIND insert, 8 mm base)")
+def test_thinnest_wall_at_the_open_bottom(built):
+    mesh = built["mesh"]
+    x0 = float(np.median(built["xy"][:, 0]))
+    walls = [lattice_qa.thinnest_wall(mesh.vertices, mesh.faces.astype(np.int32), np.array([x, y]), 20.0, 0.0, 1.0)
+             for x in (x0 - 40, x0, x0 + 20) for y in (-15.0, 15.0)]
+    assert np.nanmin(walls) >= 0.8 - 0.05, walls
+
+
+def test_refused_when_the_sheet_would_be_too_thin(tmp_path, capsys):
+    code, _, err = run(["build", "--set", "lattice.type=gyroid", "--set", "lattice.density_pct=15",
+                        "-o", tmp_path / "x.stl"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "lattice.density_pct 15" in err and "24 % or more" in err and "lattice.cell_mm" in err
+    assert not (tmp_path / "x.stl").exists()
+    code, _, err = run(["build", "--set", "lattice.type=gyroid", "--set", "lattice.cell_mm=20",
+                        "--set", "zones.heel.density_pct=12", "-o", tmp_path / "x.stl"], capsys)
+    assert code == 2 and "zones.heel.density_pct 12" in err and "12.3 % or more" in err
+
+
+def test_check_takes_a_lattice_insert(built, capsys):
+    """`insolegen check` reads the report beside the mesh: a lattice passes without the milling rules
+    (which it fails: its rays meet the sheet many times)."""
+    code, out, _ = run(["check", built["path"], "--json"], capsys)
+    result = json.loads(out)
+    assert code == 0 and result["passed"] and result["lattice"] and result["bodies"] == 1
+    assert not result["millable_from_above"]
