@@ -386,22 +386,32 @@ def read_emed(path: Path, data: bytes) -> tuple[Rings, str | None]:
 READERS = {".csv": read_csv, ".txt": read_csv, ".tsv": read_csv, ".json": read_json, ".geojson": read_json, ".svg": read_svg, ".dxf": read_dxf, ".lst": read_emed}
 
 
+def read_input(path: Path, what: str, limit: int) -> bytes:
+    """The bytes of an input file (an outline, a pressure recording: ``what``), or one line naming
+    the file and what is wrong: missing, a folder, unreadable, or larger than ``limit`` bytes."""
+    try:
+        if path.stat().st_size > limit:
+            raise InputError(f"{path}: {path.stat().st_size} bytes is too large for {_article(what)} {what} (limit {limit // 2**20} MiB)")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: {what} file not found; check the path") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder; give {_article(what)} {what} file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror})") from None
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
 def read(path: str | Path) -> tuple[Rings, str | None, str]:
     """(rings, units or None, sha256 of the file) from an outline file of any known format."""
     path = Path(path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise InputError(f"{path}: unknown outline format '{path.suffix}'; use one of {', '.join(sorted(READERS))}")
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise InputError(f"{path}: {path.stat().st_size} bytes is too large for an outline (limit {MAX_FILE_BYTES // 2**20} MiB)")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: outline file not found; check the path") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; give an outline file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the outline ({exc.strerror})") from None
+    data = read_input(path, "outline", MAX_FILE_BYTES)
     rings, units = reader(path, data)
     if sum(len(r) for r in rings) > MAX_POINTS:
         raise InputError(f"{path}: {sum(len(r) for r in rings)} points is too many for an outline (limit {MAX_POINTS}); thin the scan first")

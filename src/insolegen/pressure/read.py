@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, warn
+from ..readers import read_input
 from . import emed, fscan, orient, pliance, steps, xsensor
 from .recording import Recording
 
@@ -44,14 +45,7 @@ def read(path: str | Path, side: str | None = None, step: int | None = None, rel
     side = None if side in (None, "auto") else side
     if side not in (None, "left", "right"):
         raise InputError(f"side '{side}' is not known; use auto, left or right")
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise InputError(f"{path}: {path.stat().st_size} bytes is too large for a pressure recording (limit {MAX_FILE_BYTES // 2**20} MiB)")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: pressure file not found; check the path") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; give a pressure recording file") from None
+    data = read_input(path, "pressure recording", MAX_FILE_BYTES)
     if b"\x00" in data[:4096]:
         raise InputError(f"{path}: a binary file; export the recording as text ({', '.join(SUFFIXES)})")
     try:
