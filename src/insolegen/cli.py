@@ -344,15 +344,8 @@ def cam(mesh, output, tool, tool_diameter, stepover, feed, plunge_feed, spindle,
     text, doc = mill.mill_program(loaded.vertices, loaded.faces, options, mesh_name=Path(mesh).name, mesh_sha256=sha)
     picture = toolpath_preview.png(loaded.vertices, loaded.faces, text, doc) if preview_path else None
     report_path = report_path or output.with_name(f"{output.stem}.cam.json")
-    written = []
-    try:  # the program, its report and its picture are delivered together or not at all
-        for path, data in ((output, text.encode()), (report_path, (json.dumps(doc, indent=2) + "\n").encode()), (preview_path, picture)):
-            if data is not None:
-                written.append(export.write_bytes(path, data))
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
+    # the program, its report and its picture are delivered together or not at all
+    export.write_all(((output, text.encode()), (report_path, (json.dumps(doc, indent=2) + "\n").encode()), (preview_path, picture)))
     if not quiet:
         click.echo(mill.summary(str(output), doc), err=True)
 
@@ -399,15 +392,7 @@ def pressure_cmd(recording, output, report_path, side, step):
     analysis = pressure.analyse(pressure.read(recording, side=side, step=step, relabel=True))
     doc = (json.dumps(analysis.report(), indent=2) + "\n").encode()
     image = picture.png(analysis) if output else None
-    written = []
-    try:  # the map and the report together or not at all
-        for path, data in ((output, image), (report_path, doc)):
-            if path is not None:
-                written.append(export.write_bytes(path, data))
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
+    export.write_all(((output, image), (report_path, doc)))  # the map and the report together or not at all
     if report_path is None:
         click.echo(doc.decode(), nl=False)
 

@@ -147,6 +147,21 @@ def write_bytes(path: str | Path, data: bytes) -> Path:
     return path
 
 
+def write_all(files) -> list[Path]:
+    """Write each (path, bytes) of ``files`` atomically, skipping a None path or data: delivered
+    together or not at all (those written are removed again if a later one fails)."""
+    written = []
+    try:
+        for path, data in files:
+            if path is not None and data is not None:
+                written.append(write_bytes(path, data))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return written
+
+
 def write_mesh(path: str | Path, vertices: np.ndarray, faces: np.ndarray, ascii_stl: bool = False) -> Path:
     """Encode by suffix and write atomically."""
     path = check_writable(path)
