@@ -91,7 +91,7 @@ def build_insert(outline: Outline, rx: Prescription, resolution: float = 1.0) ->
     features.check_thickness(points, heights, marks, rx)
     parts = ()
     if sheet:
-        device = construct_shell.build(points, triangles, rim, footprint, lambda xy: features.fields(xy, outline, marks, rx),
+        device = construct_shell.build(points, triangles, rim, footprint, heights, lambda xy: features.fields(xy, outline, marks, rx),
                                        outline, marks, rx, resolution)
         vertices, faces, bottom, heights, parts = device.vertices, device.faces, device.bottom, device.fields, device.parts
     else:

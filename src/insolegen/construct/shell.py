@@ -154,11 +154,12 @@ def sheet_fields(heights: dict[str, np.ndarray], xy: np.ndarray, marks: Landmark
     return out
 
 
-def build(points: np.ndarray, triangles: np.ndarray, rim: int, footprint: np.ndarray, fields_at, outline, marks: Landmarks,
-          rx, resolution: float) -> Device:
+def build(points: np.ndarray, triangles: np.ndarray, rim: int, footprint: np.ndarray, fields: dict[str, np.ndarray],
+          fields_at, outline, marks: Landmarks, rx, resolution: float) -> Device:
     """The shell device over the triangulated footprint (points (n, 2), triangles (t, 3), the
-    rim points[:rim]); fields_at: xy (k, 2) -> the top's fields there (name -> (k,) mm)."""
-    heights = sheet_fields(fields_at(points), points, marks, rx)
+    rim points[:rim]); fields: the top's fields at the points (name -> (n,) mm); fields_at:
+    xy (k, 2) -> the top's fields anywhere else (beyond the rim, between the points)."""
+    heights = sheet_fields(fields, points, marks, rx)
 
     def top_without(xy: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
         h = sheet_fields(fields_at(xy), xy, marks, rx)
