@@ -163,9 +163,17 @@ def insert_qa(insert) -> dict:
         from . import lattice_qa
 
         qa["lattice"] = lattice_qa.figures(insert, qa["volume_mm3"])
+    qa.update(features_as_built(insert))
+    pts = insert.points
+    rim = Polygon(pts[: insert.rim])
+    qa["footprint_deviation_mm"] = round(float(rim.hausdorff_distance(Polygon(insert.footprint))), 4)
+    return qa
+
+
+def features_as_built(insert) -> dict:
+    """The thickness range over the top's points and each feature's field where it peaks, read off
+    the insert's own fields: ``min_thickness_mm``, ``max_thickness_mm`` and ``as_built``."""
     thickness = insert.vertices[: len(insert.points), 2] - insert.bottom  # above the bottom, bent or flat
-    qa["min_thickness_mm"] = round(float(thickness.min()), 4)
-    qa["max_thickness_mm"] = round(float(thickness.max()), 4)
     marks, pts, length = insert.marks, insert.points, insert.marks.length_mm
 
     def peak(name: str) -> dict:
@@ -181,17 +189,18 @@ def insert_qa(insert) -> dict:
     pad["behind_met_line_mm"] = round(float(marks.behind_met_line_mm(np.array(pad["at_xy_mm"]))), 3)
     arch = peak("arch")
     arch["medial"] = bool(arch["at_xy_mm"][1] * insert.outline.medial_sign > 0)
-    qa["as_built"] = {
-        "heel_lift_mm": round(float(insert.fields["heel_lift"][heel]), 4),
-        "arch": arch,
-        "met_pad": pad,
-        "heel_cup_mm": round(float(insert.fields["heel_cup"].max()), 4),
-        "posting_max_rise_mm": round(float(insert.fields["posting"].max()), 4),
-        **lab_as_built(insert),
+    return {
+        "min_thickness_mm": round(float(thickness.min()), 4),
+        "max_thickness_mm": round(float(thickness.max()), 4),
+        "as_built": {
+            "heel_lift_mm": round(float(insert.fields["heel_lift"][heel]), 4),
+            "arch": arch,
+            "met_pad": pad,
+            "heel_cup_mm": round(float(insert.fields["heel_cup"].max()), 4),
+            "posting_max_rise_mm": round(float(insert.fields["posting"].max()), 4),
+            **lab_as_built(insert),
+        },
     }
-    rim = Polygon(pts[: insert.rim])
-    qa["footprint_deviation_mm"] = round(float(rim.hausdorff_distance(Polygon(insert.footprint))), 4)
-    return qa
 
 
 LAB_PEAKS = ("skive", "met_bar", "morton_extension", "reverse_morton", "first_ray_cutout", "cuboid_pad",

@@ -177,10 +177,8 @@ def view(source: Source, rx_json: str, side: str, resolution: float, folder: str
     shell's section of the report)."""
     import pickle
 
-    import numpy as np
-
     from .. import api, prescription
-    from ..qa import as_manifold
+    from ..qa import as_manifold, features_as_built
 
     folder_path = Path(folder)
     rx = prescription.Prescription.model_validate_json(rx_json)
@@ -190,10 +188,8 @@ def view(source: Source, rx_json: str, side: str, resolution: float, folder: str
     solid = as_manifold(insert.vertices, insert.faces)  # about 300 bytes a face: freed before the figures
     watertight, bodies, volume = solid.status().name == "NoError", len(solid.decompose()), float(solid.volume())
     del solid
-    fields, pts, marks = insert.fields, insert.points, insert.marks
-    arch, pad = int(np.argmax(fields["arch"])), int(np.argmax(fields["met_pad"]))
-    heel = int(np.argmin(np.linalg.norm(pts - marks.heel_centre, axis=1)))  # as the report measures them
-    thickness = insert.vertices[: len(pts), 2] - insert.bottom
+    built = features_as_built(insert)  # as the report measures them
+    arch, pad = built["as_built"]["arch"], built["as_built"]["met_pad"]
     outline = insert.outline
     figures = {
         "side": outline.side,
@@ -202,15 +198,15 @@ def view(source: Source, rx_json: str, side: str, resolution: float, folder: str
         "volume_mm3": round(volume, 3),
         "faces": len(insert.faces),
         "resolution_mm": resolution,
-        "arch_mm": round(float(fields["arch"][arch]), 4),
-        "arch_at_pct_length": round(100 * float(pts[arch, 0]) / marks.length_mm, 2),
-        "heel_lift_mm": round(float(fields["heel_lift"][heel]), 4),
-        "met_pad_mm": round(float(fields["met_pad"][pad]), 4),
-        "met_pad_behind_met_line_mm": round(float(marks.behind_met_line_mm(pts[pad])), 3),
-        "heel_cup_mm": round(float(fields["heel_cup"].max()), 4),
+        "arch_mm": arch["height_mm"],
+        "arch_at_pct_length": arch["at_pct_length"],
+        "heel_lift_mm": built["as_built"]["heel_lift_mm"],
+        "met_pad_mm": pad["height_mm"],
+        "met_pad_behind_met_line_mm": pad["behind_met_line_mm"],
+        "heel_cup_mm": built["as_built"]["heel_cup_mm"],
         "set": {"arch_mm": rx.arch.height_mm, "heel_lift_mm": rx.heel_lift.height_mm, "met_pad": rx.met_pad.enabled,
                 "heel_cup_mm": rx.heel_cup.depth_mm, "rim_mm": rx.scan.rim_mm},
-        "thickness_mm": [round(float(thickness.min()), 4), round(float(thickness.max()), 4)],
+        "thickness_mm": [built["min_thickness_mm"], built["max_thickness_mm"]],
         "foot": {"length_mm": round(outline.length_mm, 3), "width_mm": round(outline.width_mm, 3), "outline": outline.source},
         "warnings": insert.warnings,
     }
