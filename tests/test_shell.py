@@ -301,6 +301,8 @@ def test_each_part_is_watertight_one_body_and_the_3mf_holds_them_as_two_parts(po
     (["--set", "post.rearfoot=extrinsic"], "post.rearfoot"),
     (["--set", "device.type=shell", "--set", "shell.thickness_mm=1.5", "--set", "shell.min_thickness_mm=1"], "shell.thickness_mm"),
     (["--set", "device.type=shell", "--set", "first_ray_cutout.depth_mm=1.5"], "first_ray_cutout.depth_mm"),
+    (["--set", "device.type=shell", "--set", "shoe.heel_pitch_mm=10"], "shoe.heel_pitch_mm"),  # was built flat, silently
+    (["--set", "device.type=shell", "--set", "shoe.toe_spring_mm=5"], "shoe.toe_spring_mm"),
 ])
 def test_bad_combinations_get_one_line_and_exit_2(args, names, tmp_path, capsys):
     out = tmp_path / "bad.stl"

@@ -307,6 +307,11 @@ class Prescription(_Section):
         if self.device.type == "shell" and self.shell.thickness_mm < floor:
             out.append(f"shell.thickness_mm {self.shell.thickness_mm:g} is thinner than a {self.device.material} shell can be "
                        f"made; use {floor:g} mm or more, or another device.material")
+        for name, value in (("shoe.heel_pitch_mm", self.shoe.heel_pitch_mm), ("shoe.toe_spring_mm", self.shoe.toe_spring_mm)):
+            # The board bends a solid insert's bottom; a shell has no bottom of its own to bend (SPEC: its post stands flat).
+            if self.device.type == "shell" and value > 0:
+                out.append(f"{name} {value:g} bends a solid insert's bottom to the shoe's insole board; a shell stands on its "
+                           f"flat post or its own underside: set {name}=0 or device.type=solid")
         if self.device.type == "shell":  # a recess thins the sheet (its underside does not follow it)
             for name, depth in (("first_ray_cutout.depth_mm", self.first_ray_cutout.depth_mm), ("heel_spur.depth_mm", self.heel_spur.depth_mm)):
                 if self.shell.thickness_mm - depth < self.shell.min_thickness_mm:
@@ -432,9 +437,10 @@ def _describe(err: dict[str, Any], source: str) -> str:
     if kind in {"greater_than_equal", "less_than_equal", "greater_than", "less_than"}:
         owner, name = FIELDS[loc]
         field = owner.model_fields[name]
-        lo = next((m.ge for m in field.metadata if getattr(m, "ge", None) is not None), None)
-        hi = next((m.le for m in field.metadata if getattr(m, "le", None) is not None), None)
-        return f"{where}{loc} = {value!r} is out of range; allowed {lo:g} to {hi:g}"
+        bound = {key: getattr(m, key) for m in field.metadata for key in ("ge", "gt", "le", "lt") if getattr(m, key, None) is not None}
+        lo = f"{bound['ge']:g}" if "ge" in bound else f"more than {bound['gt']:g}"  # a strict bound (offload_kpa > 0) said so
+        hi = f"{bound['le']:g}" if "le" in bound else f"under {bound['lt']:g}"
+        return f"{where}{loc} = {value!r} is out of range; allowed {lo} to {hi}"
     if kind == "literal_error":
         return f"{where}{loc} = {value!r} is not allowed; expected {ctx.get('expected')}"
     if kind == "value_error":
