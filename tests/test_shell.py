@@ -372,3 +372,21 @@ def test_the_sheet_never_folds_and_builds_the_same_bytes(posted, tmp_path):
     assert np.all(top_at(mesh, some) - _bottom_at(mesh, some) >= 3.0 - 0.01), "never thinner than the sheet, vertically"
     again = build(tmp_path, "again.stl", *THREE_QUARTER)
     assert again.read_bytes() == posted["unposted"].read_bytes()
+
+
+def test_print_zones_grade_the_shell_and_leave_the_post_as_it_is(tmp_path):
+    """A zone's infill is the shell's: the heel zone's modifier lies inside the sheet, none of it in
+    the extrinsic post (which a slicer would otherwise print at the heel's 20 %, soft)."""
+    from insolegen.qa import as_manifold
+
+    out = build(tmp_path, "zoned.3mf", *THREE_QUARTER, *FOUR_FOUR, "--set", "post.rearfoot=extrinsic", "--set", "zones.heel.infill_pct=20")
+    found = {v["keys"]["name"]: v["mesh"] for v in volumes_of(out)}
+    solid = {}
+    for name in ("insert", "post", "heel zone"):
+        part = found[name].copy()
+        part.merge_vertices()
+        solid[name] = as_manifold(part.vertices, part.faces.astype(np.int32))
+    zone = solid["heel zone"].volume()
+    assert zone > 1000.0
+    assert (solid["heel zone"] ^ solid["post"]).volume() < 0.01 * zone
+    assert (solid["heel zone"] ^ solid["insert"]).volume() > 0.99 * zone

@@ -84,13 +84,20 @@ def _prism(region, z0: float, z1: float):
     return manifold3d.Manifold.extrude(manifold3d.CrossSection(rings), z1 - z0).translate((0.0, 0.0, z0))
 
 
+def _body(insert) -> tuple[np.ndarray, np.ndarray]:
+    """The insert's first printed part: the solid, or a shell without its post (a part of its own)."""
+    return insert.parts[0][1:] if insert.parts else (insert.vertices, insert.faces)
+
+
 def _inner(insert, inset: float):
-    """The insert ``inset`` mm in from its top and bottom, as a Manifold."""
-    vertices = insert.vertices.copy()
-    n = len(insert.points)
+    """The insert's first part ``inset`` mm in from its top and bottom, as a Manifold: a zone's
+    infill is the shell's, its post printed as it is (rigid)."""
+    vertices, faces = _body(insert)
+    vertices = vertices.copy()
+    n = len(insert.points)  # the top's vertices come first, a shell's as a solid's
     vertices[:n, 2] -= inset
     vertices[n:, 2] += inset
-    return as_manifold(vertices, insert.faces)
+    return as_manifold(vertices, faces)
 
 
 def mesh_of(solid) -> tuple[np.ndarray, np.ndarray]:
@@ -114,7 +121,7 @@ def _cover_cutter(insert, cover: np.ndarray, deeper: float = 0.0):
 def volumes(insert) -> list[Volume]:
     """The insert's printed parts (the insert, or its base and the top cover) then a modifier per
     zone given an infill; just the insert when neither zones nor a cover are prescribed."""
-    body = insert.parts[0][1:] if insert.parts else (insert.vertices, insert.faces)  # a shell's post is a part of its own
+    body = _body(insert)
     parts = [Volume("insert", *body)]
     cover = insert.fields.get("top_cover")
     if cover is not None and (cover > COVER_MIN_MM).any():
