@@ -153,14 +153,15 @@ def test_thinnest_wall_in_the_core(built):
     assert wall >= 0.8 - 0.05, wall
 
 
-@pytest.mark.xfail(strict=True, reason="the open bottom cuts the sheet where it runs nearly flat: slivers down "
-                   "to 0.03 mm within 0.3 mm of the bottom (measured on a full FIND insert, 8 mm base)")
 def test_thinnest_wall_at_the_open_bottom(built):
+    """Every surface vertex of the file from the open bottom to past where the sheet, extruded
+    vertically over the bottom, turns into the gyroid (lattice.BOTTOM_BAND_MM): no knife edge where
+    the bottom plane cuts the sheet (before the extrusion: 0.37 mm here, 0.03 mm on a full insert)."""
     mesh = built["mesh"]
-    x0 = float(np.median(built["xy"][:, 0]))
-    walls = [lattice_qa.thinnest_wall(mesh.vertices, mesh.faces.astype(np.int32), np.array([x, y]), 20.0, 0.0, 1.0)
-             for x in (x0 - 40, x0, x0 + 20) for y in (-15.0, 15.0)]
-    assert np.nanmin(walls) >= 0.8 - 0.05, walls
+    lo, hi = mesh.bounds
+    wall = lattice_qa.thinnest_wall(mesh.vertices, mesh.faces.astype(np.int32), (lo[:2] + hi[:2]) / 2,
+                                    float((hi - lo)[:2].max()), lo[2], lo[2] + lattice.BOTTOM_BAND_MM + 0.2)
+    assert wall >= 0.8 - 0.05, wall
 
 
 def test_refused_when_the_sheet_would_be_too_thin(tmp_path, capsys):
