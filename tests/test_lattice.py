@@ -38,7 +38,8 @@ def _build(path, settings):
     assert main([*args, "-o", str(path)]) == 0
     mesh = load(path)
     xy, start, count, z = lattice_qa.columns(mesh.vertices, mesh.faces, 0.5)
-    return {"path": path, "mesh": mesh, "report": report_of(path), "xy": xy, "start": start, "count": count, "z": z}
+    return {"path": path, "mesh": mesh, "report": report_of(path), "xy": xy, "start": start, "count": count, "z": z,
+            "inside": _inside_mm(mesh, xy)}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,8 @@ def skin(tmp_path_factory):
 
 
 def _inside_mm(mesh, xy):
+    """(k,) float, mm: each xy (k, 2)'s distance in from the file's rim (its footprint takes seconds:
+    the builds keep it per ray as ``inside``)."""
     import shapely
 
     rim = footprint(mesh)
@@ -71,7 +74,7 @@ def _core_columns(b, floor=0.0):
     the rim. Returns (mask, core top)."""
     top = b["z"][b["start"] + b["count"] - 1]
     room = top - SKIN
-    mask = (b["count"] > 2) & (room - floor >= CORE_MM) & (_inside_mm(b["mesh"], b["xy"]) >= 3.0)
+    mask = (b["count"] > 2) & (room - floor >= CORE_MM) & (b["inside"] >= 3.0)
     return mask, room
 
 
@@ -102,7 +105,7 @@ def test_zone_density_as_asked_and_graded_smoothly(built):
 
 
 def test_thin_front_stays_solid_and_report_gives_share(built):
-    x, inside = built["xy"][:, 0], _inside_mm(built["mesh"], built["xy"])
+    x, inside = built["xy"][:, 0], built["inside"]
     top = built["z"][built["start"] + built["count"] - 1]
     front = (x > x.max() - 15.0) & (inside > 3.0)
     assert (top[front] < 3.0 + SKIN + lattice.CORE_MIN_MM).all() and (built["count"][front] == 2).all()
@@ -154,7 +157,7 @@ def test_no_sealed_void_flood_fill(case, request):
 
 def test_top_skin_closed_and_top_as_the_solid(built):
     mask, _ = _core_columns(built)
-    inner = mask & (_inside_mm(built["mesh"], built["xy"]) >= 4.0)
+    inner = mask & (built["inside"] >= 4.0)
     skin = lattice_qa.top_skin(built["start"], built["count"], built["z"])[inner]
     assert skin.min() >= SKIN - 0.1, skin.min()
     solid = built["solid"]
@@ -224,7 +227,7 @@ def test_bottom_skin_closed_but_drained(skin):
     are open right through it."""
     mask, room = _core_columns(skin, SKIN)
     xy = skin["xy"]
-    inner = mask & (_inside_mm(skin["mesh"], xy) >= SKIN + lattice.DRAIN_HOLE_MM + 1.0)
+    inner = mask & (skin["inside"] >= SKIN + lattice.DRAIN_HOLE_MM + 1.0)
     pitch = 10.0 / 2  # lattice.cell_mm's default, halved
     near = np.round(xy / pitch) * pitch
     off = np.hypot(*(xy - near).T)
