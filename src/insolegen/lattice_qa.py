@@ -118,7 +118,9 @@ def figures(insert, volume_mm3: float) -> dict:
             "relative_stiffness": None if density is None else round(GIBSON_ASHBY_C * density**GIBSON_ASHBY_N, 4),
         }
     skin = top_skin(start, count, z)[core & (lat.inside[i, j] >= SKIN_INSET_MM)]
-    thin = np.unravel_index(np.argmin(np.where(lat.core, lat.density, np.inf)), lat.density.shape)
+    # The thinnest sheet asked, where the core is deepest (at its thin edge the skins' fillets fill it).
+    thinnest = lat.core & (lat.density <= np.where(lat.core, lat.density, np.inf).min() + 0.005)
+    thin = np.unravel_index(np.argmax(np.where(thinnest, lat.ceiling - lat.floor, -np.inf)), lat.density.shape)
     wall = thinnest_wall(vertices, faces, np.array([lat.x[thin[0]], lat.y[thin[1]]]), rx.lattice.cell_mm,
                          float(lat.floor[thin]) + 1.0, float(lat.ceiling[thin]) - 1.0)
     h = lat.step_mm

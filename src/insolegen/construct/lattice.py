@@ -31,6 +31,11 @@ DRAIN_HOLE_MM = 3.0  # drain hole diameter through a bottom skin: powder and res
 MAX_STEP_PCT = 7.0  # density change over 10 mm along the foot (the contract allows 8 between windows)
 PAD_RAMP_MM = 10.0
 FILLET_MM = 0.8  # the sheet meets the skin and the rim wall in fillets this size (no cracks; stronger)
+# Over an open bottom the sheet stands vertical, its section at this height above the bottom
+# extruded down: a slab cut obliquely by the bottom plane leaves a knife edge (0.03-0.4 mm walls).
+# The gyroid's z follows the bottom, so the section lies at z = 0 of its cell, where the sheet's
+# faces are steepest (|n_z| <= 0.59-0.75 for wall / cell 0.04-0.2; benchmarks/gyroid_bottom_phase.py).
+BOTTOM_BAND_MM = 1.0
 REACH_MM = 10.0  # the rim's distance is needed this far in: past the skin, a drain hole and the core's edge  # the met pad is too small for the main ramp; across the foot it weighs little
 # Gibson & Ashby, Cellular Solids (2nd ed., 1997), open-cell foams: E/Es = C rho^n, C ~ 1, n = 2
 # (bending-dominated). Sheet gyroids measure stiffer (n ~ 1.5-2); n = 2 is the cautious estimate.
@@ -99,7 +104,8 @@ def build(insert) -> Lattice:
     void_floor = floor if lat.bottom == "skin" else bottom - 1.0
     slack = np.maximum(skin - inside, CORE_MIN_MM - (ceiling - floor))
     holes = _drain_holes(x, y, lat.cell_mm, inside, slack) if lat.bottom == "skin" else None
-    field = _field(x, y, z, inside, top, bottom, ceiling, void_floor, slack, half, lat.cell_mm, holes, floor, h)
+    field = _field(x, y, z, inside, top, bottom, ceiling, void_floor, slack, half, lat.cell_mm, holes, floor, h,
+                   lat.bottom == "open")
     filled, dropped = _clean(field, h)
     # Flying edges puts a vertex on a sample whose value is 0, and its neighbours' triangles
     # collapse there: keep every sample at least 1 % of a step off the level.
@@ -192,9 +198,10 @@ def _drain_holes(x, y, cell, inside, slack) -> np.ndarray:
     return np.maximum(hole, slack + DRAIN_HOLE_MM).astype(np.float32)
 
 
-def _field(x, y, z, inside, top, bottom, ceiling, void_floor, slack, half, cell, holes, floor, h) -> np.ndarray:
+def _field(x, y, z, inside, top, bottom, ceiling, void_floor, slack, half, cell, holes, floor, h, open_bottom) -> np.ndarray:
     """(nx, ny, nz) float32: the body's implicit field, < 0 in the material, about the distance
-    to its surface near it. Evaluated in slabs of x on two threads (numpy frees the GIL)."""
+    to its surface near it; ``open_bottom``: the sheet stands vertical over the bottom (see
+    BOTTOM_BAND_MM). Evaluated in slabs of x on two threads (numpy frees the GIL)."""
     out = np.empty((len(x), len(y), len(z)), np.float32)
     zz = z.astype(np.float32)[None, None, :]
     maps = [np.asarray(a, np.float32)[..., None] for a in (inside, top, bottom, ceiling, void_floor, slack, half)]
@@ -206,7 +213,8 @@ def _field(x, y, z, inside, top, bottom, ceiling, void_floor, slack, half, cell,
         d, t, b, c, f, sl, w = (m[s] for m in maps)
         solid = np.maximum(np.maximum(-d, b - zz), zz - t)
         void = np.maximum(np.maximum(zz - c, f - zz), sl)
-        sheet = w - gyroid.distance(x[s].astype(np.float32)[:, None, None], y.astype(np.float32)[None, :, None], zz, cell)
+        zs = np.maximum(zz - b - np.float32(BOTTOM_BAND_MM), np.float32(0.0)) if open_bottom else zz
+        sheet = w - gyroid.distance(x[s].astype(np.float32)[:, None, None], y.astype(np.float32)[None, :, None], zs, cell)
         void = _smooth_max(void, sheet, FILLET_MM)
         if hole_map is not None:  # a drain hole: from below the bottom to a step into the core
             through = np.maximum(np.maximum(hole_map[s], (b - 1.0) - zz), zz - (floor32[s] + h))
