@@ -103,7 +103,7 @@ def build(insert) -> Lattice:
     # Open: the void runs 1 mm out through the bottom, so the underside opens onto the lattice.
     void_floor = floor if lat.bottom == "skin" else bottom - 1.0
     slack = np.maximum(skin - inside, CORE_MIN_MM - (ceiling - floor))
-    holes = _drain_holes(x, y, lat.cell_mm, inside, slack) if lat.bottom == "skin" else None
+    holes = _drain_holes(x, y, lat.cell_mm, slack, floor, half, h) if lat.bottom == "skin" else None
     field = _field(x, y, z, inside, top, bottom, ceiling, void_floor, slack, half, lat.cell_mm, holes, floor, h,
                    lat.bottom == "open")
     filled, dropped = _clean(field, h)
@@ -186,16 +186,31 @@ def _zone_weights(insert, x, y, asked, pad: bool) -> dict[str, np.ndarray]:
     return out
 
 
-def _drain_holes(x, y, cell, inside, slack) -> np.ndarray:
-    """(nx, ny) float32, mm: distance past the nearest drain hole's edge (negative in a hole);
-    holes every half cell where the core runs, so each of the gyroid's two labyrinths has some."""
-    pitch = cell / 2
+def _drain_holes(x, y, cell, slack, floor, half, h) -> np.ndarray:
+    """(nx, ny) float32, mm: distance past the nearest drain hole's edge (negative in a hole).
+
+    A hole stands where the core's void is widest just over the bottom skin (the sheet and its
+    fillet DRAIN_HOLE_MM / 2 + a step or more away all round), at most one per half cell and a
+    hole's width from the next: each of the gyroid's two labyrinths meets the skin in such wide
+    places, and a hole that cut the foot of a sheet left a knife edge of it over the hole's rim
+    (0.03 mm where holes stood every half cell)."""
     gx, gy = np.meshgrid(x, y, indexing="ij")
-    dx = (gx + pitch / 2) % pitch - pitch / 2
-    dy = (gy + pitch / 2) % pitch - pitch / 2
-    hole = np.hypot(dx, dy) - DRAIN_HOLE_MM / 2
-    # Whole holes only: the core (slack <= 0) all round a hole's edge.
-    return np.maximum(hole, slack + DRAIN_HOLE_MM).astype(np.float32)
+    level = (floor + h / 2).astype(np.float32)
+    sheet_free = gyroid.distance(gx.astype(np.float32), gy.astype(np.float32), level, cell) - half > FILLET_MM / 4
+    room = ndimage.distance_transform_edt(sheet_free & (slack <= 0)) * h
+    peak = (room >= DRAIN_HOLE_MM / 2 + h) & (room == ndimage.maximum_filter(room, size=int(round(cell / 2 / h)) | 1))
+    # The widest first, each a hole's width clear of those kept (no thin web of skin between two).
+    order = np.argsort(-room[peak], kind="stable")
+    centres = np.argwhere(peak)[order] * h
+    kept = []
+    for c in centres:
+        if all(np.hypot(*(c - k)) >= 2 * DRAIN_HOLE_MM for k in kept):
+            kept.append(c)
+    if not kept:
+        return np.full(gx.shape, np.inf, np.float32)
+    peak = np.zeros(gx.shape, bool)
+    peak[tuple(np.rint(np.array(kept) / h).astype(int).T)] = True
+    return (ndimage.distance_transform_edt(~peak) * h - DRAIN_HOLE_MM / 2).astype(np.float32)
 
 
 def _field(x, y, z, inside, top, bottom, ceiling, void_floor, slack, half, cell, holes, floor, h, open_bottom) -> np.ndarray:
