@@ -327,6 +327,11 @@ class Prescription(_Section):
         lat = self.lattice
         if self.device.type != "solid":
             raise ValueError(f"lattice.type = {lat.type} fills a solid insert's core; set device.type=solid or lattice.type=none")
+        bent = [f"{name} {value:g}" for name, value in (("shoe.heel_pitch_mm", self.shoe.heel_pitch_mm), ("shoe.toe_spring_mm", self.shoe.toe_spring_mm)) if value > 0]
+        if lat.bottom == "open" and bent:
+            # Cut by the slope, the sheet's foot measures 0.57-0.70 mm one mesh step above it; over a skin it is whole.
+            raise ValueError(f"lattice.bottom = open on a bent board ({', '.join(bent)}) leaves walls under lattice.min_wall_mm "
+                             "where the slope cuts the sheet; set lattice.bottom=skin (drained through holes) or a flat board")
         asked = [("lattice.density_pct", lat.density_pct)] + [
             (f"zones.{name}.density_pct", zone.density_pct)
             for name, zone in self.zones if zone.density_pct is not None
