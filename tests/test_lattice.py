@@ -236,7 +236,7 @@ def test_bottom_skin_closed_but_drained(skin):
     inner = mask & (skin["inside"] >= SKIN + lattice.DRAIN_HOLE_MM + 1.0)
     lowest = skin["z"][skin["start"] + 1] - skin["z"][skin["start"]]
     bottom = skin["z"][skin["start"]]
-    hole = inner & (bottom >= SKIN - 0.05)
+    hole = (skin["inside"] >= 3.0) & (bottom >= SKIN - 0.05)  # all of a hole's columns: over some, only the top skin
     off = cKDTree(xy[hole]).query(xy)[0]
     solid_skin = inner & (off > lattice.DRAIN_HOLE_MM)
     assert solid_skin.sum() > 1000 and lowest[solid_skin].min() >= SKIN - 0.1, lowest[solid_skin].min()
@@ -273,3 +273,12 @@ def test_bottom_skin_on_a_bent_board_keeps_every_wall(tmp_path):
         lo = v[near, 2].min()
         walls.append(lattice_qa.thinnest_wall(v, f, np.array([x0, np.median(v[near, 1])]), 20.0, lo, lo + 5.0))
     assert np.nanmin(walls) >= 0.8 - 0.05, np.round(walls, 3)
+
+
+def test_bottom_skin_without_room_for_a_drain_hole_is_refused(tmp_path, capsys):
+    """40 % in 10 mm cells leaves no place over the skin where a drain hole clears the sheet: the
+    core would be sealed and filled solid, so the build is refused in one line, nothing written."""
+    code, _, err = run(["build", "--resolution", "2", "--set", "shell.thickness_mm=8", "--set", "lattice.type=gyroid",
+                        "--set", "lattice.density_pct=40", "--set", "lattice.bottom=skin", "-o", tmp_path / "x.stl"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "drain hole" in err and "lattice.bottom=open" in err
+    assert not (tmp_path / "x.stl").exists()

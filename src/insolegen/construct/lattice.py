@@ -103,7 +103,14 @@ def build(insert) -> Lattice:
     # Open: the void runs 1 mm out through the bottom, so the underside opens onto the lattice.
     void_floor = floor if lat.bottom == "skin" else bottom - 1.0
     slack = np.maximum(skin - inside, CORE_MIN_MM - (ceiling - floor))
-    holes = _drain_holes(x, y, lat.cell_mm, slack, floor, half, h) if lat.bottom == "skin" else None
+    holes = None
+    if lat.bottom == "skin":
+        holes = _drain_holes(x, y, lat.cell_mm, slack, floor, half, h)
+        if holes is None:
+            # Without one, the core would be sealed (and filled solid): refused, not built so.
+            raise InputError(f"lattice.bottom = skin: the core's void over the skin leaves no room for a {DRAIN_HOLE_MM:g} mm "
+                             f"drain hole clear of the sheet at lattice.cell_mm {lat.cell_mm:g}; use larger cells, a lower "
+                             "density or lattice.bottom=open")
     field = _field(x, y, z, inside, top, bottom, ceiling, void_floor, slack, half, lat.cell_mm, holes, floor, h,
                    lat.bottom == "open")
     filled, dropped = _clean(field, h)
@@ -186,8 +193,9 @@ def _zone_weights(insert, x, y, asked, pad: bool) -> dict[str, np.ndarray]:
     return out
 
 
-def _drain_holes(x, y, cell, slack, floor, half, h) -> np.ndarray:
-    """(nx, ny) float32, mm: distance past the nearest drain hole's edge (negative in a hole).
+def _drain_holes(x, y, cell, slack, floor, half, h) -> np.ndarray | None:
+    """(nx, ny) float32, mm: distance past the nearest drain hole's edge (negative in a hole), or
+    None where no hole fits.
 
     A hole stands where the core's void is widest just over the bottom skin (the sheet and its
     fillet DRAIN_HOLE_MM / 2 + a step or more away all round), at most one per half cell and a
@@ -207,7 +215,7 @@ def _drain_holes(x, y, cell, slack, floor, half, h) -> np.ndarray:
         if all(np.hypot(*(c - k)) >= 2 * DRAIN_HOLE_MM for k in kept):
             kept.append(c)
     if not kept:
-        return np.full(gx.shape, np.inf, np.float32)
+        return None
     peak = np.zeros(gx.shape, bool)
     peak[tuple(np.rint(np.array(kept) / h).astype(int).T)] = True
     return (ndimage.distance_transform_edt(~peak) * h - DRAIN_HOLE_MM / 2).astype(np.float32)
