@@ -307,9 +307,9 @@ class Prescription(_Section):
         if self.device.type == "shell" and self.shell.thickness_mm < floor:
             out.append(f"shell.thickness_mm {self.shell.thickness_mm:g} is thinner than a {self.device.material} shell can be "
                        f"made; use {floor:g} mm or more, or another device.material")
-        for name, value in (("shoe.heel_pitch_mm", self.shoe.heel_pitch_mm), ("shoe.toe_spring_mm", self.shoe.toe_spring_mm)):
+        if self.device.type == "shell":
             # The board bends a solid insert's bottom; a shell has no bottom of its own to bend (SPEC: its post stands flat).
-            if self.device.type == "shell" and value > 0:
+            for name, value in self._bent_board():
                 out.append(f"{name} {value:g} bends a solid insert's bottom to the shoe's insole board; a shell stands on its "
                            f"flat post or its own underside: set {name}=0 or device.type=solid")
         if self.device.type == "shell":  # a recess thins the sheet (its underside does not follow it)
@@ -320,6 +320,11 @@ class Prescription(_Section):
                                f"{self.shell.thickness_mm - self.shell.min_thickness_mm:g} mm or raise shell.thickness_mm")
         return out
 
+    def _bent_board(self) -> list[tuple[str, float]]:
+        """(field, value) of each ``shoe.*`` bend asked (over 0)."""
+        return [(name, value) for name, value in (("shoe.heel_pitch_mm", self.shoe.heel_pitch_mm),
+                                                  ("shoe.toe_spring_mm", self.shoe.toe_spring_mm)) if value > 0]
+
     def _check_lattice_walls(self) -> None:
         """A density and cell size whose sheet would be thinner than the printer's least wall."""
         from .construct import gyroid
@@ -327,10 +332,10 @@ class Prescription(_Section):
         lat = self.lattice
         if self.device.type != "solid":
             raise ValueError(f"lattice.type = {lat.type} fills a solid insert's core; set device.type=solid or lattice.type=none")
-        bent = [f"{name} {value:g}" for name, value in (("shoe.heel_pitch_mm", self.shoe.heel_pitch_mm), ("shoe.toe_spring_mm", self.shoe.toe_spring_mm)) if value > 0]
+        bent = ", ".join(f"{name} {value:g}" for name, value in self._bent_board())
         if lat.bottom == "open" and bent:
             # Cut by the slope, the sheet's foot measures 0.57-0.70 mm one mesh step above it; over a skin it is whole.
-            raise ValueError(f"lattice.bottom = open on a bent board ({', '.join(bent)}) leaves walls under lattice.min_wall_mm "
+            raise ValueError(f"lattice.bottom = open on a bent board ({bent}) leaves walls under lattice.min_wall_mm "
                              "where the slope cuts the sheet; set lattice.bottom=skin (drained through holes) or a flat board")
         asked = [("lattice.density_pct", lat.density_pct)] + [
             (f"zones.{name}.density_pct", zone.density_pct)

@@ -29,14 +29,14 @@ from . import gyroid
 CORE_MIN_MM = 2.0  # thinner room under the skin stays solid (a 3 mm forefoot under a 1.2 mm skin)
 DRAIN_HOLE_MM = 3.0  # drain hole diameter through a bottom skin: powder and resin run out
 MAX_STEP_PCT = 7.0  # density change over 10 mm along the foot (the contract allows 8 between windows)
-PAD_RAMP_MM = 10.0
+PAD_RAMP_MM = 10.0  # the met pad is too small for the main ramp; across the foot it weighs little
 FILLET_MM = 0.8  # the sheet meets the skin and the rim wall in fillets this size (no cracks; stronger)
 # Over an open bottom the sheet stands vertical, its section at this height above the bottom
 # extruded down: a slab cut obliquely by the bottom plane leaves a knife edge (0.03-0.4 mm walls).
 # The gyroid's z follows the bottom, so the section lies at z = 0 of its cell, where the sheet's
 # faces are steepest (|n_z| <= 0.59-0.75 for wall / cell 0.04-0.2; benchmarks/gyroid_bottom_phase.py).
 BOTTOM_BAND_MM = 1.0
-REACH_MM = 10.0  # the rim's distance is needed this far in: past the skin, a drain hole and the core's edge  # the met pad is too small for the main ramp; across the foot it weighs little
+REACH_MM = 10.0  # the rim's distance is needed this far in: past the skin, a drain hole and the core's edge
 # Gibson & Ashby, Cellular Solids (2nd ed., 1997), open-cell foams: E/Es = C rho^n, C ~ 1, n = 2
 # (bending-dominated). Sheet gyroids measure stiffer (n ~ 1.5-2); n = 2 is the cautious estimate.
 GIBSON_ASHBY_C, GIBSON_ASHBY_N = 1.0, 2.0
