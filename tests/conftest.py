@@ -154,3 +154,25 @@ def top_crease_deg(mesh: trimesh.Trimesh, inset_mm: float = 4.0, cup_wall_mm: fl
     pairs = mesh.face_adjacency
     keep = top[pairs[:, 0]] & top[pairs[:, 1]]
     return float(np.degrees(mesh.face_adjacency_angles[keep]).max())
+
+
+class Builds:
+    """One input built from the command line with ``args`` (side, outline, ...) and extra arguments
+    per call, each set built once into ``root`` as ``{stem}-{n}.stl`` (the files' paths cached)."""
+
+    def __init__(self, root: Path, stem: str, args: list):
+        self.root, self.stem, self.args = root, stem, [str(a) for a in args]
+        self.cache: dict[tuple, Path] = {}
+
+    def build(self, *extra: str, resolution: float = 1.0) -> Path:
+        import io
+        from contextlib import redirect_stderr
+
+        key = (*extra, resolution)
+        if key not in self.cache:
+            path = self.root / f"{self.stem}-{len(self.cache)}.stl"
+            with redirect_stderr(io.StringIO()) as err:
+                code = main(["build", *self.args, *extra, "--resolution", str(resolution), "-q", "-o", str(path)])
+            assert code == 0, err.getvalue()
+            self.cache[key] = path
+        return self.cache[key]

@@ -5,19 +5,15 @@ both sides, in random poses."""
 from __future__ import annotations
 
 import functools
-import io
 import json
 import tempfile
-from contextlib import redirect_stderr
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from conftest import footprint, grid_inside, load, needs_feet, real_outlines, report_of, run, top_at, top_crease_deg, write_csv
-
-from insolegen.cli import main
+from conftest import Builds, footprint, grid_inside, load, needs_feet, real_outlines, report_of, run, top_at, top_crease_deg, write_csv
 
 load = functools.lru_cache(maxsize=None)(load)  # each exported file is loaded (and its ray tree built) once
 
@@ -28,31 +24,21 @@ CASES = [("builtin", "right"), ("builtin", "left")] + [(n, s) for n, s in zip(RE
 BASE = ["--set", "shell.thickness_mm=5"]  # room for the recesses under every case
 
 
-class Case:
+class Case(Builds):
     """One outline in a random pose on one side; builds it with extra arguments (cached)."""
 
     def __init__(self, root: Path, name: str, side: str):
-        self.root, self.name, self.side = root, name, side
+        self.name, self.side = name, side
         self.sign = 1 if side == "right" else -1
-        self.args = ["--side", side]
+        args = ["--side", side]
         if name != "builtin":
             rng = np.random.default_rng(sum(map(ord, name + side)))
             pts = FEET[name] * [1, 1 if side == "left" else -1]  # real outlines are left feet
             turn = np.radians(rng.uniform(0, 360))
             rot = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
             posed = pts @ rot.T + rng.uniform(-500, 500, 2)
-            self.args += ["--outline", write_csv(root / f"{name}-{side}.csv", posed)]
-        self.cache: dict[tuple, Path] = {}
-
-    def build(self, *extra: str, resolution: float = 1.0) -> Path:
-        key = (*extra, resolution)
-        if key not in self.cache:
-            path = self.root / f"{self.name}-{self.side}-{len(self.cache)}.stl"
-            with redirect_stderr(io.StringIO()) as err:
-                code = main(["build", *self.args, *BASE, *extra, "--resolution", str(resolution), "-o", str(path)])
-            assert code == 0, err.getvalue()
-            self.cache[key] = path
-        return self.cache[key]
+            args += ["--outline", write_csv(root / f"{name}-{side}.csv", posed)]
+        super().__init__(root, f"{name}-{side}", [*args, *BASE])
 
 
 @pytest.fixture(scope="module", params=CASES, ids=["-".join(c) for c in CASES])

@@ -6,18 +6,14 @@ as a build with the field minus one without it."""
 from __future__ import annotations
 
 import functools
-import io
 import json
-from contextlib import redirect_stderr
 from pathlib import Path
 
 import numpy as np
 import pytest
 import shapely
-from conftest import FEET, footprint, grid_inside, load, needs_feet, real_outlines, top_at, top_crease_deg, write_csv
+from conftest import Builds, FEET, footprint, grid_inside, load, needs_feet, real_outlines, top_at, top_crease_deg, write_csv
 from shapely.geometry import LineString
-
-from insolegen.cli import main
 
 load = functools.lru_cache(maxsize=None)(load)
 
@@ -39,29 +35,19 @@ SOURCES = {
 BASE = ["--set", "shell.thickness_mm=5"]
 
 
-class Source:
+class Source(Builds):
     """One outline on one side; builds it from the command line with extra arguments (cached)."""
 
     def __init__(self, root: Path, key: str):
         name, self.side, extra = SOURCES[key]
-        self.root, self.key, self.sign = root, key, 1 if self.side == "right" else -1
-        self.args = ["--side", self.side, *extra]
+        self.key, self.sign = key, 1 if self.side == "right" else -1
+        args = ["--side", self.side, *extra]
         if name in OUTLINES:  # real outlines are left feet: mirrored for a right one
             pts = OUTLINES[name] * [1, 1 if self.side == "left" else -1]
-            self.args += ["--outline", write_csv(root / f"{key}.csv", pts)]
+            args += ["--outline", write_csv(root / f"{key}.csv", pts)]
         elif name is not None:
-            self.args += ["--outline", FEET / name]
-        self.cache: dict[tuple, Path] = {}
-
-    def build(self, *extra: str, resolution: float = 1.0) -> Path:
-        key = (*extra, resolution)
-        if key not in self.cache:
-            path = self.root / f"{self.key}-{len(self.cache)}.stl"
-            with redirect_stderr(io.StringIO()) as err:
-                code = main(["build", *map(str, self.args), *BASE, *extra, "--resolution", str(resolution), "-q", "-o", str(path)])
-            assert code == 0, err.getvalue()
-            self.cache[key] = path
-        return self.cache[key]
+            args += ["--outline", FEET / name]
+        super().__init__(root, key, [*args, *BASE])
 
 
 @pytest.fixture(scope="module", params=list(SOURCES))
