@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import test_lab as lab
-from conftest import (FEET, grid_inside, load, manifest_of, real_outlines, report_of, run, run_batch, top_at, top_crease_deg,
+from conftest import (FEET, Builds, grid_inside, load, manifest_of, real_outlines, report_of, run, run_batch, top_at, top_crease_deg,
                       write_csv)
 from test_cam import envelope, parse, tool_positions
 from test_shoe import bottom_at
@@ -36,9 +36,8 @@ class ScanCase(lab.Case):
     """test_lab's case, but the insert is molded to the techmed3d right plantar scan."""
 
     def __init__(self, root: Path):
-        self.root, self.name, self.side, self.sign = root, "scan", "right", 1
-        self.args = ["--scan", TECHMED]
-        self.cache = {}
+        self.name, self.side, self.sign = "scan", "right", 1
+        Builds.__init__(self, root, "scan", ["--scan", TECHMED])
 
 
 @pytest.fixture(scope="module")
