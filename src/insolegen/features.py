@@ -460,12 +460,20 @@ def scan_rim(xy, outline, marks, rx):
     return rim.field(xy, outline, marks, rx)
 
 
+def fairing(xy, outline, marks, rx):
+    """Scan builds: the molded top changed as little as it can so that no two faces 0.5 mm apart
+    meet at over 10 degrees (see :mod:`insolegen.scan.fair`)."""
+    from .scan import fair
+
+    return fair.for_top(outline, marks, rx).at(xy)
+
+
 # A scan build: the cast replaces the shell's constant thickness and the arch (the foot gives
 # the arch; arch.height_mm is ignored) and its rim the heel cup (heel_cup.depth_mm caps the
 # heel's sides), and the cast modifications join every other feature.
 SCAN_FEATURES: dict[str, Field] = {
     **FEATURES, "shell": _ignored, "arch": _ignored, "heel_cup": _ignored, "cast": cast, "heel_expansion": heel_expansion,
-    "arch_fill": arch_fill, "rim": scan_rim,
+    "arch_fill": arch_fill, "rim": scan_rim, "fairing": fairing,
 }
 SCAN_FEATURES["top_cover"] = SCAN_FEATURES.pop("top_cover")  # last here too: the cover lies on everything else
 

@@ -56,6 +56,7 @@ class Cast:
     facts: dict = field(default_factory=dict)
     sole: Polygon | None = None
     trim_level_mm: float = np.inf
+    memo: dict = field(default_factory=dict, repr=False, compare=False)  # what builds derive from the cast, kept
 
     def height(self, xy: np.ndarray) -> np.ndarray:
         """(n,) float, mm: the cast's plantar surface at xy (n, 2) float, mm, output frame."""

@@ -17,20 +17,11 @@ from ..arrays import column_max, column_min
 CELL_MM = 2.0  # grid spacing: far finer than the foot's curvature (radii of 10 mm and more)
 MARGIN_CELLS = 4  # the grid reaches this far past the points, so the field is defined a little beyond the rim
 # Thin-plate weight per cell against one cell's worth of data (weight 1): little enough to keep
-# a clean scan's toe creases (within 1 mm), enough to bend less than 10 degrees between faces
-# 0.5 mm apart; a noisy scan gets more, NOISE_GAIN * sigma^2 (sigma in mm: 0.3 mm of noise
+# a clean scan's toe creases (within 1 mm; where the sole turns sharper than 10 degrees between
+# faces 0.5 mm apart, the build's fairing bends the top less: :mod:`.fair`); a noisy scan gets more, NOISE_GAIN * sigma^2 (sigma in mm: 0.3 mm of noise
 # gives about 1, which averages it over a few cells).
 SMOOTHING = 0.1
 NOISE_GAIN = 10.0
-# Where the fit bends more than about BEND_DEG between normals 0.5 mm apart (a step in the sole seen
-# from below, as where a whole foot's toes overhang the ball: 23 degrees on the FIND foot), it is
-# blended, over STIFF_REACH_MM around and as much again fading, into a fit smoothed by
-# STIFF_SMOOTHING: the top then bends 9.1 degrees at most there. The blend starts 1.5 degrees below
-# BEND_DEG, over the 9.0 degrees a clean plantar sheet (techmed) bends at most: that is left as fitted.
-BEND_DEG = 11.0
-BEND_STEP_MM = 0.5
-STIFF_SMOOTHING = 3.0
-STIFF_REACH_MM = 5.0
 # A point this far above the first fit (mm, or 4 robust sigmas of the residuals if more) is not on
 # the sole seen from below: the far side of a curled toe tip or of a wall that overhangs.
 ABOVE_MM = 1.0
@@ -119,45 +110,12 @@ def fit(points: np.ndarray, cell_mm: float = CELL_MM, smoothing: float | None = 
     used = SMOOTHING + NOISE_GAIN * sigma**2 if smoothing is None else smoothing
     figures = {}
     surface = Surface(grid.xs, grid.ys, grid.solve(pts[:, 2], weight, used), figures)
-    stiff = _bent(surface, cell_mm) if measured and used < STIFF_SMOOTHING else None
-    if stiff is not None:
-        z = surface.z + stiff * (grid.solve(pts[:, 2], weight, STIFF_SMOOTHING) - surface.z)
-        surface = Surface(grid.xs, grid.ys, z, figures)
     if measured:
         res = np.abs(surface.height(pts[keep, :2]) - pts[keep, 2])
         p50, p95 = np.percentile(res, [50, 95])
         figures.update({"p50": round(float(p50), 4), "p95": round(float(p95), 4), "max": round(float(res.max()), 4),
-                        "points": int(keep.sum()), "hidden": int((~keep).sum()), "noise_sigma": round(sigma, 4), "smoothing": round(used, 4),
-                        "stiffened_cm2": 0.0 if stiff is None else round(float((stiff > 0.5).sum()) * cell_mm**2 / 100, 2)})
+                        "points": int(keep.sum()), "hidden": int((~keep).sum()), "noise_sigma": round(sigma, 4), "smoothing": round(used, 4)})
     return surface
-
-
-def _bent(surface: Surface, cell_mm: float) -> np.ndarray | None:
-    """(nx, ny) 0-1 at the grid's nodes: how far to blend into a stiffer fit, 1 within
-    STIFF_REACH_MM of where ``surface`` bends more than BEND_DEG between normals BEND_STEP_MM
-    apart, fading smoothly over as much again; None where it bends less everywhere."""
-    from scipy import ndimage
-
-    step = BEND_STEP_MM
-    k = int(round(cell_mm / step))  # raster samples per grid cell: the nodes are every k-th
-    xs = surface.xs[0] + step * np.arange((len(surface.xs) - 1) * k + 1)
-    ys = surface.ys[0] + step * np.arange((len(surface.ys) - 1) * k + 1)
-    gx, gy = surface._spline(xs, ys, dx=1), surface._spline(xs, ys, dy=1)
-    n = np.stack([-gx, -gy, np.ones_like(gx)], axis=-1)
-    n /= np.linalg.norm(n, axis=-1, keepdims=True)
-    bend = np.zeros(gx.shape)
-    bend[1:] = np.sum(n[1:] * n[:-1], axis=-1)
-    bend[:, 1:] = np.minimum(bend[:, 1:], np.sum(n[:, 1:] * n[:, :-1], axis=-1))
-    # 0 at BEND_DEG - 1.5 degrees, 1 from BEND_DEG + 1.5 on: the share never jumps, so a scan in
-    # another pose, its fit a little different, is stiffened alike
-    bent = np.clip((np.degrees(np.arccos(np.clip(bend, -1.0, 1.0))) - (BEND_DEG - 1.5)) / 3.0, 0.0, 1.0)
-    bent[0] = 0.0
-    if not bent.any():
-        return None
-    reach = int(np.ceil(STIFF_REACH_MM / step))
-    near = ndimage.maximum_filter(bent, footprint=np.add.outer(np.arange(-reach, reach + 1) ** 2, np.arange(-reach, reach + 1) ** 2) <= reach**2)
-    share = np.clip(2.0 * ndimage.gaussian_filter(near, STIFF_REACH_MM / step / 2), 0.0, 1.0)
-    return share[::k, ::k]
 
 
 class _Grid:
