@@ -81,9 +81,11 @@ def scan_section(insert) -> dict:
         "arch_fill_mm": round(max(0.0, -float(insert.fields["arch_fill"].min())), 4),
         "heel_expansion_mm": insert.outline.cast.heel_expansion_mm,
     }
+    from .scan.fair import for_top
     from .scan.rim import as_built
 
     facts["rim"] = as_built(insert)
+    facts["fairing"] = for_top(insert.outline, insert.marks, insert.prescription).figures
     return facts
 
 

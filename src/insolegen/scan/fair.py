@@ -35,32 +35,47 @@ ROUNDS = 10  # solves at most, each linearised about the last one's surface
 
 @dataclass(frozen=True)
 class Fairing:
-    """How much the fairing lowers or raises the top, on the lattice: dz (nq, nj) float, mm, at
-    lattice point (q0 + a, j0 + b) = dz[a, b]; figures: the report's account."""
+    """The fairing on the lattice, point (q0 + a, j0 + b) at [a, b]: dz (nq, nj) float, mm, how
+    much it lowers or raises the top; top (nq, nj): the top before it (NaN off the lattice's
+    cover); near (nq, nj) 0-1: 1 within a lattice step of a point it moves. figures: the
+    report's account. dz is None where nothing moves."""
 
     anchor: np.ndarray
     q0: int
     j0: int
     dz: np.ndarray | None
+    top: np.ndarray | None
+    near: np.ndarray | None
     figures: dict
 
-    def at(self, xy: np.ndarray) -> np.ndarray:
-        """(n,) float, mm: the change at xy (n, 2) float, mm, linear in the lattice's triangles; 0 off it."""
+    def at(self, xy: np.ndarray, top) -> np.ndarray:
+        """(n,) float, mm: the change at xy (n, 2) float, mm; top: xy (k, 2) -> the top there
+        before the fairing (k,). At the lattice's points, dz; between them, near what it moves,
+        the change to the faired lattice's own triangles (linear), so a finer mesh has no crease
+        the lattice has not (the top's own curvature between the points is left out there)."""
         if self.dz is None:
             return np.zeros(len(xy))
+        change = self._linear(self.dz, xy)
+        weight = self._linear(self.near, xy)
+        some = weight > 0
+        change[some] += weight[some] * (self._linear(self.top, xy[some]) - top(xy[some]))
+        return change
+
+    def _linear(self, grid: np.ndarray, xy: np.ndarray) -> np.ndarray:
+        """(n,) ``grid`` (nq, nj) at xy (n, 2), linear in the lattice's triangles; 0 off it."""
         fj = (xy[:, 1] - self.anchor[1]) / ROW_MM
         fq = (xy[:, 0] - self.anchor[0]) / SPACING_MM + fj / 2.0
         q, j = np.floor(fq).astype(np.int64), np.floor(fj).astype(np.int64)
         u, v = fq - q, fj - j
         a, b = q - self.q0, j - self.j0
-        ok = (a >= 0) & (b >= 0) & (a < self.dz.shape[0] - 1) & (b < self.dz.shape[1] - 1)
+        ok = (a >= 0) & (b >= 0) & (a < grid.shape[0] - 1) & (b < grid.shape[1] - 1)
         a, b, u, v = np.where(ok, a, 0), np.where(ok, b, 0), u * ok, v * ok
-        d = self.dz
         # The cell's diagonal (q, j)-(q + 1, j + 1) is a lattice edge: below it the up triangle, above it the down one.
         upper = u >= v
-        third = np.where(upper, d[a + 1, b], d[a, b + 1])
+        third = np.where(upper, grid[a + 1, b], grid[a, b + 1])
         w_third = np.where(upper, u - v, v - u)
-        return np.where(ok, (1.0 - np.maximum(u, v)) * d[a, b] + w_third * third + np.minimum(u, v) * d[a + 1, b + 1], 0.0)
+        value = (1.0 - np.maximum(u, v)) * grid[a, b] + w_third * third + np.minimum(u, v) * grid[a + 1, b + 1]
+        return np.where(ok, np.nan_to_num(value), 0.0)
 
 
 def lattice(polygon, anchor: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray]:
@@ -156,20 +171,23 @@ def fair(z: np.ndarray, inside: np.ndarray) -> tuple[np.ndarray, dict]:
             for (dq, dj) in EDGES[kind][0]:
                 corners |= _shifted(o.astype(float), -dq, -dj) > 0  # every corner of an edge over the target
         free |= ndimage.binary_dilation(corners, disk) & inside
-        dz = _solve(z, z + dz, free)
+        step = _solve(z, z + dz, free)
+        if step is None:  # the last change stands; the report gives the crease that remains
+            break
+        dz = step
     after = max(float(np.nanmax(c, initial=0.0)) for c in creases(z + dz))
     changed = np.abs(dz) > 0.05
-    figures.update({"crease_after_deg": round(after, 3), "changed_cm2": round(float(changed.sum()) * SPACING_MM * ROW_MM / 100, 2),
+    figures.update({"crease_after_deg": round(after, 3), "changed_cm2": round(float(changed.sum() * SPACING_MM * ROW_MM / 100), 2),
                     "most_mm": round(float(np.abs(dz).max()), 3)})
     return dz, figures
 
 
-def _solve(z: np.ndarray, current: np.ndarray, free: np.ndarray) -> np.ndarray:
+def _solve(z: np.ndarray, current: np.ndarray, free: np.ndarray) -> np.ndarray | None:
     """The least change of z at the ``free`` points (the others held) with every edge that has a
     free corner within TARGET_DEG, the crease linearised about the surface ``current``: an edge
     creased LINEAR_DEG or more there by its gradient in the four corners' heights; a flatter one
     (where that gradient says little) by the step in slope across it, over the turn a step makes
-    at its faces' mean slope."""
+    at its faces' mean slope. None if the solver finds no such change."""
     import clarabel
     from scipy import sparse
 
@@ -187,7 +205,7 @@ def _solve(z: np.ndarray, current: np.ndarray, free: np.ndarray) -> np.ndarray:
         ids_at = [c[touches].astype(np.int64) for c in corner_ids]
         angle = _angle(kind, at)
         creased = angle >= np.radians(LINEAR_DEG)
-        # Creased: angle + J (x - current) <= target, J by central differences in each corner's height.
+        # Creased: |angle + J (x - current)| <= target, J by central differences in each corner's height.
         step = 1e-4
         jac = [(_angle(kind, [h + step * (i == k) for i, h in enumerate(at)]) -
                 _angle(kind, [h - step * (i == k) for i, h in enumerate(at)])) / (2 * step) for k in range(4)]
@@ -198,7 +216,10 @@ def _solve(z: np.ndarray, current: np.ndarray, free: np.ndarray) -> np.ndarray:
         along = g @ normal
         room = ROW_MM * target * gg / np.sqrt(np.maximum(gg - along * along, 1e-12))
         sign = np.array([-1.0, -1.0, 1.0, 1.0])
+        # The crease's linear model is signed: it holds the turn within the target both ways, so
+        # a solve cannot overshoot into a fold the other way that the model reads as no crease.
         lines = [(creased, [jac[k] for k in range(4)], target - angle + sum(jac[k] * at[k] for k in range(4))),
+                 (creased, [-jac[k] for k in range(4)], target + angle - sum(jac[k] * at[k] for k in range(4))),
                  (~creased, [np.full(len(angle), sign[k]) for k in range(4)], room + sum(sign[k] * at[k] for k in range(4))),
                  (~creased, [np.full(len(angle), -sign[k]) for k in range(4)], room - sum(sign[k] * at[k] for k in range(4)))]
         for keep, coef, bound in lines:
@@ -219,6 +240,8 @@ def _solve(z: np.ndarray, current: np.ndarray, free: np.ndarray) -> np.ndarray:
     solver = clarabel.DefaultSolver(sparse.identity(size, format="csc"), -z[free], a, np.concatenate(upper),
                                     [clarabel.NonnegativeConeT(count)], settings)
     result = solver.solve()
+    if str(result.status) not in ("Solved", "AlmostSolved"):
+        return None
     out = np.zeros(z.shape)
     out[free] = np.asarray(result.x) - z[free]
     return out
@@ -227,8 +250,6 @@ def _solve(z: np.ndarray, current: np.ndarray, free: np.ndarray) -> np.ndarray:
 def for_top(outline, marks, rx) -> Fairing:
     """The fairing of a scan build's molded top (the cast, its heel expansion and the rim's caps)
     on the lattice through the pad apex; computed once per cast, rim heights and apex."""
-    from . import rim
-
     cast = outline.cast
     anchor = np.asarray(marks.met_pad_apex, float)
     key = ("fairing", *np.round(anchor, 9), rx.heel_cup.depth_mm, rx.scan.rim_mm)
@@ -236,8 +257,21 @@ def for_top(outline, marks, rx) -> Fairing:
         q0, j0, xy, cover = lattice(outline.polygon, anchor)
         z = np.full(cover.shape, np.nan)
         pts = xy[cover]
-        z[cover] = cast.molded(pts) + rim.field(pts, outline, marks, rx)
+        z[cover] = top(outline, marks, rx)(pts)
         inner = shapely.contains_xy(outline.polygon.buffer(-INSET_MM), xy[..., 0], xy[..., 1])
         dz, figures = fair(z, inner)
-        cast.memo[key] = Fairing(anchor, q0, j0, dz if figures["most_mm"] > 0 else None, figures)
+        if figures["most_mm"] > 0:
+            from scipy import ndimage
+
+            near = ndimage.binary_dilation(dz != 0, np.ones((3, 3), bool)).astype(float)
+            cast.memo[key] = Fairing(anchor, q0, j0, dz, z, near, figures)
+        else:
+            cast.memo[key] = Fairing(anchor, q0, j0, None, None, None, figures)
     return cast.memo[key]
+
+
+def top(outline, marks, rx):
+    """xy (n, 2) -> (n,) mm: a scan build's molded top before the fairing (cast, heel expansion, rim)."""
+    from . import rim
+
+    return lambda xy: outline.cast.molded(xy) + rim.field(xy, outline, marks, rx)
