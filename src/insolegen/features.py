@@ -465,7 +465,7 @@ def fairing(xy, outline, marks, rx):
     meet at over 10 degrees (see :mod:`insolegen.scan.fair`)."""
     from .scan import fair
 
-    return fair.for_top(outline, marks, rx).at(xy, fair.top(outline, marks, rx))
+    return fair.for_top(outline, marks, rx).at(xy, fair.top(outline, rx))
 
 
 # A scan build: the cast replaces the shell's constant thickness and the arch (the foot gives

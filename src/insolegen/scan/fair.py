@@ -122,20 +122,20 @@ def _inverse(corners, third: int) -> np.ndarray:
 _FACES = [(_inverse(corners, 2), _inverse(corners, 3)) for corners, _ in EDGES]  # per kind: faces (a, b, c) and (a, b, d)
 
 
-def _faces(kind: int, heights: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The gradients (..., 2) of the two faces meeting at edges of ``kind``, from their corners'
-    heights [a, b, c, d] (each an array of one shape)."""
+def _faces(kind: int, heights: list[np.ndarray]) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """The gradients ((gx, gy), (gx, gy)) of the two faces meeting at edges of ``kind``, from
+    their corners' heights [a, b, c, d] (each an array of one shape)."""
     za, zb, zc, zd = heights
     m1, m2 = _FACES[kind]
-    g1 = np.stack([zb - za, zc - za], axis=-1) @ m1.T
-    g2 = np.stack([zb - za, zd - za], axis=-1) @ m2.T
-    return g1, g2
+    rise, up1, up2 = zb - za, zc - za, zd - za
+    return ((m1[0, 0] * rise + m1[0, 1] * up1, m1[1, 0] * rise + m1[1, 1] * up1),
+            (m2[0, 0] * rise + m2[0, 1] * up2, m2[1, 0] * rise + m2[1, 1] * up2))
 
 
 def _angle(kind: int, heights: list[np.ndarray]) -> np.ndarray:
     """The angle (radians) between the normals of the two faces at edges of ``kind``."""
-    g1, g2 = _faces(kind, heights)
-    cos = (1.0 + np.sum(g1 * g2, axis=-1)) / np.sqrt((1.0 + np.sum(g1 * g1, axis=-1)) * (1.0 + np.sum(g2 * g2, axis=-1)))
+    (x1, y1), (x2, y2) = _faces(kind, heights)
+    cos = (1.0 + x1 * x2 + y1 * y2) / np.sqrt((1.0 + x1 * x1 + y1 * y1) * (1.0 + x2 * x2 + y2 * y2))
     return np.arccos(np.clip(cos, -1.0, 1.0))
 
 
@@ -210,10 +210,10 @@ def _solve(z: np.ndarray, current: np.ndarray, free: np.ndarray) -> np.ndarray |
         jac = [(_angle(kind, [h + step * (i == k) for i, h in enumerate(at)]) -
                 _angle(kind, [h - step * (i == k) for i, h in enumerate(at)])) / (2 * step) for k in range(4)]
         # Flatter: |z_c + z_d - z_a - z_b| <= ROW_MM * target / gain, both ways.
-        g1, g2 = _faces(kind, at)
-        g = 0.5 * (g1 + g2)
-        gg = 1.0 + np.sum(g * g, axis=-1)
-        along = g @ normal
+        (x1, y1), (x2, y2) = _faces(kind, at)
+        gx, gy = 0.5 * (x1 + x2), 0.5 * (y1 + y2)
+        gg = 1.0 + gx * gx + gy * gy
+        along = gx * normal[0] + gy * normal[1]
         room = ROW_MM * target * gg / np.sqrt(np.maximum(gg - along * along, 1e-12))
         sign = np.array([-1.0, -1.0, 1.0, 1.0])
         # The crease's linear model is signed: it holds the turn within the target both ways, so
@@ -257,7 +257,7 @@ def for_top(outline, marks, rx) -> Fairing:
         q0, j0, xy, cover = lattice(outline.polygon, anchor)
         z = np.full(cover.shape, np.nan)
         pts = xy[cover]
-        z[cover] = top(outline, marks, rx)(pts)
+        z[cover] = top(outline, rx)(pts)
         inner = shapely.contains_xy(outline.polygon.buffer(-INSET_MM), xy[..., 0], xy[..., 1])
         dz, figures = fair(z, inner)
         if figures["most_mm"] > 0:
@@ -270,8 +270,12 @@ def for_top(outline, marks, rx) -> Fairing:
     return cast.memo[key]
 
 
-def top(outline, marks, rx):
+def top(outline, rx):
     """xy (n, 2) -> (n,) mm: a scan build's molded top before the fairing (cast, heel expansion, rim)."""
     from . import rim
 
-    return lambda xy: outline.cast.molded(xy) + rim.field(xy, outline, marks, rx)
+    def at(xy: np.ndarray) -> np.ndarray:
+        z = outline.cast.molded(xy)
+        return z + rim.lowering(z, xy, outline, rx)
+
+    return at

@@ -100,12 +100,16 @@ def uncapped(rx) -> bool:
 
 def field(xy, outline, marks, rx) -> np.ndarray:
     """(n,) mm, <= 0: how far the rim's caps lower the molded top (cast and heel expansion) at xy (n, 2)."""
-    cast = outline.cast
-    molded = cast.molded
-    z = molded(xy)
     if uncapped(rx):
         return np.zeros(len(xy))
-    cap, free, seat = caps(xy, outline, cast, rx, molded)
+    return lowering(outline.cast.molded(xy), xy, outline, rx)
+
+
+def lowering(z: np.ndarray, xy: np.ndarray, outline, rx) -> np.ndarray:
+    """(n,) mm, <= 0: :func:`field` for the molded top z (n,) already found at xy (n, 2)."""
+    if uncapped(rx):
+        return np.zeros(len(xy))
+    cap, free, seat = caps(xy, outline, outline.cast, rx, outline.cast.molded)
     # A low cap bends over less height, so the top never dips under the seat it stands over.
     band = np.clip(cap - seat, 1.0, LEVEL_MM)
     return (1.0 - free) * (level_above(z, cap, band) - z)
