@@ -122,6 +122,23 @@ def test_the_pages_view_is_the_downloaded_insert_and_its_report_is_whole(client,
     assert bad.status_code == 422 and bad.json()["error"] == "prescription: arch.height_mm = 30.0 is out of range; allowed 0 to 25"
 
 
+def test_the_pages_view_of_a_lattice_insert_is_the_lattice_downloaded(client, tmp_path):
+    """A printed lattice on the page: the mesh drawn is the lattice the STL holds (not the solid it
+    was cut from), and the figures give its zones' densities and thinnest wall as the report does."""
+    rx = {"lattice": {"type": "gyroid", "cell_mm": 20, "density_pct": 15}, "shell": {"length": "three_quarter", "thickness_mm": 8}}
+    answer = client.post("/api/view", data={"prescription": json.dumps(rx), "resolution": "2"})
+    assert answer.status_code == 200, answer.text
+    figures, vertices, faces = unpack_view(answer)
+    mesh = fetch_mesh(client, figures["files"]["stl"], tmp_path)
+    assert len(mesh.faces) == len(faces) == figures["faces"] and figures["watertight"] and figures["bodies"] == 1
+    assert np.allclose(mesh.bounds, [vertices.min(axis=0), vertices.max(axis=0)], atol=1e-3)
+    report = client.get(figures["files"]["report"]).json()
+    assert figures["volume_mm3"] == pytest.approx(report["qa"]["volume_mm3"], rel=1e-4)
+    lattice = report["qa"]["lattice"]
+    assert figures["lattice"]["zones"] == lattice["zones"] and figures["lattice"]["thinnest_wall_mm"] == lattice["thinnest_wall_mm"]
+    assert lattice["zones"]["arch"]["density_built_pct"] == pytest.approx(15.0, abs=3.0)
+
+
 def test_gcode_for_a_build_never_cuts_into_it(client, tmp_path):
     """POST /api/mill for a build's STL: the program's tool tip stays on or above the designed top
     (vertical rays on the downloaded STL) at every move end over the insert."""

@@ -173,8 +173,8 @@ def view(source: Source, rx_json: str, side: str, resolution: float, folder: str
 
     No file is written but the inputs: the STL, 3MF and report are made on their first download
     (:func:`complete`), and so is the whole QA report (rays, face areas, footprint): the screen
-    shows manifold3d's verdict and the features as built, read off the insert's own fields (and a
-    shell's section of the report)."""
+    shows manifold3d's verdict on the body downloaded (a lattice insert's lattice) and the features
+    as built, read off the insert's own fields (and a shell's or a lattice's section of the report)."""
     import pickle
 
     from .. import api, prescription
@@ -185,7 +185,8 @@ def view(source: Source, rx_json: str, side: str, resolution: float, folder: str
     shape = load_scan(source, side, folder_path) if source.scan else load_outline(source, side, folder_path)
     insert = api.build(shape, rx, resolution=resolution, pressure=load_pressure(source, side, folder_path))
     (folder_path / VIEW_JOB).write_bytes(pickle.dumps((source, rx_json, side, resolution)))
-    solid = as_manifold(insert.vertices, insert.faces)  # about 300 bytes a face: freed before the figures
+    vertices, faces = insert.body  # a lattice insert's lattice, else the solid: what the download holds
+    solid = as_manifold(vertices, faces)  # about 300 bytes a face: freed before the figures
     watertight, bodies, volume = solid.status().name == "NoError", len(solid.decompose()), float(solid.volume())
     del solid
     built = features_as_built(insert)  # as the report measures them
@@ -196,7 +197,7 @@ def view(source: Source, rx_json: str, side: str, resolution: float, folder: str
         "watertight": watertight,  # closed, consistently wound, manifold: manifold3d accepts it
         "bodies": bodies,
         "volume_mm3": round(volume, 3),
-        "faces": len(insert.faces),
+        "faces": len(faces),
         "resolution_mm": resolution,
         "arch_mm": arch["height_mm"],
         "arch_at_pct_length": arch["at_pct_length"],
@@ -220,7 +221,11 @@ def view(source: Source, rx_json: str, side: str, resolution: float, folder: str
         from ..construct.as_built import shell_as_built
 
         figures["shell"] = shell_as_built(insert)
-    return figures, pack_mesh(insert.vertices, insert.faces)
+    if insert.lattice is not None:  # its zones' densities and thinnest wall, as the report measures them
+        from ..lattice_qa import figures as lattice_figures
+
+        figures["lattice"] = lattice_figures(insert, volume)
+    return figures, pack_mesh(vertices, faces)
 
 
 def pack_mesh(vertices, faces) -> bytes:

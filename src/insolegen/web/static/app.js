@@ -270,6 +270,14 @@ function showFigures(f) {
     rows.push(["post", post ? `${post.kind}: ${fmt(post.rearfoot_deg, 1)}°, motion ${fmt(post.motion_deg, 1)}°, flat to ` +
       `${fmt(post.flat_end_pct, 0)}% (${fmt(post.flat_end_mm, 0)} mm), bottom flat to ${fmt(post.bottom_plane_residual_mm, 3)} mm` : "none"]);
   }
+  if (f.lattice) {  // a printed lattice: its zones' densities and its thinnest wall, measured on the mesh
+    const lat = f.lattice;
+    rows.push(["lattice", `${lat.type}, ${fmt(lat.cell_mm, 0)} mm cells, thinnest wall ${fmt(lat.thinnest_wall_mm)} mm`]);
+    for (const [name, zone] of Object.entries(lat.zones)) {
+      rows.push([`density ${name}`, zone.density_built_pct === null ? `no core (set ${zone.density_asked_pct}%)`
+        : `${fmt(zone.density_built_pct, 1)}% (set ${zone.density_asked_pct}%)`]);
+    }
+  }
   const body = $("#figures tbody");
   body.replaceChildren(...rows.map(([k, v]) => {
     const tr = document.createElement("tr");
