@@ -36,7 +36,7 @@ ROUNDS = 10  # solves at most, each linearised about the last one's surface
 @dataclass(frozen=True)
 class Fairing:
     """The fairing on the lattice, point (q0 + a, j0 + b) at [a, b]: dz (nq, nj) float, mm, how
-    much it lowers or raises the top; top (nq, nj): the top before it (NaN off the lattice's
+    much it lowers or raises the top; unfaired (nq, nj): the top before it (NaN off the lattice's
     cover); near (nq, nj) 0-1: 1 within a lattice step of a point it moves. figures: the
     report's account. dz is None where nothing moves."""
 
@@ -44,12 +44,12 @@ class Fairing:
     q0: int
     j0: int
     dz: np.ndarray | None
-    top: np.ndarray | None
+    unfaired: np.ndarray | None
     near: np.ndarray | None
     figures: dict
 
-    def at(self, xy: np.ndarray, top) -> np.ndarray:
-        """(n,) float, mm: the change at xy (n, 2) float, mm; top: xy (k, 2) -> the top there
+    def at(self, xy: np.ndarray, unfaired) -> np.ndarray:
+        """(n,) float, mm: the change at xy (n, 2) float, mm; unfaired: xy (k, 2) -> the top there
         before the fairing (k,). At the lattice's points, dz; between them, near what it moves,
         the change to the faired lattice's own triangles (linear), so a finer mesh has no crease
         the lattice has not (the top's own curvature between the points is left out there)."""
@@ -58,7 +58,7 @@ class Fairing:
         change = self._linear(self.dz, xy)
         weight = self._linear(self.near, xy)
         some = weight > 0
-        change[some] += weight[some] * (self._linear(self.top, xy[some]) - top(xy[some]))
+        change[some] += weight[some] * (self._linear(self.unfaired, xy[some]) - unfaired(xy[some]))
         return change
 
     def _linear(self, grid: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -224,14 +224,13 @@ def _solve(z: np.ndarray, current: np.ndarray, free: np.ndarray) -> np.ndarray |
                  (~creased, [np.full(len(angle), -sign[k]) for k in range(4)], room - sum(sign[k] * at[k] for k in range(4)))]
         for keep, coef, bound in lines:
             n = int(keep.sum())
-            edge = np.arange(count, count + n)
+            edge, bound = np.arange(count, count + n), bound[keep]
             for k in range(4):
                 var = ids_at[k][keep]
                 held = var < 0  # a held corner: its term moves to the bound (its height is current's)
-                bound = bound.copy()
-                bound[keep] -= np.where(held, coef[k][keep] * at[k][keep], 0.0)
+                bound -= np.where(held, coef[k][keep] * at[k][keep], 0.0)
                 rows.append(edge[~held]), cols.append(var[~held]), vals.append(coef[k][keep][~held])
-            upper.append(bound[keep])
+            upper.append(bound)
             count += n
     size = int(free.sum())
     a = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(count, size))
