@@ -144,6 +144,10 @@ def summary(report: dict) -> str:
             f"{fit['p50']:.2f}/{fit['p95']:.2f}/{fit['max']:.2f} mm; arch as scanned {scan['arch_height_mm']:.1f} mm "
             f"(arch.height_mm ignored); arch fill {scan['as_built']['arch_fill_mm']:.2f} mm"
         )
+        faired = scan["fairing"]
+        if faired["most_mm"] > 0:
+            lines.append(f"  faired: creases at 0.5 mm {faired['crease_before_deg']:.1f} -> {faired['crease_after_deg']:.1f} degrees "
+                         f"(limit 10); {faired['changed_cm2']:.2f} cm2 moved over 0.05 mm, {faired['most_mm']:.2f} mm at most")
     load = report.get("pressure")
     if load:
         reg, off = load["registration"], load["offload"]
