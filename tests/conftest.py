@@ -55,6 +55,11 @@ def top_at(mesh: trimesh.Trimesh, xy: np.ndarray) -> np.ndarray:
     return top
 
 
+def top_change(on, off, xy: np.ndarray) -> np.ndarray:
+    """(n,) how far the top of the insert in file ``on`` stands above that in file ``off`` at xy (n, 2)."""
+    return top_at(load(on), xy) - top_at(load(off), xy)
+
+
 def hit_counts(mesh: trimesh.Trimesh, xy: np.ndarray) -> np.ndarray:
     """(n,) how many distinct surfaces a vertical ray at each xy meets."""
     origins = np.c_[xy, np.full(len(xy), mesh.bounds[1, 2] + 10.0)]

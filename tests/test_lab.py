@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from conftest import Builds, footprint, grid_inside, load, needs_feet, real_outlines, report_of, run, top_at, top_crease_deg, write_csv
+from conftest import (Builds, footprint, grid_inside, load, needs_feet, real_outlines, report_of, run, top_at, top_change,
+                      top_crease_deg, write_csv)
 
 load = functools.lru_cache(maxsize=None)(load)  # each exported file is loaded (and its ray tree built) once
 
@@ -46,9 +47,6 @@ def case(request, tmp_path_factory):
     return Case(tmp_path_factory.mktemp("lab"), *request.param)
 
 
-def diff(on: Path, off: Path, xy: np.ndarray) -> np.ndarray:
-    return top_at(load(on), xy) - top_at(load(off), xy)
-
 
 def marks(path: Path) -> dict[str, np.ndarray]:
     rep = report_of(path)
@@ -63,11 +61,11 @@ def extreme(b: Path, b0: Path, keep=None, lowest: bool = False):
     xy = grid_inside(load(b0), 1.5, margin=0.05)
     xy = xy if keep is None else xy[keep(xy)]
     sign = -1.0 if lowest else 1.0
-    d = diff(b, b0, xy)
+    d = top_change(b, b0, xy)
     best = xy[np.nanargmax(sign * d)]
     fine = np.mgrid[-2:2.01:0.25, -2:2.01:0.25].reshape(2, -1).T + best
     fine = fine if keep is None else fine[keep(fine)]
-    d_fine = diff(b, b0, fine)
+    d_fine = top_change(b, b0, fine)
     j = int(np.nanargmax(sign * d_fine))
     return d_fine[j], fine[j], xy, d
 
@@ -88,7 +86,7 @@ def test_skive_raises_the_medial_heel_and_leaves_the_forefoot(case):
     assert 0.05 * length <= at[0] <= 0.25 * length
     assert (at[1] - m["heel_centre"][1]) * case.sign > 5.0  # medial of the heel centre
     far = grid_inside(mesh, 2.0)
-    assert np.nanmax(np.abs(diff(b, b0, far[far[:, 0] > 0.45 * length]))) <= 1e-3
+    assert np.nanmax(np.abs(top_change(b, b0, far[far[:, 0] > 0.45 * length]))) <= 1e-3
 
 
 def test_lateral_skive_is_on_the_lateral_heel(case):
@@ -107,15 +105,15 @@ def test_forefoot_post_angle_across_the_seat(case, angle, extent):
     length = mesh.bounds[1, 0]
     xy = grid_inside(mesh, 1.0, margin=4.0)
     seat = (xy[:, 0] > m["mtpj5"][0]) & (xy[:, 0] < m["sulcus_x"] - 5.0)
-    d = diff(b, b0, xy[seat])
+    d = top_change(b, b0, xy[seat])
     ok = np.isfinite(d)
     coef, *_ = np.linalg.lstsq(np.c_[np.ones(ok.sum()), xy[seat][ok]], d[ok], rcond=None)
     assert np.degrees(np.arctan(coef[2] * case.sign)) == pytest.approx(angle, abs=0.5)  # across: the post
     assert abs(np.degrees(np.arctan(coef[1]))) <= 0.5  # along: level
     rest = grid_inside(mesh, 2.0, margin=0.05)
-    behind = diff(b, b0, rest[rest[:, 0] < m["mtpj5"][0] - 0.12 * length])
+    behind = top_change(b, b0, rest[rest[:, 0] < m["mtpj5"][0] - 0.12 * length])
     assert np.nanmax(np.abs(behind)) <= 1e-3
-    toes = diff(b, b0, rest[rest[:, 0] > m["sulcus_x"] + 0.07 * length])
+    toes = top_change(b, b0, rest[rest[:, 0] > m["sulcus_x"] + 0.07 * length])
     if extent == "sulcus":
         assert np.nanmax(np.abs(toes)) <= 1e-3
     else:
@@ -129,12 +127,12 @@ def test_rearfoot_motion_eases_the_post_at_the_back(case):
     length = mesh.bounds[1, 0]
     xy = grid_inside(mesh, 0.5, margin=1.0)  # cheap: the rays go to the back of the heel only
     back = xy[xy[:, 0] < 0.025 * length]
-    d = diff(b, b0, back)
+    d = top_change(b, b0, back)
     ok = np.isfinite(d)
     slope = np.polyfit(back[ok, 1] * case.sign, d[ok], 1)[0]
     assert np.degrees(np.arctan(slope)) == pytest.approx(-4.0, abs=0.5)
     coarse = grid_inside(mesh, 2.0)
-    assert np.nanmax(np.abs(diff(b, b0, coarse[coarse[:, 0] > m["heel_centre"][0] + 1.0]))) <= 1e-3
+    assert np.nanmax(np.abs(top_change(b, b0, coarse[coarse[:, 0] > m["heel_centre"][0] + 1.0]))) <= 1e-3
 
 
 def test_met_bar_is_behind_the_lesser_heads(case):
@@ -150,9 +148,9 @@ def test_met_bar_is_behind_the_lesser_heads(case):
     along = (at - m1) @ (m5 - m1) / np.linalg.norm(m5 - m1) ** 2
     assert 0.2 <= along <= 1.05  # the 2nd-5th, not under the 1st
     for head in ("mtpj2", "mtpj3", "mtpj4"):  # the heads themselves stay free
-        assert np.nanmax(np.abs(diff(b, b0, m[head][None]))) <= 0.1
+        assert np.nanmax(np.abs(top_change(b, b0, m[head][None]))) <= 0.1
     rest = grid_inside(mesh, 2.0)
-    assert np.nanmax(np.abs(diff(b, b0, rest[rest[:, 0] < 0.4 * length]))) <= 1e-3
+    assert np.nanmax(np.abs(top_change(b, b0, rest[rest[:, 0] < 0.4 * length]))) <= 1e-3
 
 
 def _first_head(m, case, b0) -> np.ndarray:
@@ -169,31 +167,31 @@ def test_morton_extension_raises_the_first_ray_only(case):
     b0, b = case.build(), case.build("--set", "morton_extension.height_mm=3")
     m = marks(b)
     first = np.array([_first_head(m, case, b0), m["hallux"]])
-    assert diff(b, b0, first) == pytest.approx([3.0, 3.0], abs=0.1)
-    assert np.abs(diff(b, b0, _lesser_heads(m, case))).max() <= 0.1
+    assert top_change(b, b0, first) == pytest.approx([3.0, 3.0], abs=0.1)
+    assert np.abs(top_change(b, b0, _lesser_heads(m, case))).max() <= 0.1
     mesh = load(b0)
     toe = grid_inside(mesh, 1.0, margin=0.05)
     toe = toe[toe[:, 0] > 0.985 * mesh.bounds[1, 0]]  # to the toe
-    assert np.nanmax(diff(b, b0, toe)) == pytest.approx(3.0, abs=0.1)
+    assert np.nanmax(top_change(b, b0, toe)) == pytest.approx(3.0, abs=0.1)
     rest = grid_inside(mesh, 2.0)
-    assert np.nanmax(np.abs(diff(b, b0, rest[rest[:, 0] < 0.5 * mesh.bounds[1, 0]]))) <= 1e-3
+    assert np.nanmax(np.abs(top_change(b, b0, rest[rest[:, 0] < 0.5 * mesh.bounds[1, 0]]))) <= 1e-3
 
 
 def test_reverse_morton_raises_the_lesser_heads_and_frees_the_first(case):
     b0, b = case.build(), case.build("--set", "reverse_morton.height_mm=3")
     m = marks(b)
-    assert diff(b, b0, _lesser_heads(m, case)) == pytest.approx([3.0] * 4, abs=0.1)
-    assert abs(diff(b, b0, _first_head(m, case, b0)[None])[0]) <= 0.1
+    assert top_change(b, b0, _lesser_heads(m, case)) == pytest.approx([3.0] * 4, abs=0.1)
+    assert abs(top_change(b, b0, _first_head(m, case, b0)[None])[0]) <= 0.1
 
 
 def test_first_ray_cutout_recess_under_the_first_head(case):
     b0, b = case.build(), case.build("--set", "first_ray_cutout.depth_mm=2.5")
-    mesh, m = load(b0), marks(b)
+    m = marks(b)
     head = _first_head(m, case, b0)
     low, at, _, _ = extreme(b, b0, lambda xy: near(xy, head, 20.0), lowest=True)
     assert low == pytest.approx(-2.5, abs=0.1)
     assert np.linalg.norm(at - head) <= 3.0
-    assert np.abs(diff(b, b0, _lesser_heads(m, case)[:3])).max() <= 1e-3
+    assert np.abs(top_change(b, b0, _lesser_heads(m, case)[:3])).max() <= 1e-3
     assert load(b).vertices[:, 2][load(b).vertices[:, 2] > 0].min() >= 2.0 - 1e-4  # never below the minimum
 
 
@@ -203,7 +201,7 @@ def test_first_ray_cutout_recess_under_the_first_head(case):
 ])
 def test_midfoot_pads(case, name, field, lo, hi, medial):
     b0, b = case.build(), case.build("--set", field)
-    mesh, m = load(b0), marks(b)
+    mesh = load(b0)
     length = mesh.bounds[1, 0]
     top, at, _, _ = extreme(b, b0, lambda xy: (xy[:, 0] > 0.2 * length) & (xy[:, 0] < 0.6 * length))
     assert top == pytest.approx(4.0, abs=0.1)
@@ -242,7 +240,7 @@ def test_full_length_lift_is_half_at_the_heads_and_to_the_toe(case):
     mesh, m = load(b0), marks(b)
     length = mesh.bounds[1, 0]
     xy = grid_inside(mesh, 1.5)
-    d = diff(b, b0, xy)
+    d = top_change(b, b0, xy)
     assert np.nanmax(np.abs(d[xy[:, 0] < 0.28 * length] - 10.0)) <= 0.05
     ahead = xy[:, 0] >= m["mtpj5"][0]
     assert np.nanmax(np.abs(d[ahead] - 5.0)) <= 0.1
@@ -267,7 +265,7 @@ def test_distal_taper_reaches_the_minimum_at_the_edge(case, length):
     assert top_at(mesh, edge) == pytest.approx(np.full(len(edge), 2.0), abs=0.1)
     xy = grid_inside(mesh, 2.0)
     far = xy[xy @ normal < front.max() - (0.35 * foot if length == "full" else 25.0)]
-    assert np.nanmax(np.abs(diff(b, b0, far))) <= 1e-3
+    assert np.nanmax(np.abs(top_change(b, b0, far))) <= 1e-3
 
 
 @pytest.mark.parametrize("extent", ["toes", "sulcus"])
@@ -276,7 +274,7 @@ def test_top_cover_is_a_uniform_layer(case, extent):
     b = case.build("--set", "top_cover.thickness_mm=2", "--set", f"top_cover.extent={extent}")
     mesh, m = load(b0), marks(b)
     xy = grid_inside(mesh, 1.5, margin=0.05)
-    d = diff(b, b0, xy)
+    d = top_change(b, b0, xy)
     if extent == "toes":
         assert np.nanmax(np.abs(d - 2.0)) <= 0.05
     else:

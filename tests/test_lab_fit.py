@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import shapely
-from conftest import Builds, FEET, footprint, grid_inside, load, needs_feet, real_outlines, top_at, top_crease_deg, write_csv
+from conftest import (Builds, FEET, footprint, grid_inside, load, needs_feet, real_outlines, top_change, top_crease_deg,
+                      write_csv)
 from shapely.geometry import LineString
 
 load = functools.lru_cache(maxsize=None)(load)
@@ -57,9 +58,6 @@ def source(request, tmp_path_factory):
     return Source(tmp_path_factory.mktemp("fit"), request.param)
 
 
-def raise_at(on: Path, off: Path, xy: np.ndarray) -> np.ndarray:
-    return top_at(load(on), xy) - top_at(load(off), xy)
-
 
 def landmarks(path: Path) -> dict[str, np.ndarray]:
     rep = json.loads(path.with_name(f"{path.stem}.report.json").read_text())
@@ -94,15 +92,15 @@ def test_reverse_morton_leaves_the_whole_first_head_free(source):
     b0, b = source.build(), source.build("--set", "reverse_morton.height_mm=3")
     mesh, m, sign = load(b0), landmarks(b), source.sign
     medial = band(mesh, sign, 0.70, 0.74, 0.0, 0.12)  # the measure
-    assert np.nanmax(raise_at(b, b0, medial)) <= 0.1
+    assert np.nanmax(top_change(b, b0, medial)) <= 0.1
     head = first_head(m, mesh, sign)
     radius = 0.07 * abs(m["mtpj1"][1] - m["mtpj5"][1])  # the head's area, 0.03-0.17 of the ball across
     disc = head + np.mgrid[-radius:radius:0.5, -radius:radius:0.5].reshape(2, -1).T
     disc = disc[np.linalg.norm(disc - head, axis=1) <= radius]
     disc = disc[shapely.contains_xy(footprint(mesh).buffer(-0.3), disc[:, 0], disc[:, 1])]
-    assert np.nanmax(raise_at(b, b0, disc)) <= 0.1
+    assert np.nanmax(top_change(b, b0, disc)) <= 0.1
     lesser = np.array([m["mtpj2"], m["mtpj3"], m["mtpj4"], m["mtpj5"] + [0.0, sign * 5.0]])
-    assert raise_at(b, b0, lesser) == pytest.approx([3.0] * 4, abs=0.1)
+    assert top_change(b, b0, lesser) == pytest.approx([3.0] * 4, abs=0.1)
 
 
 def test_one_first_ray_for_mortons_its_reverse_and_the_cutout(source):
@@ -118,13 +116,13 @@ def test_one_first_ray_for_mortons_its_reverse_and_the_cutout(source):
     normal = np.array([normal[1], -normal[0]]) / np.linalg.norm(normal)
     normal = normal if normal[0] > 0 else -normal
     ahead = xy[(xy - m["mtpj1"]) @ normal > -5.0]  # full reach from 10 mm behind the head line on
-    together = raise_at(mortons, b0, ahead) + raise_at(reverse, b0, ahead)
+    together = top_change(mortons, b0, ahead) + top_change(reverse, b0, ahead)
     assert np.nanmax(np.abs(together - 3.0)) <= 0.01
-    recess = raise_at(cutout, b0, xy)
+    recess = top_change(cutout, b0, xy)
     under = recess < -0.05
     assert under.sum() > 10
-    assert np.nanmin(raise_at(mortons, b0, xy[under])) >= 0.1
-    assert abs(raise_at(cutout, b0, m["mtpj2"][None])[0]) <= 1e-3
+    assert np.nanmin(top_change(mortons, b0, xy[under])) >= 0.1
+    assert abs(top_change(cutout, b0, m["mtpj2"][None])[0]) <= 1e-3
 
 
 @pytest.mark.parametrize("which", ["medial", "lateral"])
@@ -133,10 +131,10 @@ def test_flange_is_a_rim_whatever_the_width(source, which):
     b0, b = source.build(), source.build("--set", f"flange.{which}_mm={height}")
     mesh, sign = load(b0), source.sign
     away = band(mesh, sign, 0.2, 0.65, *((0.5, 1.0) if which == "medial" else (0.0, 0.5)), step=1.0)
-    assert np.nanmax(raise_at(b, b0, away)) <= 0.15  # the half of the width away from the flange
+    assert np.nanmax(top_change(b, b0, away)) <= 0.15  # the half of the width away from the flange
     edge = 0.0 if which == "medial" else 1.0
     rim = band(mesh, sign, 0.3, 0.5, edge, edge, step=1.0)  # 0.3 mm inside the rim
-    assert np.nanmin(raise_at(b, b0, rim)) >= height - 0.1
+    assert np.nanmin(top_change(b, b0, rim)) >= height - 0.1
 
 
 @needs_feet
