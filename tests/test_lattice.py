@@ -214,6 +214,20 @@ def test_check_takes_a_lattice_insert(built, capsys):
     assert not result["millable_from_above"]
 
 
+def test_preview_top_view_is_the_top_skin(built):
+    """The preview's top view draws the faces seen from above: the top skin, covering the footprint
+    once (the sheet's upward faces under the skin, which cover it again and more, left out)."""
+    from insolegen.preview import top_surface
+
+    mesh = built["mesh"]
+    vertices, triangles, _ = top_surface(mesh)
+    p = vertices[triangles][:, :, :2]
+    drawn = 0.5 * np.abs(np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])).sum()
+    up = mesh.face_normals[:, 2] > 1e-3
+    assert drawn == pytest.approx(footprint(mesh).area, rel=5e-3)
+    assert mesh.area_faces[up] @ mesh.face_normals[up, 2] > 1.3 * drawn  # what a view of every upward face would draw
+
+
 def test_bottom_skin_zone_density_as_asked(skin):
     mask, room = _core_columns(skin, SKIN)
     x = skin["xy"][:, 0]

@@ -111,10 +111,25 @@ LANDMARK_NAMES = {"heel_centre": "heel centre", "arch_apex": "arch apex", "mtpj1
                   "mtpj5": "5th met head", "met_pad_apex": "pad apex"}
 
 
+SEEN_MM = 0.5  # the top seen from above is sampled this finely
+SEEN_SLACK_MM = 0.3  # an upward face this close under the lowest top sampled around it is the top
+
+
 def top_surface(mesh) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The faces seen from above: vertices (n, 3) float, mm; triangles (t, 3) int into them;
-    rim (e, 2, 2) float, mm: the edges bounding them (the insert's outline, exact, not stepped)."""
+    rim (e, 2, 2) float, mm: the edges bounding them (the insert's outline, exact, not stepped).
+    An upward face under the top (a lattice's sheet under its skin, a post under a shell) is not
+    seen: its centre lies below the lowest top sampled within a sample of it (a steep face of the
+    top itself lies between the samples around it)."""
+    from scipy import ndimage
+
     up = mesh.face_normals[:, 2] > 1e-3
+    xs, ys, seen = height_grid(mesh, SEEN_MM)
+    lowest = ndimage.minimum_filter(np.nan_to_num(seen, nan=-np.inf), size=3, mode="nearest")
+    centre = mesh.triangles_center
+    i = np.clip(np.round((centre[:, 1] - ys[0]) / SEEN_MM).astype(int), 0, len(ys) - 1)
+    j = np.clip(np.round((centre[:, 0] - xs[0]) / SEEN_MM).astype(int), 0, len(xs) - 1)
+    up &= centre[:, 2] >= lowest[i, j] - SEEN_SLACK_MM
     used, triangles = np.unique(mesh.faces[up], return_inverse=True)
     triangles = triangles.reshape(-1, 3)
     edges = np.sort(np.vstack([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]]), axis=1)
