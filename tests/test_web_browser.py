@@ -246,6 +246,14 @@ def test_a_scan_in_the_page(page, tmp_path):
     assert page.locator("#figures tr[data-figure=arch]").inner_text().split("\t")[-1].startswith("17.3 mm")
     mesh = load(download(page, "Download STL", tmp_path))
     assert mesh.is_watertight and 250 < np.ptp(mesh.bounds[:, 0]) < 290
+    assert page.locator("#figures tr[data-figure=faired]").count() == 0  # nothing to fair at the default rims
+    # Rims high on the foot's steep sides level off where the wall turns sharply: the top is faired there, as the report says.
+    page.evaluate("for (const d of document.querySelectorAll('#rx details')) d.open = true")
+    rebuilt(page, lambda: page.fill("[name='heel_cup.depth_mm']", "20"))
+    rebuilt(page, lambda: page.fill("[name='scan.rim_mm']", "10"))
+    fairing = json.loads(download(page, "Download report", tmp_path).read_text())["scan"]["fairing"]
+    faired = page.locator("#figures tr[data-figure=faired]").inner_text()
+    assert fairing["most_mm"] > 0 and f"{fairing['crease_before_deg']:.1f}° → {fairing['crease_after_deg']:.1f}°" in faired, faired
     rebuilt(page, lambda: page.get_by_role("button", name="Use the built-in outline").click())
     assert page.input_value("[name=side]") == "right"
 

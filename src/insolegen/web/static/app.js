@@ -270,6 +270,11 @@ function showFigures(f) {
     rows.push(["post", post ? `${post.kind}: ${fmt(post.rearfoot_deg, 1)}°, motion ${fmt(post.motion_deg, 1)}°, flat to ` +
       `${fmt(post.flat_end_pct, 0)}% (${fmt(post.flat_end_mm, 0)} mm), bottom flat to ${fmt(post.bottom_plane_residual_mm, 3)} mm` : "none"]);
   }
+  const faired = f.scan && f.scan.fairing;
+  if (faired && faired.most_mm > 0) {  // where the scan's sole turned too sharply, the top bent at the limit
+    rows.push(["faired", `creases ${fmt(faired.crease_before_deg, 1)}° → ${fmt(faired.crease_after_deg, 1)}° (limit 10°), ` +
+      `${fmt(faired.changed_cm2)} cm² moved, ${fmt(faired.most_mm)} mm at most`]);
+  }
   if (f.lattice) {  // a printed lattice: its zones' densities and its thinnest wall, measured on the mesh
     const lat = f.lattice;
     rows.push(["lattice", `${lat.type}, ${fmt(lat.cell_mm, 0)} mm cells, thinnest wall ${fmt(lat.thinnest_wall_mm)} mm`]);
