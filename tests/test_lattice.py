@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from insolegen import lattice_qa, rays
-from insolegen.construct import lattice
+from insolegen import rays
+from insolegen.construct import lattice, lattice_qa
 from insolegen.qa import as_manifold
 
 from conftest import FEET, footprint, load, needs_feet, report_of, run

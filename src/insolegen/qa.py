@@ -160,7 +160,7 @@ def insert_qa(insert) -> dict:
 
     qa = solid_report(*insert.body, REPORT_RAY_SPACING_MM, proven=True)
     if insert.lattice is not None:
-        from . import lattice_qa
+        from .construct import lattice_qa
 
         qa["lattice"] = lattice_qa.figures(insert, qa["volume_mm3"])
     qa.update(features_as_built(insert))

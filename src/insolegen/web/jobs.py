@@ -222,7 +222,7 @@ def view(source: Source, rx_json: str, side: str, resolution: float, folder: str
 
         figures["shell"] = shell_as_built(insert)
     if insert.lattice is not None:  # its zones' densities and thinnest wall, as the report measures them
-        from ..lattice_qa import figures as lattice_figures
+        from ..construct.lattice_qa import figures as lattice_figures
 
         figures["lattice"] = lattice_figures(insert, volume)
     return figures, pack_mesh(vertices, faces)

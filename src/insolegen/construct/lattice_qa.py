@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from . import rays
-from .construct import lattice as construct_lattice
-from .construct.lattice import GIBSON_ASHBY_C, GIBSON_ASHBY_N
-from .qa import as_manifold
+from .. import rays
+from ..qa import as_manifold
+from . import lattice as construct_lattice
+from .lattice import GIBSON_ASHBY_C, GIBSON_ASHBY_N
 
 RAY_SPACING_MM = 0.5
 WALL_NEIGHBOURS = 160  # the far side of a 1 mm wall lies within the nearest 160 vertices of a 0.3 mm mesh
