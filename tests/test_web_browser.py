@@ -248,12 +248,18 @@ def test_a_scan_in_the_page(page, tmp_path):
     assert mesh.is_watertight and 250 < np.ptp(mesh.bounds[:, 0]) < 290
     assert page.locator("#figures tr[data-figure=faired]").count() == 0  # nothing to fair at the default rims
     # Rims high on the foot's steep sides level off where the wall turns sharply: the top is faired there, as the report says.
-    page.evaluate("for (const d of document.querySelectorAll('#rx details')) d.open = true")
+    groups = "document.querySelectorAll('#rx details')"
+    was_open = page.evaluate(f"[...{groups}].map((d) => d.open)")
+    rims = {name: page.input_value(f"[name='{name}']") for name in ("heel_cup.depth_mm", "scan.rim_mm")}
+    page.evaluate(f"for (const d of {groups}) d.open = true")
     rebuilt(page, lambda: page.fill("[name='heel_cup.depth_mm']", "20"))
     rebuilt(page, lambda: page.fill("[name='scan.rim_mm']", "10"))
     fairing = json.loads(download(page, "Download report", tmp_path).read_text())["scan"]["fairing"]
     faired = page.locator("#figures tr[data-figure=faired]").inner_text()
     assert fairing["most_mm"] > 0 and f"{fairing['crease_before_deg']:.1f}° → {fairing['crease_after_deg']:.1f}°" in faired, faired
+    for name, value in rims.items():  # the page as it was, for the tests after this one
+        rebuilt(page, lambda: page.fill(f"[name='{name}']", value))
+    page.evaluate(f"(was) => {groups}.forEach((d, i) => {{ d.open = was[i]; }})", was_open)
     rebuilt(page, lambda: page.get_by_role("button", name="Use the built-in outline").click())
     assert page.input_value("[name=side]") == "right"
 
