@@ -27,7 +27,6 @@ LINEAR_DEG = 2.0  # an edge creased this much or more is bound by its crease's g
 SLACK_DEG = 0.1  # a solve (linearised) may land this far over the target: another round then
 SPACING_MM = 0.5  # the lattice faired: the finest a build's creases are judged at
 ROW_MM = SPACING_MM * np.sqrt(3.0) / 2.0  # its rows' spacing
-COVER_MM = 1.5  # the lattice reaches this far past the outline, so every rim point lies in it
 INSET_MM = 3.0  # faired this far inside the rim and more: the creases are judged 4 mm inside (the rim's wall is steep)
 REACH_MM = 2.0  # heights free to change within this of an edge over the target (more where a round needs it)
 ROUNDS = 10  # solves at most, each linearised about the last one's surface
@@ -36,8 +35,8 @@ ROUNDS = 10  # solves at most, each linearised about the last one's surface
 @dataclass(frozen=True)
 class Fairing:
     """The fairing on the lattice, point (q0 + a, j0 + b) at [a, b]: dz (nq, nj) float, mm, how
-    much it lowers or raises the top; unfaired (nq, nj): the top before it (NaN off the lattice's
-    cover); near (nq, nj) 0-1: 1 within a lattice step of a point it moves. figures: the
+    much it lowers or raises the top; unfaired (nq, nj): the top before it (NaN outside the
+    outline); near (nq, nj) 0-1: 1 within a lattice step of a point it moves. figures: the
     report's account. dz is None where nothing moves."""
 
     anchor: np.ndarray
@@ -79,15 +78,16 @@ class Fairing:
 
 
 def lattice(polygon, anchor: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray]:
-    """The lattice over ``polygon`` (COVER_MM past it): q0, j0, the points xy (nq, nj, 2) float, mm,
-    and which are inside (nq, nj) bool."""
-    x0, y0, x1, y1 = polygon.buffer(COVER_MM).bounds
+    """The lattice over ``polygon``: q0, j0, the points xy (nq, nj, 2) float, mm, and which are
+    inside (nq, nj) bool. (Off it the fairing is 0: it moves points INSET_MM inside the rim and
+    more, and draws on the top a lattice step or two round them.)"""
+    x0, y0, x1, y1 = polygon.bounds
     j0, j1 = int(np.floor((y0 - anchor[1]) / ROW_MM)), int(np.ceil((y1 - anchor[1]) / ROW_MM))
     q0 = int(np.floor((x0 - anchor[0]) / SPACING_MM + min(j0, j1) / 2.0))
     q1 = int(np.ceil((x1 - anchor[0]) / SPACING_MM + max(j0, j1) / 2.0))
     q, j = np.meshgrid(np.arange(q0, q1 + 1), np.arange(j0, j1 + 1), indexing="ij")
     xy = np.stack([anchor[0] + (q - j / 2.0) * SPACING_MM, anchor[1] + j * ROW_MM], axis=-1)
-    inside = shapely.contains_xy(polygon.buffer(COVER_MM), xy[..., 0], xy[..., 1])
+    inside = shapely.contains_xy(polygon, xy[..., 0], xy[..., 1])
     return q0, j0, xy, inside
 
 
